@@ -1,0 +1,3 @@
+fn main() {
+    println!("rtmp-server: not yet implemented");
+}

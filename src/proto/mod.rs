@@ -1,0 +1,15 @@
+//! The sans-IO RTMP protocol core.
+//!
+//! Rules every module here keeps:
+//! * no sockets, no files, no clock (`now` is passed in as milliseconds), no
+//!   hidden RNG (callers supply one);
+//! * push parsers: "need more bytes" is `Ok(None)`, never an error;
+//! * every size a peer controls is capped and a cap yields a typed error.
+
+pub mod amf0;
+pub mod chunk;
+pub mod command;
+pub mod flv;
+pub mod handshake;
+pub mod message;
+pub mod session;
