@@ -269,14 +269,15 @@ fn classify_video_ex(payload: &[u8], b0: u8) -> Option<VideoInfo> {
 /// Classifies an RTMP audio payload (= FLV audio tag body).
 ///
 /// `None` for an empty payload. For E-RTMP audio (`format == 9`) the
-/// packet type after any ModEx blocks decides `sequence_header`; a header cut
-/// short is reported as not a sequence header.
+/// packet type after any ModEx blocks (for Multitrack: the tracks' packet
+/// type) decides `sequence_header`; a header cut short is reported as not a
+/// sequence header.
 pub fn classify_audio(payload: &[u8]) -> Option<AudioInfo> {
     let b0 = *payload.first()?;
     let format = b0 >> 4;
     let sequence_header = match format {
         SOUND_AAC => payload.get(1) == Some(&0),
-        SOUND_EX_HEADER => ex_audio_packet(payload, b0).map(|(_, p)| p) == Some(PKT_SEQUENCE_START),
+        SOUND_EX_HEADER => ex_audio_header(payload, b0).map(|(p, _)| p) == Some(PKT_SEQUENCE_START),
         _ => false,
     };
     Some(AudioInfo {
@@ -285,35 +286,38 @@ pub fn classify_audio(payload: &[u8]) -> Option<AudioInfo> {
     })
 }
 
-/// For E-RTMP audio: position after the packet type(s) and the effective
-/// packet type (the inner one for Multitrack).
-fn ex_audio_packet(payload: &[u8], b0: u8) -> Option<(usize, u8)> {
+/// Parses an E-RTMP audio header (SoundFormat 9): the effective packet type
+/// (the inner one for Multitrack) and the position of the FourCC (`None` for
+/// ManyTracksManyCodecs, where each track has its own). `None` if cut short.
+fn ex_audio_header(payload: &[u8], b0: u8) -> Option<(u8, Option<usize>)> {
     let mut packet_type = b0 & 0x0F;
     let mut pos = 1;
     if packet_type == PKT_MODEX {
         (pos, packet_type) = skip_modex(payload, pos)?;
     }
-    Some((pos, packet_type))
+    if packet_type == PKT_AUDIO_MULTITRACK {
+        // UB[4] AvMultitrackType, UB[4] AudioPacketType of every track.
+        let b = *payload.get(pos)?;
+        pos += 1;
+        let fourcc_pos = (b >> 4 != MULTITRACK_MANY_CODECS).then_some(pos);
+        return Some((b & 0x0F, fourcc_pos));
+    }
+    Some((packet_type, Some(pos)))
 }
 
 /// The audio codec of an RTMP audio payload: the legacy SoundFormat or, for
-/// E-RTMP (SoundFormat 9), its FourCC. `None` if empty or cut short before
-/// the FourCC.
+/// E-RTMP (SoundFormat 9), its FourCC (`[0; 4]` for a ManyTracksManyCodecs
+/// multitrack packet). `None` if empty or cut short before the FourCC.
 pub fn audio_codec(payload: &[u8]) -> Option<AudioCodec> {
     let b0 = *payload.first()?;
     let format = b0 >> 4;
     if format != SOUND_EX_HEADER {
         return Some(AudioCodec::Legacy(format));
     }
-    let (mut pos, packet_type) = ex_audio_packet(payload, b0)?;
-    if packet_type == PKT_AUDIO_MULTITRACK {
-        let b = *payload.get(pos)?;
-        pos += 1;
-        if b >> 4 == MULTITRACK_MANY_CODECS {
-            return Some(AudioCodec::FourCc([0; 4]));
-        }
+    match ex_audio_header(payload, b0)? {
+        (_, Some(pos)) => fourcc_at(payload, pos).map(AudioCodec::FourCc),
+        (_, None) => Some(AudioCodec::FourCc([0; 4])),
     }
-    fourcc_at(payload, pos).map(AudioCodec::FourCc)
 }
 
 /// True if a viewer can start decoding at this video message: a key frame
