@@ -11,10 +11,16 @@ use rand::{Rng, RngCore, SeedableRng};
 use rtmp_edge::proto::flv::*;
 use std::path::PathBuf;
 
-const CAPTURE: &str = "/work/shared/captures/ffmpeg_publish.source.flv";
+/// The capture corpus directory; `RTMP_CAPTURES` overrides the default.
+fn captures_dir() -> PathBuf {
+    std::env::var_os("RTMP_CAPTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/captures"))
+}
 
 fn capture() -> Vec<u8> {
-    std::fs::read(CAPTURE).expect("capture file")
+    let path = captures_dir().join("ffmpeg_publish.source.flv");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn capture_tags() -> (FlvHeader, Vec<FlvTag>) {
