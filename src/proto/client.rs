@@ -156,15 +156,24 @@ pub enum ClientError {
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientError::Chunk(e) => write!(f, "chunk layer: {e:?}"),
-            ClientError::Message(e) => write!(f, "bad message: {e:?}"),
-            ClientError::BadCommand(e) => write!(f, "undecodable command: {e:?}"),
+            ClientError::Chunk(e) => write!(f, "chunk layer: {e}"),
+            ClientError::Message(e) => write!(f, "bad message: {e}"),
+            ClientError::BadCommand(e) => write!(f, "undecodable command: {e}"),
             ClientError::NotReady { action } => write!(f, "{action} called before it is allowed"),
         }
     }
 }
 
-impl std::error::Error for ClientError {}
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Chunk(e) => Some(e),
+            ClientError::Message(e) => Some(e),
+            ClientError::BadCommand(e) => Some(e),
+            ClientError::NotReady { .. } => None,
+        }
+    }
+}
 
 impl From<ChunkError> for ClientError {
     fn from(e: ChunkError) -> Self {
@@ -323,12 +332,11 @@ impl ClientSession {
         if self.config.mode == ClientMode::Publish {
             let tx = self.take_tx();
             let name = Amf0Value::String(self.config.stream.clone());
-            let v = command::simple("FCUnpublish", tx, vec![Amf0Value::Null, name]);
+            let v = command::simple("FCUnpublish", tx, vec![name]);
             self.write_amf(CSID_COMMAND, TYPE_COMMAND_AMF0, 0, &v, out);
         }
         let tx = self.take_tx();
-        let id = Amf0Value::Number(f64::from(self.stream_id));
-        let v = command::simple("deleteStream", tx, vec![Amf0Value::Null, id]);
+        let v = command::delete_stream(tx, f64::from(self.stream_id));
         self.write_amf(CSID_COMMAND, TYPE_COMMAND_AMF0, 0, &v, out);
         self.state = State::Finished;
         Ok(())
@@ -537,10 +545,10 @@ impl ClientSession {
                     return;
                 }
                 let started = match (self.config.mode, code.as_str()) {
-                    (ClientMode::Publish, "NetStream.Publish.Start") => {
+                    (ClientMode::Publish, command::CODE_PUBLISH_START) => {
                         Some(ClientEvent::PublishStarted)
                     }
-                    (ClientMode::Play, "NetStream.Play.Start") => Some(ClientEvent::PlayStarted),
+                    (ClientMode::Play, command::CODE_PLAY_START) => Some(ClientEvent::PlayStarted),
                     _ => None,
                 };
                 events.push(ClientEvent::Status {
@@ -564,29 +572,27 @@ impl ClientSession {
             let name = Amf0Value::String(self.config.stream.clone());
             for call in ["releaseStream", "FCPublish"] {
                 let tx = self.take_tx();
-                let v = command::simple(call, tx, vec![Amf0Value::Null, name.clone()]);
+                let v = command::simple(call, tx, vec![name.clone()]);
                 self.write_amf(CSID_COMMAND, TYPE_COMMAND_AMF0, 0, &v, out);
             }
         }
         self.create_tx = self.take_tx();
-        let v = command::simple("createStream", self.create_tx, vec![Amf0Value::Null]);
+        let v = command::create_stream(self.create_tx);
         self.write_amf(CSID_COMMAND, TYPE_COMMAND_AMF0, 0, &v, out);
         self.state = State::CreatingStream;
     }
 
     fn request_stream(&mut self, out: &mut BytesMut) {
         let tx = self.take_tx();
-        let name = Amf0Value::String(self.config.stream.clone());
+        let name = self.config.stream.clone();
         let sid = self.stream_id;
         match self.config.mode {
             ClientMode::Publish => {
-                let kind = Amf0Value::String("live".to_owned());
-                let v = command::simple("publish", tx, vec![Amf0Value::Null, name, kind]);
+                let v = command::publish(tx, &name, "live");
                 self.write_amf(CSID_STREAM_COMMAND, TYPE_COMMAND_AMF0, sid, &v, out);
             }
             ClientMode::Play => {
-                let start = Amf0Value::Number(-2.0);
-                let v = command::simple("play", tx, vec![Amf0Value::Null, name, start]);
+                let v = command::play(tx, &name, -2.0);
                 self.write_amf(CSID_STREAM_COMMAND, TYPE_COMMAND_AMF0, sid, &v, out);
                 let buffer = UserControl::SetBufferLength {
                     stream_id: sid,
@@ -671,13 +677,16 @@ mod tests {
 
     #[test]
     fn display_layer_errors_name_the_layer() {
-        let e = ClientError::Chunk(ChunkError::NoPreviousHeader { csid: 9 });
-        assert!(e.to_string().starts_with("chunk layer: "), "{e}");
-        assert!(e.to_string().contains('9'), "{e}");
+        let e = ClientError::Chunk(ChunkError::BadChunkSize(0));
+        assert_eq!(e.to_string(), "chunk layer: bad chunk size 0");
         let e = ClientError::Message(MessageError::BadAggregate);
-        assert!(e.to_string().starts_with("bad message: "), "{e}");
+        assert_eq!(e.to_string(), "bad message: malformed aggregate message");
         let e = ClientError::BadCommand(CommandError::NoName);
-        assert!(e.to_string().starts_with("undecodable command: "), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "undecodable command: command message without a name string"
+        );
+        assert!(std::error::Error::source(&e).is_some());
     }
 
     #[test]
