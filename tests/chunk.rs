@@ -1015,3 +1015,30 @@ fn ext_fmt3_waits_for_four_bytes() {
     assert_eq!(m, msg(6, 0x100_0000, 9, 1, p));
     assert_eq!(dec.decode(&mut buf).unwrap().unwrap().type_id, 5);
 }
+
+#[test]
+fn ext_fmt3_accepts_delta_or_absolute_and_absence() {
+    let p = pat(200, 8);
+    // fmt 1 with extended delta 0x1000000 (ts 10 -> 0x100000A), 200 bytes:
+    // the continuation repeats the message's absolute timestamp instead of
+    // the delta (another peer convention): consumed as the extended field.
+    let mut w = W::default();
+    w.basic(0, 6).h0(10, 1, 9, 1).data(&[0]);
+    w.basic(1, 6).h1(0x100_0000, 200, 9).data(&p[..128]);
+    w.basic(3, 6).u32be(0x100_000A).data(&p[128..]);
+    // A fmt 3 message start without the extended field: same delta applied.
+    w.basic(3, 6).data(&p[..128]);
+    w.basic(3, 6).data(&p[128..]);
+    // One more message on another csid so the last fmt 3 can be decided.
+    w.basic(0, 2).h0(0, 1, 4, 0).data(&[1]);
+    let got = decode_stream(&w.0).unwrap();
+    assert_eq!(
+        got,
+        vec![
+            msg(6, 10, 9, 1, vec![0]),
+            msg(6, 0x100_000A, 9, 1, p.clone()),
+            msg(6, 0x200_000A, 9, 1, p),
+            msg(2, 0, 4, 0, vec![1]),
+        ]
+    );
+}
