@@ -1,14 +1,33 @@
-//! Typed RTMP messages (SKELETON — contract only).
+//! Typed RTMP messages.
 //!
 //! Contract: [`RtmpMessage::decode`] turns a [`RawMessage`] into a typed
 //! message (AMF bodies decoded, control fields parsed, short control messages
 //! rejected); [`RtmpMessage::encode`] produces a `RawMessage` (payload built)
 //! on the conventional csid for its kind (see the `CSID_*` constants).
 //! [`split_aggregate`] turns an aggregate (type 22) into its sub-messages.
+//!
+//! Rules a caller must keep:
+//! * Call [`RtmpMessage::decode`] on every message the chunk reader returns;
+//!   an `Err` is a peer violation (close the connection). Unknown message
+//!   types and unknown User Control events decode to `Unknown` variants,
+//!   never an error or a panic. Trailing bytes after a control message's
+//!   fields are ignored.
+//! * Types 17 (AMF3 command) and 15 (AMF3 data) are decoded like 20 and 18
+//!   after skipping their single leading `0x00` format byte (when present);
+//!   re-encoding them yields types 20 and 18.
+//! * [`RtmpMessage::encode`] puts protocol control and user control messages
+//!   on csid 2 / stream 0 / timestamp 0, commands on csid 3 (csid 5 when the
+//!   stream id is not 0) with timestamp 0, data on csid 4, audio on 6, video
+//!   and aggregates on 7 (with their own timestamp and stream id). A `Data`
+//!   whose `payload` is non-empty is sent as that payload unchanged (the
+//!   relay path); with an empty payload `values` are encoded.
+//!   `SharedObject` and `Unknown` carry no body and encode to an empty payload
+//!   of their type on csid 3.
+//! * Media payloads are shared `Bytes` (no copy) in both directions.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
-use super::amf0::{Amf0Error, Amf0Value};
+use super::amf0::{self, Amf0Error, Amf0Limits, Amf0Value};
 use super::chunk::RawMessage;
 
 pub const TYPE_SET_CHUNK_SIZE: u8 = 1;
@@ -119,22 +138,365 @@ pub enum MessageError {
     BadAggregate,
 }
 
-impl RtmpMessage {
-    pub fn decode(_raw: &RawMessage) -> Result<RtmpMessage, MessageError> {
-        unimplemented!()
+impl std::fmt::Display for MessageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MessageError::ShortControl { type_id, len } => {
+                write!(f, "control message type {type_id} too short ({len} bytes)")
+            }
+            MessageError::Amf0 { type_id, error } => {
+                write!(f, "bad AMF0 body in message type {type_id}: {error:?}")
+            }
+            MessageError::BadAggregate => f.write_str("malformed aggregate message"),
+        }
     }
+}
+
+impl std::error::Error for MessageError {}
+
+#[inline]
+fn be32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+#[inline]
+fn be24(b: &[u8]) -> u32 {
+    (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2])
+}
+
+/// The first `n` bytes of a control message's payload, or `ShortControl`.
+#[inline]
+fn fields(raw: &RawMessage, n: usize) -> Result<&[u8], MessageError> {
+    raw.payload.get(..n).ok_or(MessageError::ShortControl {
+        type_id: raw.type_id,
+        len: raw.payload.len(),
+    })
+}
+
+/// Body of an AMF0 or AMF3-wrapped command/data message.
+#[inline]
+fn amf_body(raw: &RawMessage) -> Bytes {
+    let amf3 = raw.type_id == TYPE_COMMAND_AMF3 || raw.type_id == TYPE_DATA_AMF3;
+    if amf3 && raw.payload.first() == Some(&0) {
+        raw.payload.slice(1..)
+    } else {
+        raw.payload.clone()
+    }
+}
+
+fn decode_user_control(raw: &RawMessage) -> Result<UserControl, MessageError> {
+    let event_type = u16::from_be_bytes(fields(raw, 2)?.try_into().expect("2 bytes"));
+    let arg =
+        |n: usize| -> Result<u32, MessageError> { Ok(be32(&fields(raw, 6 + 4 * n)?[2 + 4 * n..])) };
+    Ok(match event_type {
+        0 => UserControl::StreamBegin(arg(0)?),
+        1 => UserControl::StreamEof(arg(0)?),
+        2 => UserControl::StreamDry(arg(0)?),
+        3 => UserControl::SetBufferLength {
+            stream_id: arg(0)?,
+            buffer_ms: arg(1)?,
+        },
+        4 => UserControl::StreamIsRecorded(arg(0)?),
+        6 => UserControl::PingRequest(arg(0)?),
+        7 => UserControl::PingResponse(arg(0)?),
+        event_type => UserControl::Unknown { event_type },
+    })
+}
+
+impl UserControl {
+    /// The event type number on the wire.
+    pub fn event_type(&self) -> u16 {
+        match self {
+            UserControl::StreamBegin(_) => 0,
+            UserControl::StreamEof(_) => 1,
+            UserControl::StreamDry(_) => 2,
+            UserControl::SetBufferLength { .. } => 3,
+            UserControl::StreamIsRecorded(_) => 4,
+            UserControl::PingRequest(_) => 6,
+            UserControl::PingResponse(_) => 7,
+            UserControl::Unknown { event_type } => *event_type,
+        }
+    }
+}
+
+impl RtmpMessage {
+    pub fn decode(raw: &RawMessage) -> Result<RtmpMessage, MessageError> {
+        let t = raw.type_id;
+        Ok(match t {
+            TYPE_SET_CHUNK_SIZE => RtmpMessage::SetChunkSize(be32(fields(raw, 4)?)),
+            TYPE_ABORT => RtmpMessage::Abort {
+                csid: be32(fields(raw, 4)?),
+            },
+            TYPE_ACK => RtmpMessage::Acknowledgement {
+                sequence: be32(fields(raw, 4)?),
+            },
+            TYPE_USER_CONTROL => RtmpMessage::UserControl(decode_user_control(raw)?),
+            TYPE_WINDOW_ACK_SIZE => RtmpMessage::WindowAckSize(be32(fields(raw, 4)?)),
+            TYPE_SET_PEER_BANDWIDTH => {
+                let f = fields(raw, 5)?;
+                RtmpMessage::SetPeerBandwidth {
+                    size: be32(f),
+                    limit_type: f[4],
+                }
+            }
+            TYPE_AUDIO => RtmpMessage::Audio {
+                timestamp: raw.timestamp,
+                stream_id: raw.stream_id,
+                payload: raw.payload.clone(),
+            },
+            TYPE_VIDEO => RtmpMessage::Video {
+                timestamp: raw.timestamp,
+                stream_id: raw.stream_id,
+                payload: raw.payload.clone(),
+            },
+            TYPE_COMMAND_AMF0 | TYPE_COMMAND_AMF3 => {
+                let body = amf_body(raw);
+                let values = amf0::decode_all(&body, &Amf0Limits::default())
+                    .map_err(|error| MessageError::Amf0 { type_id: t, error })?;
+                RtmpMessage::Command {
+                    stream_id: raw.stream_id,
+                    values,
+                }
+            }
+            TYPE_DATA_AMF0 | TYPE_DATA_AMF3 => {
+                let payload = amf_body(raw);
+                let values = amf0::decode_all(&payload, &Amf0Limits::default())
+                    .map_err(|error| MessageError::Amf0 { type_id: t, error })?;
+                RtmpMessage::Data {
+                    timestamp: raw.timestamp,
+                    stream_id: raw.stream_id,
+                    values,
+                    payload,
+                }
+            }
+            TYPE_AGGREGATE => RtmpMessage::Aggregate {
+                timestamp: raw.timestamp,
+                stream_id: raw.stream_id,
+                payload: raw.payload.clone(),
+            },
+            TYPE_SHARED_OBJECT_AMF0 | TYPE_SHARED_OBJECT_AMF3 => {
+                RtmpMessage::SharedObject { type_id: t }
+            }
+            type_id => RtmpMessage::Unknown { type_id },
+        })
+    }
+
+    /// The message type id this message is encoded with.
+    pub fn type_id(&self) -> u8 {
+        match self {
+            RtmpMessage::SetChunkSize(_) => TYPE_SET_CHUNK_SIZE,
+            RtmpMessage::Abort { .. } => TYPE_ABORT,
+            RtmpMessage::Acknowledgement { .. } => TYPE_ACK,
+            RtmpMessage::UserControl(_) => TYPE_USER_CONTROL,
+            RtmpMessage::WindowAckSize(_) => TYPE_WINDOW_ACK_SIZE,
+            RtmpMessage::SetPeerBandwidth { .. } => TYPE_SET_PEER_BANDWIDTH,
+            RtmpMessage::Audio { .. } => TYPE_AUDIO,
+            RtmpMessage::Video { .. } => TYPE_VIDEO,
+            RtmpMessage::Command { .. } => TYPE_COMMAND_AMF0,
+            RtmpMessage::Data { .. } => TYPE_DATA_AMF0,
+            RtmpMessage::Aggregate { .. } => TYPE_AGGREGATE,
+            RtmpMessage::SharedObject { type_id } | RtmpMessage::Unknown { type_id } => *type_id,
+        }
+    }
+
     /// Encode with the given timestamp (commands/control use 0).
     pub fn encode(&self) -> RawMessage {
-        unimplemented!()
+        let control = |payload: Bytes| RawMessage {
+            csid: CSID_CONTROL,
+            timestamp: 0,
+            type_id: self.type_id(),
+            stream_id: 0,
+            payload,
+        };
+        let u32_body = |v: u32| control(Bytes::copy_from_slice(&v.to_be_bytes()));
+        match self {
+            RtmpMessage::SetChunkSize(v) | RtmpMessage::WindowAckSize(v) => u32_body(*v),
+            RtmpMessage::Abort { csid: v } | RtmpMessage::Acknowledgement { sequence: v } => {
+                u32_body(*v)
+            }
+            RtmpMessage::SetPeerBandwidth { size, limit_type } => {
+                let mut b = BytesMut::with_capacity(5);
+                b.put_u32(*size);
+                b.put_u8(*limit_type);
+                control(b.freeze())
+            }
+            RtmpMessage::UserControl(uc) => {
+                let mut b = BytesMut::with_capacity(10);
+                b.put_u16(uc.event_type());
+                match *uc {
+                    UserControl::StreamBegin(v)
+                    | UserControl::StreamEof(v)
+                    | UserControl::StreamDry(v)
+                    | UserControl::StreamIsRecorded(v)
+                    | UserControl::PingRequest(v)
+                    | UserControl::PingResponse(v) => b.put_u32(v),
+                    UserControl::SetBufferLength {
+                        stream_id,
+                        buffer_ms,
+                    } => {
+                        b.put_u32(stream_id);
+                        b.put_u32(buffer_ms);
+                    }
+                    UserControl::Unknown { .. } => {}
+                }
+                control(b.freeze())
+            }
+            RtmpMessage::Audio {
+                timestamp,
+                stream_id,
+                payload,
+            }
+            | RtmpMessage::Video {
+                timestamp,
+                stream_id,
+                payload,
+            }
+            | RtmpMessage::Aggregate {
+                timestamp,
+                stream_id,
+                payload,
+            } => RawMessage {
+                csid: if self.type_id() == TYPE_AUDIO {
+                    CSID_AUDIO
+                } else {
+                    CSID_VIDEO
+                },
+                timestamp: *timestamp,
+                type_id: self.type_id(),
+                stream_id: *stream_id,
+                payload: payload.clone(),
+            },
+            RtmpMessage::Command { stream_id, values } => {
+                let mut b = BytesMut::new();
+                amf0::encode_all(values, &mut b);
+                RawMessage {
+                    csid: if *stream_id == 0 {
+                        CSID_COMMAND
+                    } else {
+                        CSID_STREAM_COMMAND
+                    },
+                    timestamp: 0,
+                    type_id: TYPE_COMMAND_AMF0,
+                    stream_id: *stream_id,
+                    payload: b.freeze(),
+                }
+            }
+            RtmpMessage::Data {
+                timestamp,
+                stream_id,
+                values,
+                payload,
+            } => {
+                let payload = if payload.is_empty() {
+                    let mut b = BytesMut::new();
+                    amf0::encode_all(values, &mut b);
+                    b.freeze()
+                } else {
+                    payload.clone()
+                };
+                RawMessage {
+                    csid: CSID_DATA,
+                    timestamp: *timestamp,
+                    type_id: TYPE_DATA_AMF0,
+                    stream_id: *stream_id,
+                    payload,
+                }
+            }
+            RtmpMessage::SharedObject { type_id } | RtmpMessage::Unknown { type_id } => {
+                RawMessage {
+                    csid: CSID_COMMAND,
+                    timestamp: 0,
+                    type_id: *type_id,
+                    stream_id: 0,
+                    payload: Bytes::new(),
+                }
+            }
+        }
+    }
+}
+
+/// Conventional csid for a sub-message type of an aggregate.
+fn csid_for_type(type_id: u8) -> u32 {
+    match type_id {
+        TYPE_AUDIO => CSID_AUDIO,
+        TYPE_VIDEO | TYPE_AGGREGATE => CSID_VIDEO,
+        TYPE_DATA_AMF0 | TYPE_DATA_AMF3 => CSID_DATA,
+        TYPE_COMMAND_AMF0 | TYPE_COMMAND_AMF3 => CSID_COMMAND,
+        _ => CSID_CONTROL,
     }
 }
 
 /// Split an aggregate message's payload into sub-messages, timestamps rebased
 /// on the aggregate's own timestamp.
+///
+/// Layout of each sub-message (FLV-tag-like): type (1), body size (3, BE),
+/// timestamp (3, BE) + timestamp high byte (1), stream id (3, ignored: the
+/// aggregate's `stream_id` is used), body, back pointer (4, not checked; may
+/// be missing after the last sub-message). Sub-message `i` gets timestamp
+/// `timestamp + (ts_i - ts_0)` (wrapping). Bodies are slices of `payload`
+/// (no copy). A truncated header or body is [`MessageError::BadAggregate`].
 pub fn split_aggregate(
-    _timestamp: u32,
-    _stream_id: u32,
-    _payload: &Bytes,
+    timestamp: u32,
+    stream_id: u32,
+    payload: &Bytes,
 ) -> Result<Vec<RawMessage>, MessageError> {
-    unimplemented!()
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    let mut first_ts = None;
+    while pos < payload.len() {
+        let h = payload
+            .get(pos..pos + 11)
+            .ok_or(MessageError::BadAggregate)?;
+        let type_id = h[0];
+        let size = be24(&h[1..4]) as usize;
+        let ts = be24(&h[4..7]) | (u32::from(h[7]) << 24);
+        let body_start = pos + 11;
+        let body_end = body_start + size;
+        if body_end > payload.len() {
+            return Err(MessageError::BadAggregate);
+        }
+        let t0 = *first_ts.get_or_insert(ts);
+        out.push(RawMessage {
+            csid: csid_for_type(type_id),
+            timestamp: timestamp.wrapping_add(ts.wrapping_sub(t0)),
+            type_id,
+            stream_id,
+            payload: payload.slice(body_start..body_end),
+        });
+        let rest = payload.len() - body_end;
+        if rest == 0 {
+            break;
+        }
+        if rest < 4 {
+            return Err(MessageError::BadAggregate);
+        }
+        pos = body_end + 4;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_of_every_error() {
+        assert_eq!(
+            MessageError::ShortControl { type_id: 5, len: 2 }.to_string(),
+            "control message type 5 too short (2 bytes)"
+        );
+        assert_eq!(
+            MessageError::Amf0 {
+                type_id: 20,
+                error: Amf0Error::UnknownMarker(0x42)
+            }
+            .to_string(),
+            "bad AMF0 body in message type 20: UnknownMarker(66)"
+        );
+        assert_eq!(
+            MessageError::BadAggregate.to_string(),
+            "malformed aggregate message"
+        );
+        let _: &dyn std::error::Error = &MessageError::BadAggregate;
+    }
 }
