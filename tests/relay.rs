@@ -21,6 +21,35 @@ use rtmp_edge::relay::{
 
 const CAPTURE: &str = "ffmpeg_publish.source.flv";
 
+/// Counts allocations made by the current thread (tests run in parallel
+/// threads, so a global count would mix them up).
+struct CountingAlloc;
+
+thread_local! {
+    static ALLOCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+fn allocs() -> usize {
+    ALLOCS.with(|c| c.get())
+}
+
 fn capture_tags() -> Vec<FlvTag> {
     let candidates = [
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/captures"),
@@ -586,6 +615,51 @@ fn stats_report_codecs_and_bytes() {
     assert_eq!(s.viewers, 1);
     assert!(s.publishing);
     assert_eq!(s.gop_frames, 6);
+}
+
+/// Per-subscriber fan-out cost is a Frame clone and a ring push: the
+/// allocations of one published message do not grow with the viewer count.
+#[test]
+fn fanout_allocations_do_not_depend_on_the_viewer_count() {
+    fn one_message(viewers: usize) -> usize {
+        let mut t: StreamTable<u32> = StreamTable::new(cfg());
+        t.claim_publisher("k", 9999, 0);
+        let mut qs: Vec<SubscriberQueue> = (0..viewers)
+            .map(|_| SubscriberQueue::new(QueueConfig::default()))
+            .collect();
+        for id in 0..viewers as u32 {
+            t.add_viewer("k", id);
+        }
+        // warm up: the rings reach their steady capacity
+        for i in 0..64u32 {
+            let v = if i == 0 { key_frame(0) } else { inter_frame(1) };
+            let (f, ids) = t.on_media("k", 9999, 9, i * 40, v, 0).unwrap();
+            for &id in ids {
+                assert_eq!(qs[id as usize].offer(f.clone(), 0), Offer::Queued);
+            }
+        }
+        for q in &mut qs {
+            let n = q.queued_bytes();
+            q.advance(n);
+        }
+        let payload = inter_frame(2);
+        let before = allocs();
+        let (f, ids) = t.on_media("k", 9999, 9, 64 * 40, payload, 0).unwrap();
+        for &id in ids {
+            assert_eq!(qs[id as usize].offer(f.clone(), 0), Offer::Queued);
+        }
+        let after = allocs();
+        for q in &mut qs {
+            assert_eq!(q.len(), 1);
+        }
+        after - before
+    }
+    let one = one_message(1);
+    let many = one_message(1000);
+    assert_eq!(one, many, "allocations grow with the viewer count");
+    // per message: the wire buffer, promoting the Vec-backed payload and wire
+    // `Bytes` to shared on their first clone, and at most one GOP Vec growth
+    assert!(many <= 4, "{many} allocations for one message");
 }
 
 // ---------------------------------------------------------------------------
