@@ -275,6 +275,17 @@ fn control_frames_pass_through_unchanged() {
     assert_eq!(c.rechunk(5, 128), wire);
     assert_eq!(c.restamped(50, 128).wire, wire);
     assert!(!c.is_video());
+    assert!(c.is_pre_encoded());
+    // another message type through `media`: Control for admission, but a
+    // real message that re-chunks for another stream id
+    let body = Bytes::from_static(&[0, 0, 0, 1]);
+    let other = Frame::media(4, 10, body.clone(), 128);
+    assert_eq!(other.class, FrameClass::Control);
+    assert!(!other.is_pre_encoded());
+    assert_eq!(
+        &other.rechunk(2, 128)[..],
+        &spec_chunks(4, 10, 4, 2, &body, 128)[..]
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -11,9 +11,12 @@
 //!   have been told the same out-chunk size, given at construction;
 //! * a subscriber that plays on another message stream id takes the slow
 //!   path [`Frame::rechunk`] (a new buffer per frame; the caller counts it);
-//! * [`FrameClass::Control`] frames carry pre-encoded session output in
-//!   `wire` and no payload: they cannot be re-chunked or re-stamped, and
-//!   [`Frame::rechunk`] / [`Frame::restamped`] return them unchanged.
+//! * frames made by [`Frame::control`] carry pre-encoded session output in
+//!   `wire`, type id 0 and no payload: they cannot be re-chunked or
+//!   re-stamped, and [`Frame::rechunk`] / [`Frame::restamped`] return their
+//!   wire unchanged. (A message of another type given to [`Frame::media`] is
+//!   also classed Control, for admission, but is encoded on csid 4 and
+//!   re-chunks normally.)
 
 use bytes::Bytes;
 
@@ -160,9 +163,10 @@ impl Frame {
 
     /// Slow path for a subscriber playing on another message stream id:
     /// re-chunk the payload canonically with that stream id (a new `Bytes`;
-    /// counted by the caller). A Control frame's wire is returned as is.
+    /// counted by the caller). A [`Frame::control`] frame's wire is returned
+    /// as is.
     pub fn rechunk(&self, stream_id: u32, chunk_size: u32) -> Bytes {
-        if self.class == FrameClass::Control {
+        if self.is_pre_encoded() {
             return self.wire.clone();
         }
         encode(
@@ -175,10 +179,11 @@ impl Frame {
     }
 
     /// Same frame with another timestamp (re-encoded): used for sequence
-    /// headers and metadata sent to late joiners at the join point. A Control
-    /// frame only gets the new `timestamp` field; its wire is unchanged.
+    /// headers and metadata sent to late joiners at the join point. A
+    /// [`Frame::control`] frame only gets the new `timestamp` field; its wire
+    /// is unchanged.
     pub fn restamped(&self, timestamp: u32, chunk_size: u32) -> Frame {
-        let wire = if self.class == FrameClass::Control {
+        let wire = if self.is_pre_encoded() {
             self.wire.clone()
         } else {
             encode(
@@ -196,6 +201,11 @@ impl Frame {
             payload: self.payload.clone(),
             wire,
         }
+    }
+
+    /// Made by [`Frame::control`]: the wire is all there is (type id 0).
+    pub fn is_pre_encoded(&self) -> bool {
+        self.type_id == 0
     }
 
     /// Type 9.
