@@ -11,10 +11,16 @@ use rand::{Rng, RngCore, SeedableRng};
 use rtmp_edge::proto::flv::*;
 use std::path::PathBuf;
 
-const CAPTURE: &str = "/work/shared/captures/ffmpeg_publish.source.flv";
+/// The capture corpus directory; `RTMP_CAPTURES` overrides the default.
+fn captures_dir() -> PathBuf {
+    std::env::var_os("RTMP_CAPTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/captures"))
+}
 
 fn capture() -> Vec<u8> {
-    std::fs::read(CAPTURE).expect("capture file")
+    let path = captures_dir().join("ffmpeg_publish.source.flv");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn capture_tags() -> (FlvHeader, Vec<FlvTag>) {
@@ -158,6 +164,14 @@ fn tag_data_is_not_copied() {
         n += 1;
     }
     assert_eq!(n, 238);
+    // read_all on a uniquely owned Bytes shares its allocation too.
+    let file = Bytes::from(capture());
+    let (base, end) = (file.as_ptr() as usize, file.as_ptr() as usize + file.len());
+    let (_, tags) = read_all(file).unwrap();
+    for t in &tags {
+        let p = t.data.as_ptr() as usize;
+        assert!(p >= base && p + t.data.len() <= end, "read_all copied");
+    }
 }
 
 #[test]
@@ -215,6 +229,72 @@ fn find_number_property_needs_all_8_bytes() {
     body.push(0);
     assert_eq!(find_number_property(&body, "duration"), Some(11));
     assert_eq!(find_number_property(&[], "duration"), None);
+}
+
+/// `onMetaData` ECMA array with the given (name, encoded value) properties.
+fn on_metadata(props: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = vec![0x02, 0x00, 0x0A];
+    b.extend_from_slice(b"onMetaData");
+    b.push(0x08);
+    b.extend_from_slice(&(props.len() as u32).to_be_bytes());
+    for (name, value) in props {
+        b.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        b.extend_from_slice(name.as_bytes());
+        b.extend_from_slice(value);
+    }
+    b.extend_from_slice(&[0, 0, 9]);
+    b
+}
+
+fn amf_number(v: f64) -> Vec<u8> {
+    let mut b = vec![0x00];
+    b.extend_from_slice(&v.to_be_bytes());
+    b
+}
+
+fn amf_string(s: &[u8]) -> Vec<u8> {
+    let mut b = vec![0x02];
+    b.extend_from_slice(&(s.len() as u16).to_be_bytes());
+    b.extend_from_slice(s);
+    b
+}
+
+#[test]
+fn find_number_property_skips_string_values_and_nested_objects() {
+    // A string value whose bytes spell the "duration" number property.
+    let mut fake = vec![0x00, 0x08];
+    fake.extend_from_slice(b"duration");
+    fake.push(0x00);
+    fake.extend_from_slice(&99.0f64.to_be_bytes());
+    // A nested object that also has "duration", and a strict array.
+    let mut nested = vec![0x03, 0x00, 0x08];
+    nested.extend_from_slice(b"duration");
+    nested.extend_from_slice(&amf_number(77.0));
+    nested.extend_from_slice(&[0, 0, 9]);
+    let strict = [&[0x0A, 0, 0, 0, 2][..], &amf_number(1.0), &[0x01, 0x01]].concat();
+    let body = on_metadata(&[
+        ("comment", amf_string(&fake)),
+        ("keyframes", nested.clone()),
+        ("times", strict),
+        ("stereo", vec![0x01, 0x00]),
+        ("duration", amf_number(5.0)),
+    ]);
+    let off = find_number_property(&body, "duration").unwrap();
+    assert_eq!(
+        f64::from_be_bytes(body[off..off + 8].try_into().unwrap()),
+        5.0
+    );
+    // Only inside the nested object: not a top-level property.
+    let body = on_metadata(&[("keyframes", nested)]);
+    assert_eq!(find_number_property(&body, "duration"), None);
+    // An unknown value type (AMF3 switch 0x11) makes the walker give up and
+    // fall back to the byte scan, which still finds the property after it.
+    let body = on_metadata(&[("x", vec![0x11, 0x04]), ("filesize", amf_number(42.0))]);
+    let off = find_number_property(&body, "filesize").unwrap();
+    assert_eq!(
+        f64::from_be_bytes(body[off..off + 8].try_into().unwrap()),
+        42.0
+    );
 }
 
 #[test]
@@ -517,7 +597,8 @@ fn random_bytes_never_panic() {
             _ => {}
         }
         // Reader, fed in random pieces; stops at the first error.
-        let mut r = FlvReader::with_max_tag_size(rng.random_range(0..70_000));
+        let cap = rng.random_range(0..70_000);
+        let mut r = FlvReader::with_max_tag_size(cap);
         let mut buf = BytesMut::new();
         let mut pos = 0;
         'feed: while pos < input.len() {
@@ -527,6 +608,8 @@ fn random_bytes_never_panic() {
             loop {
                 match r.next_tag(&mut buf) {
                     Ok(Some(t)) => {
+                        assert!(t.tag_type <= 0x1F, "seed {seed}: filter bits kept");
+                        assert!(t.data.len() <= cap as usize, "seed {seed}: cap ignored");
                         let _ = classify_video(&t.data);
                         let _ = classify_audio(&t.data);
                     }
@@ -546,6 +629,15 @@ fn random_bytes_never_panic() {
             let _ = avc_config_summary(p);
             let _ = aac_config_summary(p);
             let _ = find_number_property(p, "duration");
+        }
+        // onMetaData-shaped script bodies with random tails (AMF0 walker).
+        let mut meta = on_metadata(&[("duration", amf_number(1.0))]);
+        meta.truncate(meta.len() - 3 - 9 - 10); // keep name, marker, count
+        meta.extend_from_slice(&input[..input.len().min(200)]);
+        for end in 0..meta.len() {
+            if let Some(off) = find_number_property(&meta[..end], "duration") {
+                assert!(off + 8 <= end, "seed {seed}: offset past the end");
+            }
         }
         // E-RTMP-shaped headers with random tails (ModEx sizes, multitrack).
         for first in [0x87u8, 0x97, 0x86, 0x96, 0xD1, 0x97, 0x95, 0x9F] {
