@@ -1,0 +1,110 @@
+//! Fan-out cost: one frame offered to 1000 in-memory subscriber queues, then
+//! every queue drained through `io_slices`/`advance` (as a writable socket
+//! taking everything would), so the queues stay at steady state.
+//!
+//! Throughput is reported in elements = subscribers, so criterion's
+//! "time per element" is the cost per subscriber per frame.
+//!
+//! Run: `cargo bench --bench fanout -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+use std::io::IoSlice;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rtmp_edge::relay::{Frame, Offer, QueueConfig, StreamConfig, StreamTable, SubscriberQueue};
+
+const SUBSCRIBERS: usize = 1000;
+
+fn queues() -> Vec<SubscriberQueue> {
+    (0..SUBSCRIBERS)
+        .map(|_| {
+            let mut q = SubscriberQueue::new(QueueConfig::default());
+            let key = Frame::media(9, 0, Bytes::from(vec![0x17, 1, 0, 0, 0, 0]), 4096);
+            assert_eq!(q.offer(key, 0), Offer::Queued);
+            q
+        })
+        .collect()
+}
+
+fn drain(q: &mut SubscriberQueue) -> usize {
+    let mut total = 0;
+    while !q.is_empty() {
+        let n = {
+            let mut slices = [IoSlice::new(&[]); 8];
+            let k = q.io_slices(&mut slices);
+            slices[..k].iter().map(|s| s.len()).sum::<usize>()
+        };
+        q.advance(n);
+        total += n;
+    }
+    total
+}
+
+fn fanout(c: &mut Criterion) {
+    let mut g = c.benchmark_group("fanout_1000");
+    g.throughput(Throughput::Elements(SUBSCRIBERS as u64));
+    for (name, type_id, len) in [("inter_2k", 9u8, 2048usize), ("audio_200", 8, 200)] {
+        let mut payload = vec![0u8; len];
+        payload[0] = if type_id == 9 { 0x27 } else { 0xAF };
+        payload[1] = 1;
+        let frame = Frame::media(type_id, 40, Bytes::from(payload), 4096);
+        let mut qs = queues();
+        for q in &mut qs {
+            drain(q);
+        }
+        let mut now = 0u64;
+        g.bench_function(format!("offer_and_drain/{name}"), |b| {
+            b.iter(|| {
+                now += 1;
+                let mut written = 0;
+                for q in qs.iter_mut() {
+                    black_box(q.offer(frame.clone(), now));
+                }
+                for q in qs.iter_mut() {
+                    written += drain(q);
+                }
+                black_box(written)
+            })
+        });
+    }
+
+    // The whole per-message path: rebase + classify + encode once in the
+    // stream table, then the fan-out and drain.
+    let mut table: StreamTable<u32> = StreamTable::new(StreamConfig::default());
+    table.claim_publisher("k", u32::MAX, 0);
+    let mut qs = queues();
+    for id in 0..SUBSCRIBERS as u32 {
+        table.add_viewer("k", id);
+    }
+    for q in &mut qs {
+        drain(q);
+    }
+    let payload = {
+        let mut p = vec![0u8; 2048];
+        p[0] = 0x27;
+        p[1] = 1;
+        Bytes::from(p)
+    };
+    let mut ts = 0u32;
+    g.bench_function("on_media_offer_and_drain/inter_2k", |b| {
+        b.iter(|| {
+            ts = ts.wrapping_add(40);
+            let (frame, ids) = table
+                .on_media("k", u32::MAX, 9, ts, payload.clone(), ts as u64)
+                .expect("publisher");
+            for &id in ids {
+                black_box(qs[id as usize].offer(frame.clone(), ts as u64));
+            }
+            let mut written = 0;
+            for q in qs.iter_mut() {
+                written += drain(q);
+            }
+            black_box(written)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, fanout);
+criterion_main!(benches);

@@ -1,0 +1,674 @@
+//! The stream table: per stream key, the publisher, the viewers, the
+//! late-join caches and the timestamp rebaser.
+//!
+//! Rules for callers (the server loop):
+//! * a publish request calls [`StreamTable::claim_publisher`]: `Granted` →
+//!   accept; `TakeOver { old }` → accept and close `old` (its registration is
+//!   already replaced, so its later `release_publisher` is a no-op and the
+//!   viewers keep playing); `Busy` → reject with `NetStream.Publish.BadName`;
+//! * every publisher message goes through [`StreamTable::on_media`] /
+//!   [`StreamTable::on_metadata`] with the sender's id; `None` means "not this
+//!   key's publisher": drop the message, never fan it out;
+//! * a play request calls [`StreamTable::add_viewer`] and offers the returned
+//!   start frames with [`crate::relay::queue::SubscriberQueue::offer_start`];
+//! * a closing connection calls [`StreamTable::release_publisher`] (notify
+//!   the returned viewers with UnpublishNotify + StreamEOF) and/or
+//!   [`StreamTable::remove_viewer`]. An entry with neither publisher nor
+//!   viewers is removed.
+//!
+//! # Timestamps
+//!
+//! Timestamps a subscriber receives never go backwards, also when the
+//! publisher's timestamps jump back or a new publisher restarts at 0 on the
+//! same key. The stream rebases once, when it builds the shared frame:
+//! `out = in + offset` (mod 2^32), with one offset for all tracks, so the
+//! audio/video distance the encoder chose is kept exactly. All comparisons
+//! are wrapping (`(a - b) as i32`), so the 32-bit wrap of the input (and the
+//! 24-bit 0xFFFFFF boundary, which is not a boundary at this layer) is
+//! ordinary progress.
+//!
+//! * The first publisher a key ever has keeps its timestamps (offset 0).
+//! * A jump of the input, relative to the previous input of the same
+//!   publisher, of more than [`StreamConfig::ts_jump_back_ms`] back (default
+//!   1 s) or more than [`StreamConfig::ts_jump_forward_ms`] forward (default
+//!   10 s) is a discontinuity: the offset is reset so that this message comes
+//!   out at the last output timestamp + [`StreamConfig::ts_step_ms`].
+//! * A new publisher (after a release or a take-over) continues the same way
+//!   from the previous publisher's last output timestamp.
+//! * Smaller backward steps (encoders interleave audio and video with tens of
+//!   ms of skew) are not discontinuities. By default
+//!   (`per_track_monotonic = false`) such a message is clamped to the last
+//!   output timestamp, so the merged stream never decreases; the offset is
+//!   untouched, so the error is at most the skew on that one message and
+//!   never accumulates. With `per_track_monotonic = true` each track (audio,
+//!   video, data) is only clamped against itself: A/V sync is then exact
+//!   (each chunk stream is still monotonic, which is what decoders need), but
+//!   the merged sequence may step back by up to the skew. The default keeps
+//!   the stricter "never backwards" promise at the cost of a bounded jitter
+//!   on the lagging track.
+//!
+//! # Late join
+//!
+//! [`StreamTable::add_viewer`] returns metadata, the video sequence header
+//! and the audio sequence header, each re-stamped to the join timestamp,
+//! then the cached GOP. The join timestamp is the GOP keyframe's timestamp
+//! when a GOP is sent (so the viewer's timestamps never go backwards),
+//! otherwise the stream's last output timestamp. The GOP cache starts at a
+//! keyframe; it is dropped (until the next keyframe) when it exceeds
+//! `gop_max_bytes` of wire bytes or spans more than `gop_max_ms`, and when a
+//! sequence header changes (the cached frames belong to the old decoder
+//! configuration).
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use bytes::Bytes;
+
+use crate::proto::flv::{self, VideoCodec};
+use crate::relay::frame::{Frame, FrameClass, TYPE_AUDIO, TYPE_DATA_AMF0, TYPE_VIDEO};
+
+/// Relay settings shared by all streams.
+#[derive(Clone, Debug)]
+pub struct StreamConfig {
+    /// The server's out-chunk size (announced to every viewer at connect).
+    pub chunk_size: u32,
+    /// Keep the last GOP for late joiners.
+    pub gop_cache: bool,
+    /// Wire bytes the GOP cache may hold.
+    pub gop_max_bytes: usize,
+    /// Timestamp span the GOP cache may hold.
+    pub gop_max_ms: u32,
+    /// A publisher silent (no media/metadata) this long can be taken over.
+    pub stale_publisher_ms: u64,
+    /// Backward input jump (ms) treated as a discontinuity.
+    pub ts_jump_back_ms: u32,
+    /// Forward input jump (ms) treated as a discontinuity.
+    pub ts_jump_forward_ms: u32,
+    /// Output step (ms) after a discontinuity or a publisher change.
+    pub ts_step_ms: u32,
+    /// Clamp each track against itself instead of the merged stream.
+    pub per_track_monotonic: bool,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        StreamConfig {
+            chunk_size: 4096,
+            gop_cache: true,
+            gop_max_bytes: 4 * 1024 * 1024,
+            gop_max_ms: 10_000,
+            stale_publisher_ms: 10_000,
+            ts_jump_back_ms: 1_000,
+            ts_jump_forward_ms: 10_000,
+            ts_step_ms: 10,
+            per_track_monotonic: false,
+        }
+    }
+}
+
+/// Answer to a publish request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PublishClaim<Id> {
+    Granted,
+    /// The old publisher was stale and is replaced; the caller closes it.
+    TakeOver {
+        old: Id,
+    },
+    /// A live publisher holds the key; reject with Publish.BadName.
+    Busy {
+        current: Id,
+    },
+}
+
+/// Per-stream figures for the periodic log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamStats {
+    pub bytes_in: u64,
+    pub frames_in: u64,
+    pub viewers: usize,
+    pub publishing: bool,
+    pub video_codec: Option<VideoCodec>,
+    /// FLV SoundFormat (10 = AAC).
+    pub audio_format: Option<u8>,
+    pub gop_frames: usize,
+    pub gop_bytes: usize,
+    /// Last output timestamp.
+    pub last_timestamp: Option<u32>,
+}
+
+/// `a` is later than or equal to `b` in wrapping order.
+fn not_before(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) >= 0
+}
+
+/// Timestamp rebaser of one stream (see the module docs).
+#[derive(Clone, Debug, Default)]
+struct Rebase {
+    last_in: Option<u32>,
+    offset: u32,
+    /// Latest output timestamp of the merged stream.
+    last_out: Option<u32>,
+    /// Latest output per track: audio, video, other.
+    track_out: [Option<u32>; 3],
+}
+
+impl Rebase {
+    fn new_publisher(&mut self) {
+        self.last_in = None;
+    }
+
+    fn continue_from_last(&mut self, ts_in: u32, step: u32) {
+        self.offset = match self.last_out {
+            None => 0,
+            Some(lo) => lo.wrapping_add(step).wrapping_sub(ts_in),
+        };
+    }
+
+    fn map(&mut self, type_id: u8, ts_in: u32, cfg: &StreamConfig) -> u32 {
+        match self.last_in {
+            None => self.continue_from_last(ts_in, cfg.ts_step_ms),
+            Some(li) => {
+                let d = ts_in.wrapping_sub(li) as i32 as i64;
+                if d < -(cfg.ts_jump_back_ms as i64) || d > cfg.ts_jump_forward_ms as i64 {
+                    log::debug!(
+                        "timestamp discontinuity: {} -> {} (delta {}), rebasing",
+                        li,
+                        ts_in,
+                        d
+                    );
+                    self.continue_from_last(ts_in, cfg.ts_step_ms);
+                }
+            }
+        }
+        self.last_in = Some(ts_in);
+        let raw = ts_in.wrapping_add(self.offset);
+        let track = match type_id {
+            TYPE_AUDIO => 0,
+            TYPE_VIDEO => 1,
+            _ => 2,
+        };
+        let floor = if cfg.per_track_monotonic {
+            self.track_out[track]
+        } else {
+            self.last_out
+        };
+        let out = match floor {
+            Some(f) if !not_before(raw, f) => f,
+            _ => raw,
+        };
+        self.track_out[track] = Some(out);
+        self.last_out = match self.last_out {
+            Some(lo) if not_before(lo, out) => Some(lo),
+            _ => Some(out),
+        };
+        out
+    }
+}
+
+#[derive(Debug)]
+struct Stream<Id> {
+    publisher: Option<Id>,
+    last_activity_ms: u64,
+    viewers: Vec<Id>,
+    metadata: Option<Frame>,
+    video_header: Option<Frame>,
+    audio_header: Option<Frame>,
+    gop: Vec<Frame>,
+    gop_bytes: usize,
+    gop_active: bool,
+    ts: Rebase,
+    bytes_in: u64,
+    frames_in: u64,
+    video_codec: Option<VideoCodec>,
+    audio_format: Option<u8>,
+}
+
+impl<Id: Copy + Eq> Stream<Id> {
+    fn new() -> Self {
+        Stream {
+            publisher: None,
+            last_activity_ms: 0,
+            viewers: Vec::new(),
+            metadata: None,
+            video_header: None,
+            audio_header: None,
+            gop: Vec::new(),
+            gop_bytes: 0,
+            gop_active: false,
+            ts: Rebase::default(),
+            bytes_in: 0,
+            frames_in: 0,
+            video_codec: None,
+            audio_format: None,
+        }
+    }
+
+    fn drop_gop(&mut self) {
+        self.gop.clear();
+        self.gop_bytes = 0;
+        self.gop_active = false;
+    }
+
+    /// Forget everything the previous publisher sent (not the timestamps).
+    fn clear_caches(&mut self) {
+        self.metadata = None;
+        self.video_header = None;
+        self.audio_header = None;
+        self.drop_gop();
+    }
+
+    fn set_publisher(&mut self, id: Id, now_ms: u64) {
+        self.publisher = Some(id);
+        self.last_activity_ms = now_ms;
+        self.clear_caches();
+        self.ts.new_publisher();
+    }
+
+    fn update_caches(&mut self, frame: &Frame, cfg: &StreamConfig) {
+        match frame.class {
+            FrameClass::SequenceHeader => {
+                let slot = if frame.is_video() {
+                    if let Some(info) = flv::classify_video(&frame.payload) {
+                        self.video_codec = Some(info.codec);
+                    }
+                    &mut self.video_header
+                } else {
+                    if let Some(info) = flv::classify_audio(&frame.payload) {
+                        self.audio_format = Some(info.format);
+                    }
+                    &mut self.audio_header
+                };
+                let changed = slot
+                    .as_ref()
+                    .is_some_and(|old| old.payload != frame.payload);
+                *slot = Some(frame.clone());
+                if changed {
+                    self.drop_gop();
+                }
+            }
+            FrameClass::Metadata => self.metadata = Some(frame.clone()),
+            FrameClass::KeyFrame => {
+                if cfg.gop_cache {
+                    self.drop_gop();
+                    self.gop_active = true;
+                    self.push_gop(frame, cfg);
+                }
+            }
+            FrameClass::Audio | FrameClass::InterFrame => {
+                if self.gop_active {
+                    self.push_gop(frame, cfg);
+                }
+            }
+            FrameClass::Control => {}
+        }
+        if frame.class == FrameClass::Audio {
+            if let Some(info) = flv::classify_audio(&frame.payload) {
+                self.audio_format = Some(info.format);
+            }
+        }
+    }
+
+    fn push_gop(&mut self, frame: &Frame, cfg: &StreamConfig) {
+        self.gop_bytes += frame.wire.len();
+        self.gop.push(frame.clone());
+        let span = frame.timestamp.wrapping_sub(self.gop[0].timestamp);
+        if self.gop_bytes > cfg.gop_max_bytes || span > cfg.gop_max_ms {
+            log::debug!(
+                "GOP cache over bounds ({} bytes, {} ms): dropped until the next keyframe",
+                self.gop_bytes,
+                span
+            );
+            self.drop_gop();
+        }
+    }
+
+    fn start_frames(&self, chunk_size: u32) -> Vec<Frame> {
+        let join_ts = match self.gop.first() {
+            Some(key) => key.timestamp,
+            None => self.ts.last_out.unwrap_or(0),
+        };
+        let mut out = Vec::with_capacity(3 + self.gop.len());
+        for f in [&self.metadata, &self.video_header, &self.audio_header]
+            .into_iter()
+            .flatten()
+        {
+            out.push(f.restamped(join_ts, chunk_size));
+        }
+        out.extend(self.gop.iter().cloned());
+        out
+    }
+}
+
+/// Stream key → publisher, viewers, caches (see the module docs).
+#[derive(Debug)]
+pub struct StreamTable<Id: Copy + Eq + Hash + std::fmt::Debug> {
+    cfg: StreamConfig,
+    streams: HashMap<String, Stream<Id>>,
+}
+
+impl<Id: Copy + Eq + Hash + std::fmt::Debug> StreamTable<Id> {
+    pub fn new(cfg: StreamConfig) -> Self {
+        StreamTable {
+            cfg,
+            streams: HashMap::new(),
+        }
+    }
+
+    pub fn config(&self) -> &StreamConfig {
+        &self.cfg
+    }
+
+    /// Granted if no live publisher (or `id` already publishes this key);
+    /// TakeOver if the current one has sent nothing (no media/metadata) for
+    /// `stale_publisher_ms` (the caller closes `old`, whose registration is
+    /// replaced now); else Busy (caller rejects with Publish.BadName).
+    pub fn claim_publisher(&mut self, key: &str, id: Id, now_ms: u64) -> PublishClaim<Id> {
+        if !self.streams.contains_key(key) {
+            self.streams.insert(key.to_owned(), Stream::new());
+        }
+        let s = self.streams.get_mut(key).expect("inserted above");
+        match s.publisher {
+            None => {
+                s.set_publisher(id, now_ms);
+                log::debug!("stream {:?}: publisher {:?}", key, id);
+                PublishClaim::Granted
+            }
+            Some(cur) if cur == id => PublishClaim::Granted,
+            Some(cur) => {
+                if now_ms.saturating_sub(s.last_activity_ms) >= self.cfg.stale_publisher_ms {
+                    s.set_publisher(id, now_ms);
+                    log::debug!(
+                        "stream {:?}: publisher {:?} takes over from stale {:?}",
+                        key,
+                        id,
+                        cur
+                    );
+                    PublishClaim::TakeOver { old: cur }
+                } else {
+                    PublishClaim::Busy { current: cur }
+                }
+            }
+        }
+    }
+
+    /// The publisher left: clears metadata/sequence headers/GOP; keeps the
+    /// entry while viewers remain (they wait for the next publisher). Returns
+    /// the viewers to notify (UnpublishNotify + StreamEOF). No-op (empty) if
+    /// `id` is not that key's publisher.
+    pub fn release_publisher(&mut self, key: &str, id: Id) -> Vec<Id> {
+        let Some(s) = self.streams.get_mut(key) else {
+            return Vec::new();
+        };
+        if s.publisher != Some(id) {
+            return Vec::new();
+        }
+        s.publisher = None;
+        s.clear_caches();
+        s.ts.new_publisher();
+        let viewers = s.viewers.clone();
+        if viewers.is_empty() {
+            self.streams.remove(key);
+        }
+        log::debug!("stream {:?}: publisher {:?} left", key, id);
+        viewers
+    }
+
+    pub fn is_publisher(&self, key: &str, id: Id) -> bool {
+        self.streams
+            .get(key)
+            .is_some_and(|s| s.publisher == Some(id))
+    }
+
+    /// The key's publisher, if any.
+    pub fn publisher(&self, key: &str) -> Option<Id> {
+        self.streams.get(key).and_then(|s| s.publisher)
+    }
+
+    /// Add a viewer (idempotent). Returns the start frames if a publisher is
+    /// live (metadata, video seq header, audio seq header, restamped to the
+    /// join timestamp, then the cached GOP from its keyframe, in order; only
+    /// what exists), or None if the viewer waits for a publisher.
+    pub fn add_viewer(&mut self, key: &str, id: Id) -> Option<Vec<Frame>> {
+        if !self.streams.contains_key(key) {
+            self.streams.insert(key.to_owned(), Stream::new());
+        }
+        let s = self.streams.get_mut(key).expect("inserted above");
+        if !s.viewers.contains(&id) {
+            s.viewers.push(id);
+        }
+        s.publisher?;
+        Some(s.start_frames(self.cfg.chunk_size))
+    }
+
+    pub fn remove_viewer(&mut self, key: &str, id: Id) {
+        let Some(s) = self.streams.get_mut(key) else {
+            return;
+        };
+        if let Some(pos) = s.viewers.iter().position(|v| *v == id) {
+            s.viewers.swap_remove(pos);
+        }
+        if s.viewers.is_empty() && s.publisher.is_none() {
+            self.streams.remove(key);
+        }
+    }
+
+    /// Publisher media: rebase the timestamp, build the Frame once, update
+    /// the caches and return the frame and the viewers to fan out to. None if
+    /// `id` is not the key's publisher.
+    pub fn on_media(
+        &mut self,
+        key: &str,
+        id: Id,
+        type_id: u8,
+        timestamp: u32,
+        payload: Bytes,
+        now_ms: u64,
+    ) -> Option<(Frame, &[Id])> {
+        let s = self.streams.get_mut(key)?;
+        if s.publisher != Some(id) {
+            return None;
+        }
+        s.last_activity_ms = now_ms;
+        let ts = s.ts.map(type_id, timestamp, &self.cfg);
+        let frame = Frame::media(type_id, ts, payload, self.cfg.chunk_size);
+        s.bytes_in += frame.payload.len() as u64;
+        s.frames_in += 1;
+        s.update_caches(&frame, &self.cfg);
+        Some((frame, &s.viewers))
+    }
+
+    /// Publisher onMetaData (the AMF0 body without `@setDataFrame`): stamped
+    /// with the stream's last output timestamp, kept for late joiners.
+    pub fn on_metadata(
+        &mut self,
+        key: &str,
+        id: Id,
+        body: Bytes,
+        now_ms: u64,
+    ) -> Option<(Frame, &[Id])> {
+        let s = self.streams.get_mut(key)?;
+        if s.publisher != Some(id) {
+            return None;
+        }
+        s.last_activity_ms = now_ms;
+        let ts = s.ts.last_out.unwrap_or(0);
+        let frame = Frame::metadata(ts, body, self.cfg.chunk_size);
+        debug_assert_eq!(frame.type_id, TYPE_DATA_AMF0);
+        s.bytes_in += frame.payload.len() as u64;
+        s.frames_in += 1;
+        s.update_caches(&frame, &self.cfg);
+        Some((frame, &s.viewers))
+    }
+
+    pub fn viewers(&self, key: &str) -> &[Id] {
+        self.streams.get(key).map_or(&[], |s| &s.viewers)
+    }
+
+    /// Per-stream stats for the periodic log line.
+    pub fn stats(&self) -> impl Iterator<Item = (&str, StreamStats)> {
+        self.streams.iter().map(|(k, s)| {
+            (
+                k.as_str(),
+                StreamStats {
+                    bytes_in: s.bytes_in,
+                    frames_in: s.frames_in,
+                    viewers: s.viewers.len(),
+                    publishing: s.publisher.is_some(),
+                    video_codec: s.video_codec,
+                    audio_format: s.audio_format,
+                    gop_frames: s.gop.len(),
+                    gop_bytes: s.gop_bytes,
+                    last_timestamp: s.ts.last_out,
+                },
+            )
+        })
+    }
+
+    /// Number of keys with a publisher or viewers.
+    pub fn len(&self) -> usize {
+        self.streams.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    fn run(r: &mut Rebase, cfg: &StreamConfig, input: &[(u8, u32)]) -> Vec<u32> {
+        input.iter().map(|&(t, ts)| r.map(t, ts, cfg)).collect()
+    }
+
+    #[test]
+    fn first_publisher_keeps_its_timestamps() {
+        let cfg = StreamConfig::default();
+        let mut r = Rebase::default();
+        let out = run(&mut r, &cfg, &[(9, 0), (8, 0), (8, 23), (9, 66), (8, 46)]);
+        // 46 after 66 is clamped to 66 (merged stream never decreases)
+        assert_eq!(out, vec![0, 0, 23, 66, 66]);
+    }
+
+    #[test]
+    fn per_track_mode_keeps_interleave_exact() {
+        let cfg = StreamConfig {
+            per_track_monotonic: true,
+            ..StreamConfig::default()
+        };
+        let mut r = Rebase::default();
+        let input = [(9, 0), (8, 0), (8, 23), (9, 66), (8, 46), (8, 69), (9, 133)];
+        let out = run(&mut r, &cfg, &input);
+        assert_eq!(out, vec![0, 0, 23, 66, 46, 69, 133]);
+        // but a track never goes back against itself
+        let out = run(&mut r, &cfg, &[(8, 60)]);
+        assert_eq!(out, vec![69]);
+    }
+
+    #[test]
+    fn jump_back_rebases_after_last_output() {
+        let cfg = StreamConfig::default();
+        let mut r = Rebase::default();
+        let out = run(&mut r, &cfg, &[(9, 5000), (9, 5040), (9, 3000), (9, 3040)]);
+        assert_eq!(out, vec![5000, 5040, 5050, 5090]);
+        // a small step back (< 1 s) is not a discontinuity: clamped only
+        let out = run(&mut r, &cfg, &[(8, 2100), (9, 3080)]);
+        assert_eq!(out, vec![5090, 5130]);
+    }
+
+    #[test]
+    fn jump_forward_beyond_threshold_rebases() {
+        let cfg = StreamConfig::default();
+        let mut r = Rebase::default();
+        let out = run(
+            &mut r,
+            &cfg,
+            &[(9, 100), (9, 9_100), (9, 60_000), (9, 60_040)],
+        );
+        assert_eq!(out, vec![100, 9_100, 9_110, 9_150]);
+    }
+
+    #[test]
+    fn new_publisher_restarting_at_zero_continues() {
+        let cfg = StreamConfig::default();
+        let mut r = Rebase::default();
+        run(&mut r, &cfg, &[(9, 0), (9, 4000)]);
+        r.new_publisher();
+        let out = run(&mut r, &cfg, &[(9, 0), (8, 0), (9, 40)]);
+        assert_eq!(out, vec![4010, 4010, 4050]);
+    }
+
+    #[test]
+    fn wrap_at_2_pow_32_is_progress_not_a_jump() {
+        let cfg = StreamConfig::default();
+        let mut r = Rebase::default();
+        let input = [
+            (9, 0xFFFF_FF00),
+            (8, 0xFFFF_FFC0),
+            (9, 0xFFFF_FFF0),
+            (9, 0x0000_0030),
+            (8, 0x0000_0020),
+            (9, 0x0000_0070),
+        ];
+        let out = run(&mut r, &cfg, &input);
+        assert_eq!(
+            out,
+            vec![0xFFFF_FF00, 0xFFFF_FFC0, 0xFFFF_FFF0, 0x30, 0x30, 0x70]
+        );
+        // rebased output wraps as well: a new publisher near the top
+        r.new_publisher();
+        let out = run(&mut r, &cfg, &[(9, 0), (9, 40)]);
+        assert_eq!(out, vec![0x70 + 10, 0x70 + 50]);
+    }
+
+    #[test]
+    fn crossing_0xffffff_is_ordinary() {
+        let cfg = StreamConfig::default();
+        let mut r = Rebase::default();
+        let out = run(
+            &mut r,
+            &cfg,
+            &[(9, 0xFF_FFC0), (9, 0xFF_FFFF), (9, 0x100_0020)],
+        );
+        assert_eq!(out, vec![0xFF_FFC0, 0xFF_FFFF, 0x100_0020]);
+        // rebased output crossing the 24-bit boundary
+        r.new_publisher();
+        let out = run(&mut r, &cfg, &[(9, 0), (9, 0x40)]);
+        assert_eq!(out, vec![0x100_002A, 0x100_006A]);
+    }
+
+    #[test]
+    fn output_never_decreases_for_random_inputs() {
+        for seed in 0..200u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let cfg = StreamConfig::default();
+            let mut r = Rebase::default();
+            let mut ts: u32 = rng.random();
+            let mut last: Option<u32> = None;
+            for i in 0..500 {
+                if rng.random_ratio(1, 100) {
+                    r.new_publisher();
+                    ts = rng.random();
+                } else if rng.random_ratio(1, 50) {
+                    ts = rng.random(); // arbitrary jump
+                } else {
+                    ts = ts.wrapping_add(rng.random_range(0..60)).wrapping_sub(20);
+                }
+                let t = if rng.random_bool(0.5) { 8 } else { 9 };
+                let out = r.map(t, ts, &cfg);
+                if let Some(l) = last {
+                    let d = out.wrapping_sub(l) as i32;
+                    assert!(d >= 0, "seed {seed} step {i}: {l} -> {out}");
+                    assert!(
+                        d <= cfg.ts_jump_forward_ms as i32,
+                        "seed {seed} step {i}: forward jump {d}"
+                    );
+                }
+                last = Some(out);
+            }
+        }
+    }
+}
