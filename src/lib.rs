@@ -15,5 +15,8 @@
 //! `proto/` and `relay/` never import `mio` or `std::net` (CI greps for it).
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod error;
 pub mod proto;
 pub mod relay;
+pub mod server;

@@ -1,0 +1,161 @@
+//! Startup errors of the server binary and the reasons a connection closes.
+
+use std::fmt;
+use std::io;
+
+use crate::config::ConfigError;
+use crate::proto::handshake::HandshakeError;
+use crate::proto::session::SessionError;
+
+/// Why the server could not start or keep running.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    Config(ConfigError),
+    /// Binding the listen address failed.
+    Bind(io::Error),
+    /// Creating the poll instance, registering or polling failed.
+    Poll(io::Error),
+    /// Installing the signal handlers failed.
+    Signals(io::Error),
+    /// The recording directory could not be created.
+    RecordDir(io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(e) => write!(f, "configuration: {e}"),
+            Error::Bind(e) => write!(f, "cannot listen: {e}"),
+            Error::Poll(e) => write!(f, "event loop: {e}"),
+            Error::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
+            Error::RecordDir(e) => write!(f, "cannot create the recording directory: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Config(e) => Some(e),
+            Error::Bind(e) | Error::Poll(e) | Error::Signals(e) | Error::RecordDir(e) => Some(e),
+        }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(e)
+    }
+}
+
+/// The phase whose deadline passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Handshake,
+    /// connect + publish/play not done in time.
+    Commands,
+    /// A publisher sent no media.
+    PublisherIdle,
+    /// No answer to our PingRequest.
+    Ping,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Handshake => "handshake",
+            Phase::Commands => "connect/publish/play",
+            Phase::PublisherIdle => "publisher idle",
+            Phase::Ping => "ping",
+        })
+    }
+}
+
+/// Why the server closed (or saw the close of) a connection; logged once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    PeerClosed,
+    Io(io::ErrorKind),
+    Handshake(HandshakeError),
+    Protocol(SessionError),
+    Timeout(Phase),
+    /// Stayed over its output budget too long, or a must-send frame did not fit.
+    SlowSubscriber,
+    /// A second publisher on a live key (refused with Publish.BadName).
+    DuplicatePublisher,
+    /// A new publisher took the key over from this silent one.
+    TakenOver,
+    /// Over --max-connections.
+    TooManyConnections,
+    Shutdown,
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::PeerClosed => f.write_str("peer closed"),
+            CloseReason::Io(kind) => write!(f, "i/o error: {kind}"),
+            CloseReason::Handshake(e) => write!(f, "handshake error: {e:?}"),
+            CloseReason::Protocol(e) => write!(f, "protocol error: {e:?}"),
+            CloseReason::Timeout(p) => write!(f, "timeout in phase {p}"),
+            CloseReason::SlowSubscriber => f.write_str("slow subscriber (output budget exceeded)"),
+            CloseReason::DuplicatePublisher => f.write_str("duplicate publisher refused"),
+            CloseReason::TakenOver => f.write_str("stale publisher taken over by a new one"),
+            CloseReason::TooManyConnections => f.write_str("max-connections reached"),
+            CloseReason::Shutdown => f.write_str("server shutdown"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reason_display() {
+        assert_eq!(CloseReason::PeerClosed.to_string(), "peer closed");
+        assert_eq!(
+            CloseReason::Io(io::ErrorKind::ConnectionReset).to_string(),
+            "i/o error: connection reset"
+        );
+        assert_eq!(
+            CloseReason::Timeout(Phase::Handshake).to_string(),
+            "timeout in phase handshake"
+        );
+        assert_eq!(
+            CloseReason::SlowSubscriber.to_string(),
+            "slow subscriber (output budget exceeded)"
+        );
+        assert_eq!(
+            CloseReason::DuplicatePublisher.to_string(),
+            "duplicate publisher refused"
+        );
+        assert_eq!(
+            CloseReason::TakenOver.to_string(),
+            "stale publisher taken over by a new one"
+        );
+        assert_eq!(
+            CloseReason::TooManyConnections.to_string(),
+            "max-connections reached"
+        );
+        assert_eq!(CloseReason::Shutdown.to_string(), "server shutdown");
+        assert_eq!(
+            CloseReason::Timeout(Phase::Commands).to_string(),
+            "timeout in phase connect/publish/play"
+        );
+    }
+
+    #[test]
+    fn error_display() {
+        let e = Error::Bind(io::Error::from(io::ErrorKind::AddrInUse));
+        assert!(e.to_string().starts_with("cannot listen: "));
+        let e: Error = ConfigError {
+            field: "x",
+            reason: "y",
+        }
+        .into();
+        assert_eq!(e.to_string(), "configuration: invalid x: y");
+    }
+}

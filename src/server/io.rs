@@ -1,0 +1,162 @@
+//! Socket reads and writes mapped to outcomes the loop acts on (the only
+//! place, with `mod.rs`, that calls read/write on a socket).
+
+use std::io::{self, IoSlice, Read, Write};
+
+use bytes::BytesMut;
+
+use crate::relay::queue::SubscriberQueue;
+
+/// Why a read loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// Drained: wait for the next readable edge.
+    WouldBlock,
+    /// The per-turn budget ran out with data possibly left: read again later.
+    Budget,
+    /// The peer closed its side (read returned 0).
+    Closed,
+    Error(io::ErrorKind),
+}
+
+/// Read into `buf` until WouldBlock, EOF, an error, or `budget` bytes.
+/// `step` is how much buffer to offer the kernel per read call.
+pub fn read_some<R: Read>(
+    socket: &mut R,
+    buf: &mut BytesMut,
+    budget: usize,
+    step: usize,
+) -> (usize, ReadOutcome) {
+    let mut total = 0;
+    loop {
+        if total >= budget {
+            return (total, ReadOutcome::Budget);
+        }
+        let start = buf.len();
+        buf.resize(start + step, 0);
+        let res = socket.read(&mut buf[start..]);
+        match res {
+            Ok(0) => {
+                buf.truncate(start);
+                return (total, ReadOutcome::Closed);
+            }
+            Ok(n) => {
+                buf.truncate(start + n);
+                total += n;
+            }
+            Err(e) => {
+                buf.truncate(start);
+                match e.kind() {
+                    io::ErrorKind::WouldBlock => return (total, ReadOutcome::WouldBlock),
+                    io::ErrorKind::Interrupted => continue,
+                    kind => return (total, ReadOutcome::Error(kind)),
+                }
+            }
+        }
+    }
+}
+
+/// Why a write loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Everything queued was written.
+    Drained,
+    /// The kernel buffer is full: wait for the next writable edge.
+    WouldBlock,
+    Error(io::ErrorKind),
+}
+
+/// Most slices handed to one `writev` call.
+const MAX_IOV: usize = 64;
+
+/// Write the queue's frames with vectored writes until it is empty or the
+/// socket would block. Returns bytes written and why it stopped.
+pub fn write_queue<W: Write>(socket: &mut W, queue: &mut SubscriberQueue) -> (usize, WriteOutcome) {
+    let mut total = 0;
+    loop {
+        let res = {
+            let mut slices = [IoSlice::new(&[]); MAX_IOV];
+            let n = queue.io_slices(&mut slices);
+            if n == 0 {
+                return (total, WriteOutcome::Drained);
+            }
+            socket.write_vectored(&slices[..n])
+        };
+        match res {
+            Ok(0) => return (total, WriteOutcome::Error(io::ErrorKind::WriteZero)),
+            Ok(n) => {
+                queue.advance(n);
+                total += n;
+            }
+            Err(e) => match e.kind() {
+                io::ErrorKind::WouldBlock => return (total, WriteOutcome::WouldBlock),
+                io::ErrorKind::Interrupted => continue,
+                kind => return (total, WriteOutcome::Error(kind)),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that yields scripted results.
+    struct Script(Vec<io::Result<Vec<u8>>>);
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            match self.0.remove(0) {
+                Ok(data) => {
+                    buf[..data.len()].copy_from_slice(&data);
+                    Ok(data.len())
+                }
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    #[test]
+    fn reads_until_would_block() {
+        let mut s = Script(vec![
+            Ok(b"abc".to_vec()),
+            Err(io::ErrorKind::Interrupted.into()),
+            Ok(b"de".to_vec()),
+        ]);
+        let mut buf = BytesMut::new();
+        assert_eq!(
+            read_some(&mut s, &mut buf, 1000, 16),
+            (5, ReadOutcome::WouldBlock)
+        );
+        assert_eq!(&buf[..], b"abcde");
+    }
+
+    #[test]
+    fn stops_at_budget_and_eof() {
+        let mut s = Script(vec![Ok(vec![1; 10]), Ok(vec![2; 10]), Ok(vec![])]);
+        let mut buf = BytesMut::new();
+        assert_eq!(
+            read_some(&mut s, &mut buf, 10, 16),
+            (10, ReadOutcome::Budget)
+        );
+        assert_eq!(
+            read_some(&mut s, &mut buf, 100, 16),
+            (10, ReadOutcome::Closed)
+        );
+        assert_eq!(buf.len(), 20);
+    }
+
+    #[test]
+    fn read_error_kind_is_reported() {
+        let mut s = Script(vec![Err(io::ErrorKind::ConnectionReset.into())]);
+        let mut buf = BytesMut::new();
+        assert_eq!(
+            read_some(&mut s, &mut buf, 100, 16),
+            (0, ReadOutcome::Error(io::ErrorKind::ConnectionReset))
+        );
+        assert!(buf.is_empty());
+    }
+}
