@@ -2,6 +2,9 @@
 //! binary on a free loopback port, bounded waits.
 #![allow(dead_code)]
 
+pub mod hostile;
+pub mod rtmp;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
