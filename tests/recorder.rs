@@ -654,3 +654,91 @@ fn spawn_creates_the_directory_or_fails() {
     assert!(RecorderHandle::spawn(RecorderConfig::new(file.join("sub"))).is_err());
     let _ = fs::remove_dir_all(&base);
 }
+
+/// Enhanced RTMP video (FourCC headers) is written byte for byte; its
+/// SequenceStart counts as a sequence header and CodedFrames key frames as
+/// keyframes.
+#[test]
+fn enhanced_rtmp_video_is_written_as_received() {
+    let dir = temp_dir("ertmp");
+    let mut h = RecorderHandle::spawn(RecorderConfig::new(&dir)).unwrap();
+    let id = h.start("live", "hevc", started());
+    let ex = |b0: u8, n: usize| {
+        let mut v = vec![b0, b'h', b'v', b'c', b'1'];
+        v.resize(n, 0x42);
+        Bytes::from(v)
+    };
+    let sent = [
+        (500, ex(0x90, 40)),  // key frame, SequenceStart
+        (500, ex(0x91, 900)), // key frame, CodedFrames
+        (533, ex(0xA3, 300)), // inter frame, CodedFramesX
+        (566, ex(0xA1, 300)), // inter frame, CodedFrames
+    ];
+    for (ts, p) in &sent {
+        h.frame(id, 9, *ts, p.clone());
+    }
+    h.stop(id);
+    h.shutdown(Duration::from_secs(5));
+    let (hdr, tags) = check_finalized(&only_file(&dir));
+    assert!(hdr.has_video && !hdr.has_audio);
+    let got: Vec<(u32, Bytes)> = tags.iter().map(|t| (t.timestamp, t.data.clone())).collect();
+    let want: Vec<(u32, Bytes)> = sent.iter().map(|(ts, p)| (ts - 500, p.clone())).collect();
+    assert_eq!(got, want);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// ffprobe (when installed; required with RTMP_REQUIRE_INTEROP=1) reads the
+/// recording without errors, sees H.264 + AAC and the right duration.
+#[test]
+fn ffprobe_reads_the_recording() {
+    let probe = std::process::Command::new("ffprobe")
+        .arg("-version")
+        .output();
+    if probe.is_err() {
+        assert!(
+            std::env::var_os("RTMP_REQUIRE_INTEROP").is_none(),
+            "ffprobe required but missing"
+        );
+        eprintln!("ffprobe not installed; skipped");
+        return;
+    }
+    let dir = temp_dir("ffprobe");
+    let mut h = RecorderHandle::spawn(RecorderConfig::new(&dir)).unwrap();
+    let src = source_tags();
+    let id = h.start("live", "cap", started());
+    feed_source(&mut h, id, &src, 0x00FF_FFFF - 1000);
+    h.stop(id);
+    h.shutdown(Duration::from_secs(5));
+    let path = only_file(&dir);
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_name",
+        ])
+        .args(["-of", "default=nw=1"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.trim().is_empty(), "ffprobe complained: {stderr}");
+    assert!(stdout.contains("codec_name=h264"), "{stdout}");
+    assert!(stdout.contains("codec_name=aac"), "{stdout}");
+    let last = src.iter().map(|t| t.timestamp).max().unwrap();
+    let duration: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("duration="))
+        .expect("duration line")
+        .parse()
+        .unwrap();
+    let want = f64::from(last) / 1000.0;
+    eprintln!("ffprobe duration {duration} s, last ts {last} ms");
+    assert!(
+        (duration - want).abs() < 0.1,
+        "ffprobe {duration} s, want {want} s"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}

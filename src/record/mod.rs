@@ -589,3 +589,47 @@ fn count_drop(id: RecordingId, slot: &mut Slot) {
         slot.warned_dropped = total;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recording_id_display() {
+        assert_eq!(RecordingId(42).to_string(), "rec#42");
+    }
+
+    #[test]
+    fn classify_frames() {
+        use FrameKind::*;
+        let c = FrameKind::classify;
+        // Legacy AVC: key/inter frame type, AVCPacketType 0 = sequence header.
+        assert_eq!(c(9, &[0x17, 0x00, 0, 0, 0]), Some(SequenceHeader));
+        assert_eq!(c(9, &[0x17, 0x01, 0, 0, 0]), Some(Keyframe));
+        assert_eq!(c(9, &[0x27, 0x01, 0, 0, 0]), Some(Video));
+        assert_eq!(c(9, &[0x17, 0x02, 0, 0, 0]), Some(Video), "end of sequence");
+        assert_eq!(c(9, &[]), Some(Video));
+        // Enhanced RTMP: SequenceStart, CodedFrames key and inter.
+        assert_eq!(c(9, b"\x90hvc1"), Some(SequenceHeader));
+        assert_eq!(c(9, b"\x91hvc1\0\0\0"), Some(Keyframe));
+        assert_eq!(c(9, b"\xA3hvc1"), Some(Video));
+        // AAC: AACPacketType 0 = AudioSpecificConfig.
+        assert_eq!(c(8, &[0xAF, 0x00, 0x12, 0x10]), Some(SequenceHeader));
+        assert_eq!(c(8, &[0xAF, 0x01, 0x21]), Some(Audio));
+        assert_eq!(
+            c(8, &[0x2F, 0x00]),
+            Some(Audio),
+            "MP3 has no sequence header"
+        );
+        assert_eq!(c(18, &[0x02]), None);
+    }
+
+    #[test]
+    fn config_defaults() {
+        let c = RecorderConfig::new("/tmp/x");
+        assert_eq!(c.budget_bytes, 8 * 1024 * 1024);
+        assert_eq!(c.channel_capacity, 4096);
+        assert_eq!(c.flush_interval_ms, 1000);
+        assert!(format!("{c:?}").contains("budget_bytes: 8388608"));
+    }
+}
