@@ -679,3 +679,14 @@ fn prop_mutated_valid_encodings_never_panic() {
         check_no_panic(seed, &input);
     }
 }
+
+#[test]
+fn large_strict_array_within_input_decodes() {
+    // 100 000 nulls: more than any preallocation cap, all present.
+    let mut b = vec![0x0a];
+    b.extend_from_slice(&100_000u32.to_be_bytes());
+    b.resize(5 + 100_000, 0x05);
+    let (v, used) = decode_value(&b, &lim()).unwrap();
+    assert_eq!(used, b.len());
+    assert!(matches!(v, Amf0Value::StrictArray(items) if items.len() == 100_000));
+}

@@ -796,3 +796,52 @@ fn names_of_parsed_commands() {
         }
     }
 }
+
+#[test]
+fn parse_owned_agrees_with_parse() {
+    let mut cases: Vec<Vec<Amf0Value>> = [
+        "ffmpeg_connect.bin",
+        "ffmpeg_play_connect.bin",
+        "gst_connect.bin",
+        "ffmpeg_publish.bin",
+        "gst_delete_stream.bin",
+        "nginx_connect_result.bin",
+        "nginx_create_stream_result.bin",
+        "nginx_publish_start.bin",
+    ]
+    .iter()
+    .map(|f| values(f))
+    .collect();
+    cases.extend([
+        vec![],
+        vec![s("connect")],
+        vec![s("connect"), n(1.0)],
+        vec![s("connect"), n(1.0), Amf0Value::Null],
+        vec![s("connect"), n(1.0), Amf0Value::object([("tcUrl", s("x"))])],
+        vec![
+            s("connect"),
+            n(2.0),
+            Amf0Value::ecma_array([("app", s("a?b"))]),
+        ],
+        vec![s("_result")],
+        vec![s("_result"), n(3.0)],
+        vec![
+            s("_error"),
+            n(3.0),
+            Amf0Value::Null,
+            Amf0Value::object([("code", s("c"))]),
+        ],
+        vec![s("_error"), s("x")],
+        cmd::connect_result(1.0, 0.0),
+        cmd::simple("foo", 1.0, vec![]),
+    ]);
+    for v in cases {
+        assert_eq!(Command::parse_owned(v.clone()), Command::parse(&v), "{v:?}");
+    }
+    // And the connect object really is the one received.
+    let v = values("ffmpeg_connect.bin");
+    let Ok(Command::Connect { params, .. }) = Command::parse_owned(v.clone()) else {
+        panic!("not connect");
+    };
+    assert_eq!(Some(&params.object[..]), v[2].properties());
+}
