@@ -14,7 +14,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const SOURCE: &str = "/work/shared/captures/ffmpeg_publish.source.flv";
+const SOURCE: &str = "ffmpeg_publish.source.flv";
+
+/// The capture corpus: `RTMP_CAPTURES`, else the first `shared/captures`
+/// found beside the checkout (CI) or above a worktree, else `/work/shared`.
+fn captures_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("RTMP_CAPTURES") {
+        return PathBuf::from(d);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [
+        root.join("../shared/captures"),
+        root.join("../../shared/captures"),
+    ]
+    .into_iter()
+    .find(|d| d.join(SOURCE).is_file())
+    .unwrap_or_else(|| PathBuf::from("/work/shared/captures"))
+}
 /// 2024-02-29 12:34:56 UTC.
 const T0: u64 = 1_709_210_096;
 
@@ -29,7 +45,8 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn source_tags() -> Vec<FlvTag> {
-    let bytes = fs::read(SOURCE).expect("capture file");
+    let path = captures_dir().join(SOURCE);
+    let bytes = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let (_, tags) = flv::read_all(Bytes::from(bytes)).expect("source parses");
     tags
 }
