@@ -759,3 +759,83 @@ fn ffprobe_reads_the_recording() {
     );
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// Sleeps in every write, like a slow disk.
+struct SlowFile {
+    inner: fs::File,
+    delay: Duration,
+}
+
+impl Write for SlowFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        std::thread::sleep(self.delay);
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl Seek for SlowFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// A backlog far longer than the wait: past half of it the thread skips the
+/// queued media, finalizes, and shutdown returns in time with a valid file.
+#[test]
+fn shutdown_with_a_slow_disk_skips_queued_media_and_finalizes_in_time() {
+    let dir = temp_dir("slowdisk");
+    let mut cfg = RecorderConfig::new(&dir);
+    cfg.opener = Arc::new(|p: &Path| -> io::Result<Box<dyn RecordSink>> {
+        Ok(Box::new(SlowFile {
+            inner: create_new(p)?,
+            delay: Duration::from_millis(5),
+        }))
+    });
+    let mut h = RecorderHandle::spawn(cfg).unwrap();
+    let id = h.start("live", "slow", started());
+    // Every frame a keyframe: one flush (one slow write) each, ~5 s in all.
+    for i in 0..1000u32 {
+        h.frame(id, 9, i * 33, key(200));
+    }
+    assert_eq!(h.dropped(id), 0);
+    let t = Instant::now();
+    h.shutdown(Duration::from_millis(1000));
+    let took = t.elapsed();
+    assert!(took < Duration::from_millis(1200), "took {took:?}");
+    let (_, tags) = check_finalized(&only_file(&dir));
+    assert!(
+        tags.len() < 1000,
+        "queued media was skipped: {}",
+        tags.len()
+    );
+    assert!(!tags.is_empty());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A disk that hangs for good: shutdown still returns after `max_wait`.
+#[test]
+fn shutdown_returns_after_max_wait_when_the_disk_hangs() {
+    let dir = temp_dir("hang");
+    let gate = Gate::new();
+    let mut cfg = RecorderConfig::new(&dir);
+    cfg.opener = gate.opener();
+    let mut h = RecorderHandle::spawn(cfg).unwrap();
+    let id = h.start("live", "hang", started());
+    h.frame(id, 9, 0, key(100));
+    wait_until("thread blocked in write", Duration::from_secs(5), || {
+        gate.entered.load(Ordering::SeqCst)
+    });
+    let t = Instant::now();
+    h.shutdown(Duration::from_millis(300));
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_millis(600),
+        "took {took:?}"
+    );
+    // Let the detached thread finish so the test leaves nothing behind.
+    gate.release();
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -21,7 +21,9 @@
 //!   duplicate publisher must not call `start`.
 //! * [`RecorderHandle::metadata`] takes the `onMetaData` body (AMF0 values
 //!   starting with the string `"onMetaData"`, i.e. `@setDataFrame`
-//!   stripped). Only the first one is recorded.
+//!   stripped). Only the first one is recorded, and only if it arrives
+//!   before the first picture (the file's script tag is written then; later
+//!   or repeated metadata is ignored).
 //! * [`RecorderHandle::frame`] takes audio (8) and video (9) payloads as
 //!   received (legacy or Enhanced RTMP). It never blocks. Frames over the
 //!   recording's byte budget, or that meet a full channel, are dropped
