@@ -64,6 +64,17 @@ fn capture_tags() -> Vec<FlvTag> {
     flv::read_all(Bytes::from(bytes)).expect("capture parses").1
 }
 
+/// Prints the seed of a failing property-test iteration (any panic in it).
+struct SeedGuard(u64);
+
+impl Drop for SeedGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("property failed with seed {}", self.0);
+        }
+    }
+}
+
 fn cfg() -> StreamConfig {
     StreamConfig {
         chunk_size: 4096,
@@ -733,6 +744,7 @@ impl Viewer {
 fn capture_end_to_end_through_queues() {
     let tags = capture_tags();
     for seed in 0..20u64 {
+        let _guard = SeedGuard(seed);
         let mut rng = StdRng::seed_from_u64(seed);
         let mut t: StreamTable<u32> = StreamTable::new(cfg());
         let mut viewers: Vec<Viewer> = vec![Viewer::new(8 << 20)];
@@ -883,6 +895,7 @@ fn late_joins_never_overflow_when_the_budget_exceeds_gop_max() {
     let tags = capture_tags();
     let gop_max = 64 * 1024;
     for seed in 0..10u64 {
+        let _guard = SeedGuard(seed);
         let mut rng = StdRng::seed_from_u64(seed);
         let mut t: StreamTable<u32> = StreamTable::new(StreamConfig {
             gop_max_bytes: gop_max,
