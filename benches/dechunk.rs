@@ -17,7 +17,9 @@ use rtmp_edge::proto::chunk::{
 fn media_messages() -> Vec<RawMessage> {
     let dir = std::env::var_os("RTMP_CAPTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures")));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures"))
+        });
     let p = dir.join("ffmpeg_publish.c2s.bin");
     let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let mut dec = ChunkDecoder::new(ChunkLimits::default());

@@ -438,7 +438,9 @@ fn golden_abort() {
 fn captures_dir() -> PathBuf {
     std::env::var_os("RTMP_CAPTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures")))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures"))
+        })
 }
 
 const HANDSHAKE: usize = 1537 + 1536;

@@ -379,7 +379,9 @@ fn commands_and_data_amf0_and_amf3_wrappers() {
 fn captures_dir() -> PathBuf {
     std::env::var_os("RTMP_CAPTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures")))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures"))
+        })
 }
 
 fn capture_messages(name: &str) -> Vec<RawMessage> {

@@ -10,6 +10,7 @@ use mio::net::TcpStream;
 use crate::error::CloseReason;
 use crate::proto::handshake::ServerHandshake;
 use crate::proto::session::ServerSession;
+use crate::record::RecordingId;
 use crate::relay::frame::Frame;
 use crate::relay::queue::{Offer, QueueConfig, SubscriberQueue};
 
@@ -76,6 +77,8 @@ pub struct Conn {
     pub last_recv_ms: u64,
     pub last_media_ms: u64,
     pub ping_sent_ms: Option<u64>,
+    /// The recording of this publisher's stream (with --record-all).
+    pub recording: Option<RecordingId>,
     pub stats: ConnStats,
 }
 
@@ -107,6 +110,7 @@ impl Conn {
             last_recv_ms: now_ms,
             last_media_ms: now_ms,
             ping_sent_ms: None,
+            recording: None,
             stats: ConnStats::default(),
         }
     }
