@@ -46,11 +46,12 @@ use slab::Slab;
 
 use crate::config::Config;
 use crate::error::{CloseReason, Error, Phase};
+use crate::proto::flv;
 use crate::proto::handshake::Progress;
 use crate::proto::message::{TYPE_AUDIO, TYPE_VIDEO};
 use crate::proto::session::{MediaKind, ServerConfig, ServerEvent, ServerSession};
 use crate::record::{RecorderConfig, RecorderHandle};
-use crate::relay::frame::Frame;
+use crate::relay::frame::{Frame, FrameClass};
 use crate::relay::queue::{Offer, QueueConfig};
 use crate::relay::stream::{PublishClaim, StreamConfig, StreamTable};
 
@@ -661,6 +662,9 @@ impl Server {
         let Some((frame, viewers)) = relayed else {
             return;
         };
+        if frame.class == FrameClass::SequenceHeader {
+            log_codec(id, &key, &frame);
+        }
         if let (Some(recorder), Some(rec)) = (recorder.as_mut(), recording) {
             match type_id {
                 Some(_) => {
@@ -1074,6 +1078,50 @@ impl Server {
             self.remove_closing(now);
         }
         self.conns.is_empty()
+    }
+}
+
+/// One info line when a publisher's sequence header names its codec.
+fn log_codec(id: ConnId, key: &str, frame: &Frame) {
+    let payload = &frame.payload[..];
+    if frame.is_video() {
+        let Some(info) = flv::classify_video(payload) else {
+            return;
+        };
+        let name = flv::codec_name(info.codec);
+        match flv::avc_config_summary(payload) {
+            Some((profile, level)) => info!(
+                "{id} stream {key}: video {name} {} level {}.{}",
+                avc_profile_name(profile),
+                level / 10,
+                level % 10
+            ),
+            None => info!("{id} stream {key}: video {name}"),
+        }
+    } else if frame.is_audio() {
+        let Some(codec) = flv::audio_codec(payload) else {
+            return;
+        };
+        let name = flv::codec_name(codec);
+        match flv::aac_config_summary(payload) {
+            Some((object_type, rate, channels)) => info!(
+                "{id} stream {key}: audio {name} object type {object_type}, {rate} Hz, {channels} ch"
+            ),
+            None => info!("{id} stream {key}: audio {name}"),
+        }
+    }
+}
+
+fn avc_profile_name(profile: u8) -> &'static str {
+    match profile {
+        66 => "Baseline",
+        77 => "Main",
+        88 => "Extended",
+        100 => "High",
+        110 => "High 10",
+        122 => "High 4:2:2",
+        244 => "High 4:4:4",
+        _ => "profile ?",
     }
 }
 
