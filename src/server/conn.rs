@@ -59,6 +59,8 @@ pub struct Conn {
     /// control frames, and shared media frames.
     pub out: SubscriberQueue,
     pub role: Role,
+    /// Has published or played at some point (the command deadline no longer applies).
+    pub had_role: bool,
     pub app: Option<String>,
     /// Readiness as last reported by an edge, cleared only by WouldBlock.
     pub readable: bool,
@@ -98,6 +100,7 @@ impl Conn {
             inbound: BytesMut::new(),
             out: SubscriberQueue::new(queue),
             role: Role::Idle,
+            had_role: false,
             app: None,
             readable: false,
             writable: false,

@@ -553,6 +553,7 @@ impl Server {
             .as_mut()
             .map(|r| r.start(app, name, SystemTime::now()));
         if let Some(conn) = self.lookup(id) {
+            conn.had_role = true;
             conn.role = Role::Publisher {
                 key: key.clone(),
                 stream_id,
@@ -583,6 +584,7 @@ impl Server {
             info!("{id} {peer} play {key} ignored: connection already has a role");
             return;
         }
+        conn.had_role = true;
         conn.role = Role::Player {
             key: key.clone(),
             stream_id,
@@ -952,7 +954,7 @@ impl Server {
                     Some(Phase::Handshake)
                 }
                 (State::Active(_), Role::Idle)
-                    if age > cfg.command_timeout_ms && conn.app.is_none() =>
+                    if age > cfg.command_timeout_ms && !conn.had_role =>
                 {
                     Some(Phase::Commands)
                 }
