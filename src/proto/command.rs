@@ -1,14 +1,59 @@
-//! Typed RTMP commands and the answers a server or client builds (SKELETON —
-//! contract only).
+//! Typed RTMP commands and the answers a server or client builds.
 //!
-//! Contract: [`Command::parse`] takes the AMF0 values of a command message
-//! (name, transaction id, command object, arguments...) and returns a typed
-//! command; a well-formed unknown command is `Command::Unknown`; missing or
-//! wrong-typed arguments of a known command are `CommandError::BadArgument`.
-//! The builder functions return the AMF0 values of a message to send (wrap
-//! them in `RtmpMessage::Command`).
+//! # Rules a caller keeps
+//!
+//! * [`Command::parse`] takes the already decoded AMF0 values of one command
+//!   message (type 20, or 17 after its leading 0x00): name, transaction id,
+//!   command object, arguments.
+//! * A well-formed command we do not know is [`Command::Unknown`] (answer it
+//!   or ignore it; do not close the connection). A known command whose
+//!   arguments are missing or of the wrong type is
+//!   [`CommandError::BadArgument`]. Parsing is lenient where real clients
+//!   are: the command object of every command but `connect` may be anything
+//!   (usually Null, sometimes Undefined or an object); optional arguments
+//!   given as Null/Undefined take their default; flags may be booleans or
+//!   numbers.
+//! * Stream names and the `connect` app are split from their query string
+//!   (`cap?key=v` -> name `cap`, query `key=v`); the relay keys streams by
+//!   app and name only.
+//! * `_result`/`_error` keep every value after the transaction id (command
+//!   object first) in `args`; [`Command::code`] finds the status code.
+//! * The builder functions return the AMF0 values of a message to send; wrap
+//!   them in `RtmpMessage::Command` (or `Data` for [`sample_access`]). Status
+//!   codes the server and client use are the `pub const` strings below.
+//!
+//! Argument layouts follow the Adobe RTMP 1.0 specification, section 7.2, and
+//! what ffmpeg, librtmp (rtmpdump), OBS and GStreamer send (see
+//! `golden/amf0/`).
+
+use std::fmt;
 
 use super::amf0::Amf0Value;
+
+/// Status levels of an info object.
+pub const LEVEL_STATUS: &str = "status";
+pub const LEVEL_WARNING: &str = "warning";
+pub const LEVEL_ERROR: &str = "error";
+
+/// Status codes used by the server and the client.
+pub const CODE_CONNECT_SUCCESS: &str = "NetConnection.Connect.Success";
+pub const CODE_CONNECT_REJECTED: &str = "NetConnection.Connect.Rejected";
+pub const CODE_PUBLISH_START: &str = "NetStream.Publish.Start";
+pub const CODE_PUBLISH_BAD_NAME: &str = "NetStream.Publish.BadName";
+pub const CODE_UNPUBLISH_SUCCESS: &str = "NetStream.Unpublish.Success";
+pub const CODE_PLAY_RESET: &str = "NetStream.Play.Reset";
+pub const CODE_PLAY_START: &str = "NetStream.Play.Start";
+pub const CODE_PLAY_STOP: &str = "NetStream.Play.Stop";
+pub const CODE_PLAY_STREAM_NOT_FOUND: &str = "NetStream.Play.StreamNotFound";
+pub const CODE_PLAY_UNPUBLISH_NOTIFY: &str = "NetStream.Play.UnpublishNotify";
+pub const CODE_PLAY_PUBLISH_NOTIFY: &str = "NetStream.Play.PublishNotify";
+
+/// `fmsVer` in the connect `_result` (what nginx-rtmp and FMS 3 announce).
+pub const FMS_VERSION: &str = "FMS/3,0,1,123";
+/// flashVer this crate's client sends when publishing (FMLE style, as ffmpeg).
+pub const CLIENT_FLASH_VER_PUBLISH: &str = "FMLE/3.0 (compatible; rtmp-edge)";
+/// flashVer this crate's client sends when playing (as ffmpeg and librtmp).
+pub const CLIENT_FLASH_VER_PLAY: &str = "LNX 9,0,124,2";
 
 /// `connect` command object fields sessions care about.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -27,6 +72,26 @@ pub struct ConnectParams {
 pub struct StreamName {
     pub name: String,
     pub query: Option<String>,
+}
+
+impl StreamName {
+    /// Split at the first `?`. An empty query (`name?`) is `None`.
+    pub fn parse(s: &str) -> StreamName {
+        let (name, query) = split_query(s);
+        StreamName {
+            name: name.to_owned(),
+            query: query.map(str::to_owned),
+        }
+    }
+}
+
+/// `name?query` -> (`name`, Some(`query`)); no `?` or an empty query -> None.
+fn split_query(s: &str) -> (&str, Option<&str>) {
+    match s.split_once('?') {
+        Some((name, q)) if !q.is_empty() => (name, Some(q)),
+        Some((name, _)) => (name, None),
+        None => (s, None),
+    }
 }
 
 /// What `deleteStream`/`closeStream`/`FCUnpublish` name: a number or a name.
@@ -139,57 +204,505 @@ pub enum CommandError {
     },
 }
 
-impl Command {
-    pub fn parse(_values: &[Amf0Value]) -> Result<Command, CommandError> {
-        unimplemented!()
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandError::NoName => f.write_str("command message without a name string"),
+            CommandError::NoTransactionId => {
+                f.write_str("command message without a numeric transaction id")
+            }
+            CommandError::BadArgument { command, arg } => {
+                write!(
+                    f,
+                    "{command}: argument '{arg}' missing or of the wrong type"
+                )
+            }
+        }
     }
+}
+
+impl std::error::Error for CommandError {}
+
+/// Argument `i` (0 = the first after the command object), Null/Undefined
+/// counted as absent.
+fn opt_arg(values: &[Amf0Value], i: usize) -> Option<&Amf0Value> {
+    values.get(3 + i).filter(|v| !v.is_null_or_undefined())
+}
+
+fn bad(command: &'static str, arg: &'static str) -> CommandError {
+    CommandError::BadArgument { command, arg }
+}
+
+fn name_arg(values: &[Amf0Value], command: &'static str) -> Result<StreamName, CommandError> {
+    opt_arg(values, 0)
+        .and_then(Amf0Value::as_str)
+        .map(StreamName::parse)
+        .ok_or(bad(command, "stream name"))
+}
+
+fn opt_number(
+    values: &[Amf0Value],
+    i: usize,
+    default: f64,
+    command: &'static str,
+    arg: &'static str,
+) -> Result<f64, CommandError> {
+    match opt_arg(values, i) {
+        None => Ok(default),
+        Some(v) => v.as_number().ok_or(bad(command, arg)),
+    }
+}
+
+/// A boolean argument; a number counts as `!= 0` (the spec allows either
+/// for play's reset, and some clients send 0/1 for flags).
+fn flag(v: &Amf0Value) -> Option<bool> {
+    match v {
+        Amf0Value::Boolean(b) => Some(*b),
+        Amf0Value::Number(n) => Some(*n != 0.0),
+        _ => None,
+    }
+}
+
+fn stream_ref(v: Option<&Amf0Value>, command: &'static str) -> Result<StreamRef, CommandError> {
+    match v {
+        None => Ok(StreamRef::None),
+        Some(Amf0Value::Number(n)) => Ok(StreamRef::Id(*n)),
+        Some(v) => v
+            .as_str()
+            .map(|s| StreamRef::Name(s.to_owned()))
+            .ok_or(bad(command, "stream")),
+    }
+}
+
+fn info_str(info: &Amf0Value, key: &str) -> String {
+    info.get(key)
+        .and_then(Amf0Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The `code` of the first info object among `args` (for `_result`,
+/// `_error` and `onStatus` arguments).
+pub fn info_code(args: &[Amf0Value]) -> Option<&str> {
+    args.iter()
+        .find_map(|a| a.get("code"))
+        .and_then(Amf0Value::as_str)
+}
+
+impl Command {
+    /// Parse the values of one command message. See the module rules.
+    pub fn parse(values: &[Amf0Value]) -> Result<Command, CommandError> {
+        let name = values
+            .first()
+            .and_then(Amf0Value::as_str)
+            .ok_or(CommandError::NoName)?;
+        let tx = values
+            .get(1)
+            .and_then(Amf0Value::as_number)
+            .ok_or(CommandError::NoTransactionId)?;
+        let cmd = match name {
+            "connect" => {
+                let object = match values.get(2) {
+                    Some(Amf0Value::Object(p)) | Some(Amf0Value::EcmaArray(p)) => p,
+                    _ => return Err(bad("connect", "command object")),
+                };
+                let obj = &values[2];
+                let app = obj
+                    .get("app")
+                    .and_then(Amf0Value::as_str)
+                    .ok_or(bad("connect", "app"))?;
+                let text = |k: &str| obj.get(k).and_then(Amf0Value::as_str).map(str::to_owned);
+                Command::Connect {
+                    tx,
+                    params: ConnectParams {
+                        app: split_query(app).0.to_owned(),
+                        tc_url: text("tcUrl"),
+                        flash_ver: text("flashVer"),
+                        object_encoding: obj.get("objectEncoding").and_then(Amf0Value::as_number),
+                        object: object.clone(),
+                    },
+                }
+            }
+            "createStream" => Command::CreateStream { tx },
+            "releaseStream" => Command::ReleaseStream {
+                tx,
+                name: name_arg(values, "releaseStream")?,
+            },
+            "FCPublish" => Command::FcPublish {
+                tx,
+                name: name_arg(values, "FCPublish")?,
+            },
+            "FCUnpublish" => Command::FcUnpublish {
+                tx,
+                name: name_arg(values, "FCUnpublish")?,
+            },
+            "publish" => Command::Publish {
+                tx,
+                name: name_arg(values, "publish")?,
+                kind: match opt_arg(values, 1) {
+                    None => "live".to_owned(),
+                    Some(v) => v.as_str().ok_or(bad("publish", "type"))?.to_owned(),
+                },
+            },
+            "play" => Command::Play {
+                tx,
+                name: name_arg(values, "play")?,
+                start: opt_number(values, 1, -2.0, "play", "start")?,
+                duration: opt_number(values, 2, -1.0, "play", "duration")?,
+                reset: match opt_arg(values, 3) {
+                    None => true,
+                    Some(v) => flag(v).ok_or(bad("play", "reset"))?,
+                },
+            },
+            "deleteStream" => match stream_ref(opt_arg(values, 0), "deleteStream")? {
+                StreamRef::None => return Err(bad("deleteStream", "stream")),
+                stream => Command::DeleteStream { tx, stream },
+            },
+            "closeStream" => Command::CloseStream {
+                tx,
+                stream: stream_ref(opt_arg(values, 0), "closeStream")?,
+            },
+            "getStreamLength" => Command::GetStreamLength {
+                tx,
+                name: name_arg(values, "getStreamLength")?,
+            },
+            "pause" => Command::Pause {
+                tx,
+                pause: opt_arg(values, 0)
+                    .and_then(flag)
+                    .ok_or(bad("pause", "pause"))?,
+                position_ms: opt_number(values, 1, 0.0, "pause", "position")?,
+            },
+            "receiveAudio" => Command::ReceiveAudio {
+                tx,
+                enable: opt_arg(values, 0)
+                    .and_then(flag)
+                    .ok_or(bad("receiveAudio", "enable"))?,
+            },
+            "receiveVideo" => Command::ReceiveVideo {
+                tx,
+                enable: opt_arg(values, 0)
+                    .and_then(flag)
+                    .ok_or(bad("receiveVideo", "enable"))?,
+            },
+            "_checkbw" => Command::CheckBw { tx },
+            "_result" => Command::Result {
+                tx,
+                args: values.get(2..).unwrap_or_default().to_vec(),
+            },
+            "_error" => Command::Error {
+                tx,
+                args: values.get(2..).unwrap_or_default().to_vec(),
+            },
+            "onStatus" => {
+                let info = values
+                    .get(2..)
+                    .unwrap_or_default()
+                    .iter()
+                    .find(|v| v.properties().is_some())
+                    .ok_or(bad("onStatus", "info object"))?;
+                let code = info
+                    .get("code")
+                    .and_then(Amf0Value::as_str)
+                    .ok_or(bad("onStatus", "code"))?;
+                Command::OnStatus {
+                    level: info_str(info, "level"),
+                    code: code.to_owned(),
+                    description: info_str(info, "description"),
+                }
+            }
+            other => {
+                log::trace!("unknown command '{other}' tx {tx}");
+                Command::Unknown {
+                    name: other.to_owned(),
+                    tx,
+                }
+            }
+        };
+        Ok(cmd)
+    }
+
+    /// The command name as sent on the wire (`"connect"`, `"FCPublish"`...).
+    pub fn name(&self) -> &str {
+        match self {
+            Command::Connect { .. } => "connect",
+            Command::CreateStream { .. } => "createStream",
+            Command::ReleaseStream { .. } => "releaseStream",
+            Command::FcPublish { .. } => "FCPublish",
+            Command::FcUnpublish { .. } => "FCUnpublish",
+            Command::Publish { .. } => "publish",
+            Command::Play { .. } => "play",
+            Command::DeleteStream { .. } => "deleteStream",
+            Command::CloseStream { .. } => "closeStream",
+            Command::GetStreamLength { .. } => "getStreamLength",
+            Command::Pause { .. } => "pause",
+            Command::ReceiveAudio { .. } => "receiveAudio",
+            Command::ReceiveVideo { .. } => "receiveVideo",
+            Command::CheckBw { .. } => "_checkbw",
+            Command::Result { .. } => "_result",
+            Command::Error { .. } => "_error",
+            Command::OnStatus { .. } => "onStatus",
+            Command::Unknown { name, .. } => name,
+        }
+    }
+
+    /// The transaction id (`onStatus` always has 0).
+    pub fn tx(&self) -> f64 {
+        match self {
+            Command::Connect { tx, .. }
+            | Command::CreateStream { tx }
+            | Command::ReleaseStream { tx, .. }
+            | Command::FcPublish { tx, .. }
+            | Command::FcUnpublish { tx, .. }
+            | Command::Publish { tx, .. }
+            | Command::Play { tx, .. }
+            | Command::DeleteStream { tx, .. }
+            | Command::CloseStream { tx, .. }
+            | Command::GetStreamLength { tx, .. }
+            | Command::Pause { tx, .. }
+            | Command::ReceiveAudio { tx, .. }
+            | Command::ReceiveVideo { tx, .. }
+            | Command::CheckBw { tx }
+            | Command::Result { tx, .. }
+            | Command::Error { tx, .. }
+            | Command::Unknown { tx, .. } => *tx,
+            Command::OnStatus { .. } => 0.0,
+        }
+    }
+
+    /// The status code carried by `_result`, `_error` or `onStatus`.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Command::Result { args, .. } | Command::Error { args, .. } => info_code(args),
+            Command::OnStatus { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+fn s(v: &str) -> Amf0Value {
+    Amf0Value::string(v)
+}
+
+fn status_object(level: &str, code: &str, description: &str) -> Vec<(String, Amf0Value)> {
+    vec![
+        ("level".to_owned(), s(level)),
+        ("code".to_owned(), s(code)),
+        ("description".to_owned(), s(description)),
+    ]
 }
 
 /// `_result` for connect: properties (fmsVer, capabilities, mode) and info
 /// (level status, code NetConnection.Connect.Success, objectEncoding).
-pub fn connect_result(_tx: f64, _object_encoding: f64) -> Vec<Amf0Value> {
-    unimplemented!()
+pub fn connect_result(tx: f64, object_encoding: f64) -> Vec<Amf0Value> {
+    let mut info = status_object(LEVEL_STATUS, CODE_CONNECT_SUCCESS, "Connection succeeded.");
+    info.push((
+        "objectEncoding".to_owned(),
+        Amf0Value::Number(object_encoding),
+    ));
+    vec![
+        s("_result"),
+        Amf0Value::Number(tx),
+        Amf0Value::object([
+            ("fmsVer", s(FMS_VERSION)),
+            ("capabilities", Amf0Value::Number(31.0)),
+            ("mode", Amf0Value::Number(1.0)),
+        ]),
+        Amf0Value::Object(info),
+    ]
 }
+
 /// `_error` for connect with NetConnection.Connect.Rejected.
-pub fn connect_rejected(_tx: f64, _description: &str) -> Vec<Amf0Value> {
-    unimplemented!()
+pub fn connect_rejected(tx: f64, description: &str) -> Vec<Amf0Value> {
+    error(tx, CODE_CONNECT_REJECTED, description)
 }
+
 /// `_result` with a null command object and one number (createStream).
-pub fn result_number(_tx: f64, _value: f64) -> Vec<Amf0Value> {
-    unimplemented!()
+pub fn result_number(tx: f64, value: f64) -> Vec<Amf0Value> {
+    vec![
+        s("_result"),
+        Amf0Value::Number(tx),
+        Amf0Value::Null,
+        Amf0Value::Number(value),
+    ]
 }
+
 /// `_result` with null command object and null (generic acknowledgement).
-pub fn result_null(_tx: f64) -> Vec<Amf0Value> {
-    unimplemented!()
+pub fn result_null(tx: f64) -> Vec<Amf0Value> {
+    vec![
+        s("_result"),
+        Amf0Value::Number(tx),
+        Amf0Value::Null,
+        Amf0Value::Null,
+    ]
 }
+
 /// `_error` with a status object (level error, given code/description).
-pub fn error(_tx: f64, _code: &str, _description: &str) -> Vec<Amf0Value> {
-    unimplemented!()
+pub fn error(tx: f64, code: &str, description: &str) -> Vec<Amf0Value> {
+    vec![
+        s("_error"),
+        Amf0Value::Number(tx),
+        Amf0Value::Null,
+        Amf0Value::Object(status_object(LEVEL_ERROR, code, description)),
+    ]
 }
-/// `onStatus` (tx 0, null, info object {level, code, description, details?}).
-pub fn on_status(_level: &str, _code: &str, _description: &str) -> Vec<Amf0Value> {
-    unimplemented!()
+
+/// `onStatus` (tx 0, null, info object {level, code, description}).
+pub fn on_status(level: &str, code: &str, description: &str) -> Vec<Amf0Value> {
+    vec![
+        s("onStatus"),
+        Amf0Value::Number(0.0),
+        Amf0Value::Null,
+        Amf0Value::Object(status_object(level, code, description)),
+    ]
 }
+
+/// `onStatus` whose info object also carries `details` (FMS puts the stream
+/// name there for Play.Reset / Play.Start) and, if given, `clientid`.
+pub fn on_status_details(
+    level: &str,
+    code: &str,
+    description: &str,
+    details: &str,
+    clientid: Option<&str>,
+) -> Vec<Amf0Value> {
+    let mut info = status_object(level, code, description);
+    info.push(("details".to_owned(), s(details)));
+    if let Some(id) = clientid {
+        info.push(("clientid".to_owned(), s(id)));
+    }
+    vec![
+        s("onStatus"),
+        Amf0Value::Number(0.0),
+        Amf0Value::Null,
+        Amf0Value::Object(info),
+    ]
+}
+
+fn fc_answer(name: &str, code: &str, description: &str) -> Vec<Amf0Value> {
+    vec![
+        s(name),
+        Amf0Value::Number(0.0),
+        Amf0Value::Null,
+        Amf0Value::object([("code", s(code)), ("description", s(description))]),
+    ]
+}
+
 /// `onFCPublish` / `onFCUnpublish` (tx 0, null, {code, description}).
-pub fn on_fc_publish(_code: &str, _description: &str) -> Vec<Amf0Value> {
-    unimplemented!()
+pub fn on_fc_publish(code: &str, description: &str) -> Vec<Amf0Value> {
+    fc_answer("onFCPublish", code, description)
 }
-pub fn on_fc_unpublish(_code: &str, _description: &str) -> Vec<Amf0Value> {
-    unimplemented!()
+pub fn on_fc_unpublish(code: &str, description: &str) -> Vec<Amf0Value> {
+    fc_answer("onFCUnpublish", code, description)
 }
 /// `|RtmpSampleAccess` data message values (true, true).
 pub fn sample_access() -> Vec<Amf0Value> {
-    unimplemented!()
+    vec![
+        s("|RtmpSampleAccess"),
+        Amf0Value::Boolean(true),
+        Amf0Value::Boolean(true),
+    ]
 }
-/// Client-side builders: connect, createStream, publish, play, etc.
-pub fn connect(_tx: f64, _app: &str, _tc_url: &str, _publisher: bool) -> Vec<Amf0Value> {
-    unimplemented!()
+
+/// Client-side `connect`. A publisher identifies as an FMLE-style encoder
+/// (`type: nonprivate`, as ffmpeg and GStreamer publish); a player sends the
+/// capability fields ffmpeg and librtmp send (`fpad`, `capabilities`,
+/// `audioCodecs`, `videoCodecs`, `videoFunction`).
+pub fn connect(tx: f64, app: &str, tc_url: &str, publisher: bool) -> Vec<Amf0Value> {
+    let object = if publisher {
+        Amf0Value::object([
+            ("app", s(app)),
+            ("type", s("nonprivate")),
+            ("flashVer", s(CLIENT_FLASH_VER_PUBLISH)),
+            ("tcUrl", s(tc_url)),
+        ])
+    } else {
+        Amf0Value::object([
+            ("app", s(app)),
+            ("flashVer", s(CLIENT_FLASH_VER_PLAY)),
+            ("tcUrl", s(tc_url)),
+            ("fpad", Amf0Value::Boolean(false)),
+            ("capabilities", Amf0Value::Number(15.0)),
+            ("audioCodecs", Amf0Value::Number(4071.0)),
+            ("videoCodecs", Amf0Value::Number(252.0)),
+            ("videoFunction", Amf0Value::Number(1.0)),
+        ])
+    };
+    vec![s("connect"), Amf0Value::Number(tx), object]
 }
-pub fn simple(_name: &str, _tx: f64, _args: Vec<Amf0Value>) -> Vec<Amf0Value> {
-    unimplemented!()
+
+/// `[name, tx, null, args...]`: createStream, releaseStream, FCPublish,
+/// publish, play, deleteStream and friends.
+pub fn simple(name: &str, tx: f64, args: Vec<Amf0Value>) -> Vec<Amf0Value> {
+    let mut v = Vec::with_capacity(3 + args.len());
+    v.push(s(name));
+    v.push(Amf0Value::Number(tx));
+    v.push(Amf0Value::Null);
+    v.extend(args);
+    v
 }
+
+/// `createStream(tx)`.
+pub fn create_stream(tx: f64) -> Vec<Amf0Value> {
+    simple("createStream", tx, Vec::new())
+}
+
+/// `publish(tx, name, kind)`; `kind` is "live", "record" or "append".
+pub fn publish(tx: f64, name: &str, kind: &str) -> Vec<Amf0Value> {
+    simple("publish", tx, vec![s(name), s(kind)])
+}
+
+/// `play(tx, name, start)`; start -2 plays live or recorded, -1 live only.
+pub fn play(tx: f64, name: &str, start: f64) -> Vec<Amf0Value> {
+    simple("play", tx, vec![s(name), Amf0Value::Number(start)])
+}
+
+/// `deleteStream(tx, stream_id)`.
+pub fn delete_stream(tx: f64, stream_id: f64) -> Vec<Amf0Value> {
+    simple("deleteStream", tx, vec![Amf0Value::Number(stream_id)])
+}
+
 /// For a Data message starting with `@setDataFrame`, the values with that
 /// first string removed (what is relayed and recorded as onMetaData).
-pub fn strip_set_data_frame(_values: &[Amf0Value]) -> Option<&[Amf0Value]> {
-    unimplemented!()
+pub fn strip_set_data_frame(values: &[Amf0Value]) -> Option<&[Amf0Value]> {
+    match values.first()?.as_str()? {
+        "@setDataFrame" => Some(&values[1..]),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_of_every_error() {
+        assert_eq!(
+            CommandError::NoName.to_string(),
+            "command message without a name string"
+        );
+        assert_eq!(
+            CommandError::NoTransactionId.to_string(),
+            "command message without a numeric transaction id"
+        );
+        assert_eq!(
+            CommandError::BadArgument {
+                command: "play",
+                arg: "stream name"
+            }
+            .to_string(),
+            "play: argument 'stream name' missing or of the wrong type"
+        );
+        let e: Box<dyn std::error::Error> = Box::new(CommandError::NoName);
+        assert!(e.source().is_none());
+    }
+
+    #[test]
+    fn split_query_cases() {
+        assert_eq!(split_query("cap"), ("cap", None));
+        assert_eq!(split_query("cap?k=v&a=b"), ("cap", Some("k=v&a=b")));
+        assert_eq!(split_query("cap?"), ("cap", None));
+        assert_eq!(split_query("?k"), ("", Some("k")));
+        assert_eq!(split_query("a?b?c"), ("a", Some("b?c")));
+    }
 }
