@@ -15,4 +15,5 @@
 //! `proto/` and `relay/` never import `mio` or `std::net` (CI greps for it).
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod proto;

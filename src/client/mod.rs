@@ -1,0 +1,5 @@
+//! Client side: URL parsing and mio drivers for client connections.
+
+pub mod url;
+
+pub use url::{RtmpUrl, UrlError};
