@@ -8,6 +8,7 @@
 
 pub mod amf0;
 pub mod chunk;
+pub mod client;
 pub mod command;
 pub mod flv;
 pub mod handshake;
