@@ -384,3 +384,62 @@ fn bad_url_is_rejected_before_connecting() {
         Err(ClientError::Url(_))
     ));
 }
+
+/// Value of a numeric field in the bench's one-line JSON object.
+fn json_num(json: &str, key: &str) -> Option<f64> {
+    let pat = format!("\"{key}\":");
+    let at = json.find(&pat)? + pat.len();
+    let rest = &json[at..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+#[test]
+fn bench_json_reports_every_subscriber() {
+    let Some(path) = source_flv() else {
+        println!("SKIPPED: ffmpeg_publish.source.flv not found under ../shared/captures");
+        return;
+    };
+    let Some(nginx) = Nginx::start("bench") else {
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_rtmp-bench"))
+        .args(["--url", &nginx.url("bench"), "--flv"])
+        .arg(&path)
+        .args(["--publishers", "2", "--subscribers", "6", "--duration", "4"])
+        .args(["--lead", "0.5", "--json", "--server-pid"])
+        .arg(nginx.child.id().to_string())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rtmp-bench");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "rtmp-bench failed: {json} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        json.trim().starts_with('{') && json.trim().ends_with('}'),
+        "{json}"
+    );
+    assert_eq!(json_num(&json, "connected"), Some(6.0), "{json}");
+    assert_eq!(json_num(&json, "failed"), Some(0.0), "{json}");
+    assert_eq!(json_num(&json, "publishers_failed"), Some(0.0), "{json}");
+    assert_eq!(json_num(&json, "messages_missing"), Some(0.0), "{json}");
+    let delivered = json_num(&json, "delivered_payload_mbps").expect("delivered");
+    let expected = json_num(&json, "expected_payload_mbps").expect("expected");
+    // The source is ~0.35 Mbit/s and nginx starts video at a key frame
+    // (every 2 s): 6 subscribers over 4 s get more than 1 Mbit/s, and never
+    // more payload than was published for them.
+    assert!(delivered > 1.0 && delivered <= expected * 1.05, "{json}");
+    assert!(
+        json_num(&json, "latency_ms_p50").expect("p50") < 100.0,
+        "{json}"
+    );
+    assert!(json_num(&json, "startup_ms_p99").is_some(), "{json}");
+    assert!(json_num(&json, "server_cpu_user_s").is_some(), "{json}");
+    assert!(
+        json_num(&json, "server_peak_rss_kb").expect("rss") > 100.0,
+        "{json}"
+    );
+}

@@ -30,7 +30,7 @@ use crate::proto::session::MediaKind;
 
 use super::error::{ClientError, Step};
 use super::light::{LightEvent, LightSubscriber};
-use super::transport::Transport;
+use super::transport::{Transport, READ_CHUNK};
 use super::url::RtmpUrl;
 
 /// What happened on a connection.
@@ -76,6 +76,7 @@ pub struct MultiClient {
     scratch: Vec<ClientEvent>,
     ready: Vec<usize>,
     live: usize,
+    read_buf: Vec<u8>,
 }
 
 fn io_err(step: Step) -> impl Fn(io::Error) -> ClientError {
@@ -95,6 +96,7 @@ impl MultiClient {
             scratch: Vec::new(),
             ready: Vec::new(),
             live: 0,
+            read_buf: vec![0; READ_CHUNK],
         })
     }
 
@@ -299,6 +301,7 @@ impl MultiClient {
     ) -> Result<(), ClientError> {
         let timeout = self.step_timeout;
         let scratch = &mut self.scratch;
+        let read_buf = &mut self.read_buf;
         let Some(slot) = self.slots.get_mut(id) else {
             return Ok(());
         };
@@ -316,7 +319,7 @@ impl MultiClient {
             slot.deadline = Instant::now() + timeout;
         }
         if readable || slot.more {
-            let n = slot.t.read(slot.step)?;
+            let n = slot.t.read(slot.step, read_buf)?;
             slot.more = Transport::read_budget_hit(n);
         }
         if !slot.session_begun && slot.t.drive_handshake()? {

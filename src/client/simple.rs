@@ -14,7 +14,7 @@ use crate::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession}
 use crate::proto::session::MediaKind;
 
 use super::error::{ClientError, Step};
-use super::transport::Transport;
+use super::transport::{Transport, READ_CHUNK};
 use super::url::RtmpUrl;
 
 const TOKEN: Token = Token(0);
@@ -41,6 +41,7 @@ struct Conn {
     pending: VecDeque<ClientEvent>,
     /// The last read stopped on the budget: read again without waiting.
     more: bool,
+    scratch_read: Vec<u8>,
 }
 
 impl Conn {
@@ -62,6 +63,7 @@ impl Conn {
             scratch: Vec::new(),
             pending: VecDeque::new(),
             more: false,
+            scratch_read: vec![0; READ_CHUNK],
         };
         let deadline = Instant::now() + timeout;
         while !c.t.connected {
@@ -126,7 +128,7 @@ impl Conn {
             self.t.check_connected()?;
         }
         if (readable || self.more) && self.t.connected {
-            let n = self.t.read(step)?;
+            let n = self.t.read(step, &mut self.scratch_read)?;
             self.more = Transport::read_budget_hit(n);
         }
         self.process(step)?;

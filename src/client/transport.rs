@@ -89,29 +89,26 @@ impl Transport {
 
     /// Read until `WouldBlock`, end of stream or the per-turn budget. Returns
     /// the bytes read; sets `eof` on end of stream.
-    pub fn read(&mut self, step: Step) -> Result<usize, ClientError> {
+    ///
+    /// Reads go into the caller's `scratch` (initialised once, reused by
+    /// every connection of a driver) and are appended to `inbuf`: without
+    /// `unsafe` a `BytesMut`'s spare capacity cannot be handed to `read`,
+    /// and zeroing a large region before every read would cost more than
+    /// copying the bytes that actually arrived.
+    pub fn read(&mut self, step: Step, scratch: &mut [u8]) -> Result<usize, ClientError> {
         let mut total = 0;
         while total < READ_BUDGET && !self.eof {
-            let start = self.inbuf.len();
-            self.inbuf.resize(start + READ_CHUNK, 0);
-            let r = self.sock.read(&mut self.inbuf[start..]);
-            match r {
-                Ok(0) => {
-                    self.inbuf.truncate(start);
-                    self.eof = true;
-                }
+            match self.sock.read(scratch) {
+                Ok(0) => self.eof = true,
                 Ok(n) => {
-                    self.inbuf.truncate(start + n);
+                    self.inbuf.extend_from_slice(&scratch[..n]);
                     total += n;
                 }
-                Err(e) => {
-                    self.inbuf.truncate(start);
-                    match e.kind() {
-                        io::ErrorKind::WouldBlock => break,
-                        io::ErrorKind::Interrupted => continue,
-                        kind => return Err(ClientError::Io { step, kind }),
-                    }
-                }
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => break,
+                    io::ErrorKind::Interrupted => continue,
+                    kind => return Err(ClientError::Io { step, kind }),
+                },
             }
         }
         self.bytes_in += total as u64;
