@@ -914,3 +914,129 @@ fn random_split_delivery_gives_the_same_events() {
         assert!(whole.2 == split.2, "seed {seed}: server output differs");
     }
 }
+
+#[test]
+fn amf_limits_from_the_config_apply_to_commands() {
+    let cfg = ServerConfig {
+        amf_limits: rtmp_edge::proto::amf0::Amf0Limits { max_depth: 1 },
+        ..ServerConfig::default()
+    };
+    let mut s = ServerSession::new(cfg);
+    let nested = Amf0Value::Object(vec![(
+        "a".into(),
+        Amf0Value::Object(vec![("b".into(), Amf0Value::Object(vec![]))]),
+    )]);
+    let msg = command_msg(0, &command::simple("foo", 2.0, vec![nested]));
+    let (r, _, _) = feed(&mut s, client_bytes(&[msg]));
+    assert!(
+        matches!(
+            r,
+            Err(SessionError::Message(MessageError::Amf0 {
+                type_id: 20,
+                error: amf0::Amf0Error::TooDeep { .. }
+            }))
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn publish_on_unallocated_stream_ids_is_capped() {
+    let cfg = ServerConfig {
+        max_streams: 2,
+        ..ServerConfig::default()
+    };
+    let mut s = ServerSession::new(cfg);
+    let (r, _, _) = feed(&mut s, client_bytes(&[connect_msg()]));
+    r.unwrap();
+    for (i, msid) in [5u32, 6, 7].into_iter().enumerate() {
+        let mut m = command_msg(msid, &command::publish(0.0, "x", "live"));
+        m.csid = 10 + msid;
+        let (r, events, _) = feed(&mut s, client_bytes(&[m]));
+        if i < 2 {
+            r.unwrap();
+            assert!(matches!(
+                events[..],
+                [ServerEvent::PublishRequested { stream_id, .. }] if stream_id == msid
+            ));
+        } else {
+            assert_eq!(r, Err(SessionError::TooManyStreams { limit: 2 }));
+        }
+    }
+}
+
+#[test]
+fn plain_onmetadata_is_reported_and_other_data_ignored() {
+    let mut s = ServerSession::new(ServerConfig::default());
+    let data = |csid, values: &[Amf0Value]| {
+        let mut body = BytesMut::new();
+        amf0::encode_all(values, &mut body);
+        RawMessage {
+            csid,
+            timestamp: 40,
+            type_id: message::TYPE_DATA_AMF0,
+            stream_id: 1,
+            payload: body.freeze(),
+        }
+    };
+    let meta = [
+        Amf0Value::String("onMetaData".into()),
+        metadata_values()[0].clone(),
+    ];
+    let msgs = [
+        connect_msg(),
+        command_msg(0, &command::create_stream(2.0)),
+        // Metadata before publish: ignored.
+        data(4, &meta),
+        command_msg(1, &command::publish(0.0, "cap", "live")),
+        data(4, &meta),
+        data(4, &[Amf0Value::String("onCuePoint".into())]),
+    ];
+    let bytes = client_bytes(&msgs);
+    let (r, events, _) = feed(&mut s, bytes);
+    r.unwrap();
+    let metas: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::Metadata {
+                timestamp,
+                values,
+                body,
+                ..
+            } => Some((*timestamp, values.clone(), body.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(metas.len(), 1);
+    assert_eq!(metas[0].0, 40);
+    assert_eq!(metas[0].1, meta);
+    assert_eq!(
+        metas[0].2, msgs[4].payload,
+        "plain onMetaData body shared as is"
+    );
+}
+
+#[test]
+fn random_bytes_after_connect_never_panic() {
+    for seed in 0..300u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut bytes =
+            client_bytes(&[connect_msg(), command_msg(0, &command::create_stream(2.0))]);
+        let len = rng.random_range(0..2000);
+        let mut junk = vec![0u8; len];
+        rng.fill_bytes(&mut junk);
+        // Keep some structure: a valid basic header byte now and then.
+        for b in junk.iter_mut().step_by(97) {
+            *b = 0x03;
+        }
+        bytes.extend_from_slice(&junk);
+        let mut s = ServerSession::new(ServerConfig::default());
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut input = bytes.clone();
+            let mut events = Vec::new();
+            let mut out = BytesMut::new();
+            let _ = s.handle_input(&mut input, &mut events, &mut out);
+        }));
+        assert!(result.is_ok(), "panic with seed {seed}");
+    }
+}

@@ -12,10 +12,11 @@
 //!   [`Amf0Limits`]: object/array nesting deeper than `max_depth` is
 //!   [`Amf0Error::TooDeep`] (decoding recurses once per nesting level, so keep
 //!   `max_depth` modest: the default 64 is far beyond what any client sends).
-//! * Nothing is preallocated from a peer-supplied count beyond what the
-//!   remaining input can hold (ECMA array counts are only hints and are
-//!   ignored beyond a small cap; strict array counts are capped by the bytes
-//!   left), so a short hostile message cannot make the decoder allocate much.
+//! * Nothing is preallocated from a peer-supplied count beyond a small cap
+//!   (ECMA array counts are only hints; the properties are read until the
+//!   `00 00 09` end marker). A strict array whose count exceeds the bytes
+//!   left is `Truncated` before any element is read. Memory therefore grows
+//!   only with values actually present in the (size-capped) message.
 //! * Unsupported markers (movieclip 0x04, unsupported 0x0D, recordset 0x0E,
 //!   the AMF3 switch 0x11) and unknown ones are [`Amf0Error::UnknownMarker`].
 //!   An object-end marker (0x09) anywhere but after an empty key inside an
@@ -233,8 +234,9 @@ impl Amf0Value {
     }
 }
 
-/// Cap on the capacity reserved up front for an ECMA array (its count is a hint).
-const ECMA_PREALLOC_CAP: usize = 16;
+/// Cap on the capacity reserved up front from a peer's element count (ECMA
+/// array hint, strict array count); beyond it vectors grow as values arrive.
+const PREALLOC_CAP: usize = 16;
 /// Smallest encoding of one object property: empty key (2) + null (1).
 const MIN_PROPERTY_LEN: usize = 3;
 
@@ -364,7 +366,7 @@ impl<'a> Reader<'a> {
                 let depth = self.enter(depth)?;
                 let hint = self.u32()? as usize;
                 let cap = hint
-                    .min(ECMA_PREALLOC_CAP)
+                    .min(PREALLOC_CAP)
                     .min(self.remaining() / MIN_PROPERTY_LEN);
                 let mut props = Vec::with_capacity(cap);
                 self.properties(depth, &mut props)?;
@@ -381,7 +383,7 @@ impl<'a> Reader<'a> {
                         needed: count - rem,
                     });
                 }
-                let mut items = Vec::with_capacity(count);
+                let mut items = Vec::with_capacity(count.min(PREALLOC_CAP));
                 for _ in 0..count {
                     items.push(self.value(depth)?);
                 }

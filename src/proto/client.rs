@@ -47,7 +47,7 @@ use super::message::{
     MessageError, RtmpMessage, UserControl, CSID_AUDIO, CSID_COMMAND, CSID_CONTROL, CSID_DATA,
     CSID_STREAM_COMMAND, CSID_VIDEO, TYPE_AUDIO, TYPE_COMMAND_AMF0, TYPE_DATA_AMF0, TYPE_VIDEO,
 };
-use super::session::MediaKind;
+use super::session::{decode_message, MediaKind};
 
 /// What the client does once connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -397,7 +397,7 @@ impl ClientSession {
         events: &mut Vec<ClientEvent>,
         out: &mut BytesMut,
     ) -> Result<(), ClientError> {
-        match RtmpMessage::decode(raw)? {
+        match decode_message(raw, &self.config.amf_limits)? {
             RtmpMessage::WindowAckSize(w) => {
                 debug!("server window ack size {w}");
                 self.peer_window = Some(w);

@@ -289,7 +289,60 @@ pub fn info_code(args: &[Amf0Value]) -> Option<&str> {
         .and_then(Amf0Value::as_str)
 }
 
+/// The typed fields of a connect command object (`object` left empty).
+fn connect_fields(obj: &Amf0Value) -> Result<ConnectParams, CommandError> {
+    if !matches!(obj, Amf0Value::Object(_) | Amf0Value::EcmaArray(_)) {
+        return Err(bad("connect", "command object"));
+    }
+    let app = obj
+        .get("app")
+        .and_then(Amf0Value::as_str)
+        .ok_or(bad("connect", "app"))?;
+    let text = |k: &str| obj.get(k).and_then(Amf0Value::as_str).map(str::to_owned);
+    Ok(ConnectParams {
+        app: split_query(app).0.to_owned(),
+        tc_url: text("tcUrl"),
+        flash_ver: text("flashVer"),
+        object_encoding: obj.get("objectEncoding").and_then(Amf0Value::as_number),
+        object: Vec::new(),
+    })
+}
+
 impl Command {
+    /// Like [`Command::parse`], but takes the values by value so that the
+    /// connect command object and `_result`/`_error` arguments are moved,
+    /// not cloned. Same results as `parse` for every input.
+    pub fn parse_owned(mut values: Vec<Amf0Value>) -> Result<Command, CommandError> {
+        let name = values
+            .first()
+            .and_then(Amf0Value::as_str)
+            .ok_or(CommandError::NoName)?;
+        let kind = match name {
+            "connect" => 0,
+            "_result" => 1,
+            "_error" => 2,
+            _ => return Command::parse(&values),
+        };
+        let tx = values
+            .get(1)
+            .and_then(Amf0Value::as_number)
+            .ok_or(CommandError::NoTransactionId)?;
+        if kind != 0 {
+            let args = values.split_off(2.min(values.len()));
+            return Ok(if kind == 1 {
+                Command::Result { tx, args }
+            } else {
+                Command::Error { tx, args }
+            });
+        }
+        let obj = values.get_mut(2).ok_or(bad("connect", "command object"))?;
+        let mut params = connect_fields(obj)?;
+        if let Amf0Value::Object(p) | Amf0Value::EcmaArray(p) = obj {
+            params.object = std::mem::take(p);
+        }
+        Ok(Command::Connect { tx, params })
+    }
+
     /// Parse the values of one command message. See the module rules.
     pub fn parse(values: &[Amf0Value]) -> Result<Command, CommandError> {
         let name = values
@@ -302,26 +355,10 @@ impl Command {
             .ok_or(CommandError::NoTransactionId)?;
         let cmd = match name {
             "connect" => {
-                let object = match values.get(2) {
-                    Some(Amf0Value::Object(p)) | Some(Amf0Value::EcmaArray(p)) => p,
-                    _ => return Err(bad("connect", "command object")),
-                };
-                let obj = &values[2];
-                let app = obj
-                    .get("app")
-                    .and_then(Amf0Value::as_str)
-                    .ok_or(bad("connect", "app"))?;
-                let text = |k: &str| obj.get(k).and_then(Amf0Value::as_str).map(str::to_owned);
-                Command::Connect {
-                    tx,
-                    params: ConnectParams {
-                        app: split_query(app).0.to_owned(),
-                        tc_url: text("tcUrl"),
-                        flash_ver: text("flashVer"),
-                        object_encoding: obj.get("objectEncoding").and_then(Amf0Value::as_number),
-                        object: object.clone(),
-                    },
-                }
+                let obj = values.get(2).ok_or(bad("connect", "command object"))?;
+                let mut params = connect_fields(obj)?;
+                params.object = obj.properties().unwrap_or_default().to_vec();
+                Command::Connect { tx, params }
             }
             "createStream" => Command::CreateStream { tx },
             "releaseStream" => Command::ReleaseStream {

@@ -145,7 +145,7 @@ impl std::fmt::Display for MessageError {
                 write!(f, "control message type {type_id} too short ({len} bytes)")
             }
             MessageError::Amf0 { type_id, error } => {
-                write!(f, "bad AMF0 body in message type {type_id}: {error:?}")
+                write!(f, "bad AMF0 body in message type {type_id}: {error}")
             }
             MessageError::BadAggregate => f.write_str("malformed aggregate message"),
         }
@@ -491,7 +491,7 @@ mod tests {
                 error: Amf0Error::UnknownMarker(0x42)
             }
             .to_string(),
-            "bad AMF0 body in message type 20: UnknownMarker(66)"
+            "bad AMF0 body in message type 20: unknown or unsupported AMF0 marker 0x42"
         );
         assert_eq!(
             MessageError::BadAggregate.to_string(),

@@ -42,8 +42,10 @@
 //! Limits: at most [`ServerConfig::max_streams`] `createStream` calls per
 //! connection; one more is answered with `Err(SessionError::TooManyStreams)`
 //! (the driver closes: no real client needs more than a couple of streams, so
-//! a peer that asks for more is misbehaving). Chunk and AMF limits come from
-//! the config.
+//! a peer that asks for more is misbehaving). `publish`/`play` on an id that
+//! createStream never returned is accepted, but the number of stream ids in
+//! use is capped by `max_streams` as well. Chunk limits come from the config;
+//! AMF bodies are decoded with `amf_limits`.
 //!
 //! Acknowledgements: once the peer has sent Window Acknowledgement Size `W`,
 //! the session writes an Acknowledgement (sequence = bytes received modulo
@@ -61,7 +63,7 @@ use super::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, ChunkLimits, RawMessa
 use super::command::{self, Command, CommandError, ConnectParams, StreamName, StreamRef};
 use super::message::{
     self, MessageError, RtmpMessage, UserControl, CSID_COMMAND, CSID_CONTROL, CSID_STREAM_COMMAND,
-    TYPE_COMMAND_AMF0, TYPE_DATA_AMF0,
+    TYPE_COMMAND_AMF0, TYPE_COMMAND_AMF3, TYPE_DATA_AMF0, TYPE_DATA_AMF3,
 };
 
 #[derive(Debug, Clone)]
@@ -433,7 +435,7 @@ impl ServerSession {
         out: &mut BytesMut,
         allow_aggregate: bool,
     ) -> Result<(), SessionError> {
-        let msg = RtmpMessage::decode(raw)?;
+        let msg = decode_message(raw, &self.config.amf_limits)?;
         trace!(
             "msg type {} csid {} msid {} ts {} len {}",
             raw.type_id,
@@ -652,6 +654,7 @@ impl ServerSession {
             }
             Command::Publish { tx: _, name, kind } => {
                 let app = self.require_connected("publish")?;
+                self.check_stream_slot(msid)?;
                 debug!("publish {:?} ({kind}) on stream {msid}", name.name);
                 self.slot_mut(msid).state = StreamState::PublishPending {
                     name: name.name.clone(),
@@ -671,6 +674,7 @@ impl ServerSession {
                 reset,
             } => {
                 let app = self.require_connected("play")?;
+                self.check_stream_slot(msid)?;
                 debug!("play {:?} on stream {msid}", name.name);
                 self.slot_mut(msid).state = StreamState::PlayPending {
                     name: name.name.clone(),
@@ -773,6 +777,17 @@ impl ServerSession {
         let v = command::connect_result(tx, encoding);
         self.write_command(CSID_COMMAND, 0, &v, out);
         events.push(ServerEvent::Connected { params });
+    }
+
+    /// publish/play on a stream id that createStream never returned still
+    /// works (some clients count ids themselves), but such ids count
+    /// against `max_streams` too.
+    fn check_stream_slot(&self, msid: u32) -> Result<(), SessionError> {
+        let limit = self.config.max_streams;
+        if self.slot(msid).is_none() && self.streams.len() >= limit as usize {
+            return Err(SessionError::TooManyStreams { limit });
+        }
+        Ok(())
     }
 
     fn require_connected(&self, command: &'static str) -> Result<String, SessionError> {
@@ -909,6 +924,41 @@ impl ServerSession {
         raw.timestamp = 0;
         self.encoder.encode(&raw, out);
     }
+}
+
+/// [`RtmpMessage::decode`], but command and data bodies are decoded with
+/// the session's AMF limits (the message layer uses the defaults).
+pub(crate) fn decode_message(
+    raw: &RawMessage,
+    limits: &Amf0Limits,
+) -> Result<RtmpMessage, MessageError> {
+    let amf3 = match raw.type_id {
+        TYPE_COMMAND_AMF0 | TYPE_DATA_AMF0 => false,
+        TYPE_COMMAND_AMF3 | TYPE_DATA_AMF3 => true,
+        _ => return RtmpMessage::decode(raw),
+    };
+    // AMF3 command/data messages carry AMF0 after a leading 0x00 marker.
+    let body = if amf3 && raw.payload.first() == Some(&0) {
+        raw.payload.slice(1..)
+    } else {
+        raw.payload.clone()
+    };
+    let values = amf0::decode_all(&body, limits).map_err(|error| MessageError::Amf0 {
+        type_id: raw.type_id,
+        error,
+    })?;
+    Ok(match raw.type_id {
+        TYPE_COMMAND_AMF0 | TYPE_COMMAND_AMF3 => RtmpMessage::Command {
+            stream_id: raw.stream_id,
+            values,
+        },
+        _ => RtmpMessage::Data {
+            timestamp: raw.timestamp,
+            stream_id: raw.stream_id,
+            values,
+            payload: body,
+        },
+    })
 }
 
 /// `[name, values...]` (for data messages such as `|RtmpSampleAccess` when
