@@ -138,9 +138,15 @@ fn publish(a: PublishArgs, timeout: Duration) -> Result<(), String> {
             let v = amf0::decode_all(&t.data, &Amf0Limits::default()).ok()?;
             (v.first()?.as_str() == Some("onMetaData")).then(|| v[1..].to_vec())
         });
+    // When looping, end-of-sequence packets would end the stream at each wrap.
+    let is_eos = |t: &FlvTag| {
+        t.tag_type == TAG_VIDEO
+            && flv::classify_video(&t.data).map(|i| i.packet) == Some(flv::VideoPacket::SequenceEnd)
+    };
     let media: Vec<&FlvTag> = tags
         .iter()
         .filter(|t| t.tag_type == TAG_AUDIO || t.tag_type == TAG_VIDEO)
+        .filter(|t| !(a.r#loop && is_eos(t)))
         .collect();
     if media.is_empty() {
         return Err(format!("{}: no audio or video tags", a.file));

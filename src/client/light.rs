@@ -203,3 +203,116 @@ impl LightSubscriber {
         self.encoder.encode(&msg.encode(), out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use std::path::Path;
+
+    /// Bytes of nginx's answer to ffmpeg's play session, after S0S1S2.
+    fn capture() -> Option<Vec<u8>> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let path = ["../shared/captures", "../../shared/captures"]
+            .iter()
+            .map(|d| root.join(d).join("ffmpeg_play.s2c.bin"))
+            .find(|p| p.is_file());
+        let Some(path) = path else {
+            println!("SKIPPED: ffmpeg_play.s2c.bin not found under ../shared/captures");
+            return None;
+        };
+        let all = std::fs::read(path).expect("read capture");
+        Some(all[1 + 2 * 1536..].to_vec())
+    }
+
+    type Media = Vec<(MediaKind, u32, Bytes)>;
+
+    /// Feed `bytes` in pieces cut at `cuts`; collect what the subscriber reports.
+    fn run_light(bytes: &[u8], cuts: &[usize]) -> (bool, Media, bool, BytesMut) {
+        let mut sub = LightSubscriber::new("live", "rtmp://127.0.0.1:19351/live", "cap");
+        let mut out = BytesMut::new();
+        sub.start(&mut out);
+        let (mut started, mut ended, mut media) = (false, false, Vec::new());
+        let mut input = BytesMut::new();
+        let mut at = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&bytes.len())) {
+            input.extend_from_slice(&bytes[at..cut]);
+            at = cut;
+            sub.handle_input(&mut input, &mut out, &mut |ev| match ev {
+                LightEvent::Started => started = true,
+                LightEvent::Ended => ended = true,
+                LightEvent::Media {
+                    kind,
+                    timestamp,
+                    payload,
+                } => media.push((kind, timestamp, payload)),
+                LightEvent::Rejected(code) => panic!("rejected: {code}"),
+            })
+            .expect("capture decodes");
+        }
+        assert!(input.is_empty(), "{} bytes left undecoded", input.len());
+        (started, media, ended, out)
+    }
+
+    #[test]
+    fn light_subscriber_matches_client_session_on_nginx_capture() {
+        let Some(bytes) = capture() else { return };
+        let (started, media, ended, out) = run_light(&bytes, &[]);
+        assert!(started, "Play.Start not seen");
+        assert!(ended, "nginx's UnpublishNotify/StreamEOF not seen");
+        // It answered connect with createStream and createStream with play.
+        assert!(out.len() > 200, "commands written: {} bytes", out.len());
+
+        // The full session decodes the same bytes into the same media.
+        let cfg = ClientConfig::new(
+            "live",
+            "rtmp://127.0.0.1:19351/live",
+            "cap",
+            ClientMode::Play,
+        );
+        let mut session = ClientSession::new(cfg);
+        let mut sout = BytesMut::new();
+        session.start(&mut sout);
+        let mut events = Vec::new();
+        let mut input = BytesMut::from(&bytes[..]);
+        session
+            .handle_input(&mut input, &mut events, &mut sout)
+            .expect("session decodes capture");
+        let want: Media = events
+            .into_iter()
+            .filter_map(|e| match e {
+                ClientEvent::Media {
+                    kind,
+                    timestamp,
+                    payload,
+                } => Some((kind, timestamp, payload)),
+                _ => None,
+            })
+            .collect();
+        // The outline of ffmpeg_play.s2c.bin: 200 messages, ~190 of them media.
+        assert!(
+            want.len() > 150,
+            "session saw {} media messages",
+            want.len()
+        );
+        assert_eq!(media, want);
+    }
+
+    #[test]
+    fn light_subscriber_random_splits_give_the_same_media() {
+        let Some(bytes) = capture() else { return };
+        let (_, whole, _, whole_out) = run_light(&bytes, &[]);
+        for seed in 0..64u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let n = rng.random_range(1..200);
+            let mut cuts: Vec<usize> = (0..n).map(|_| rng.random_range(0..bytes.len())).collect();
+            cuts.sort_unstable();
+            let r = std::panic::catch_unwind(|| run_light(&bytes, &cuts));
+            let (_, media, _, out) = r.unwrap_or_else(|_| panic!("seed {seed}: panicked"));
+            assert_eq!(media, whole, "seed {seed}: media differ");
+            assert_eq!(out, whole_out, "seed {seed}: written commands differ");
+        }
+    }
+}

@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use log::debug;
 use mio::{Events, Poll, Token};
 use slab::Slab;
 
@@ -272,6 +273,13 @@ impl MultiClient {
         }
         slot.dead = true;
         slot.more = false;
+        let peer = slot.t.sock.peer_addr().ok();
+        debug!(
+            "conn#{id} {peer:?} closed in {}: {e} ({} B in, {} B out)",
+            slot.step.name(),
+            slot.t.bytes_in,
+            slot.t.bytes_out
+        );
         let _ = self.poll.registry().deregister(&mut slot.t.sock);
         let _ = slot.t.sock.shutdown(std::net::Shutdown::Both);
         slot.t.inbuf = Default::default();
@@ -346,6 +354,7 @@ impl MultiClient {
                                 slot.deadline = Instant::now() + timeout;
                             }
                             ClientEvent::PublishStarted => {
+                                debug!("conn#{id} publishing");
                                 slot.started = true;
                                 slot.step = Step::Media;
                                 on(id, MultiEvent::Started);
@@ -381,6 +390,7 @@ impl MultiClient {
                         LightEvent::Rejected(code) => rejected = Some(code),
                     })?;
                     if started && !slot.started {
+                        debug!("conn#{id} playing");
                         slot.started = true;
                         slot.step = Step::Media;
                         on(id, MultiEvent::Started);

@@ -253,3 +253,54 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod property {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    fn word(rng: &mut StdRng) -> String {
+        const CH: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789_-.";
+        let n = rng.random_range(1..12);
+        (0..n)
+            .map(|_| CH[rng.random_range(0..CH.len())] as char)
+            .collect()
+    }
+
+    #[test]
+    fn formatted_urls_parse_back() {
+        for seed in 0..2000u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let host = word(&mut rng);
+            let port: Option<u16> = rng.random_bool(0.5).then(|| rng.random_range(1..=65535));
+            let segs: Vec<String> = (0..rng.random_range(2..6))
+                .map(|_| word(&mut rng))
+                .collect();
+            let query = rng
+                .random_bool(0.3)
+                .then(|| format!("k={}", word(&mut rng)));
+            let mut s = format!("rtmp://{host}");
+            if let Some(p) = port {
+                s += &format!(":{p}");
+            }
+            s += "/";
+            s += &segs.join("/");
+            if let Some(q) = &query {
+                s += &format!("?{q}");
+            }
+            let u = RtmpUrl::parse(&s).unwrap_or_else(|e| panic!("seed {seed}: {s}: {e}"));
+            let app_n = if segs.len() == 2 { 1 } else { 2 };
+            let mut name = segs[app_n..].join("/");
+            if let Some(q) = &query {
+                name += &format!("?{q}");
+            }
+            assert_eq!(u.host, host, "seed {seed}: {s}");
+            assert_eq!(u.port, port.unwrap_or(DEFAULT_PORT), "seed {seed}: {s}");
+            assert_eq!(u.app, segs[..app_n].join("/"), "seed {seed}: {s}");
+            assert_eq!(u.stream, name, "seed {seed}: {s}");
+            // Display is canonical: parsing it again gives the same URL.
+            assert_eq!(RtmpUrl::parse(&u.to_string()), Ok(u.clone()), "seed {seed}");
+        }
+    }
+}
