@@ -443,3 +443,21 @@ fn bench_json_reports_every_subscriber() {
         "{json}"
     );
 }
+
+#[test]
+fn second_publisher_on_a_busy_name_is_rejected() {
+    let Some(nginx) = Nginx::start("busy") else {
+        return;
+    };
+    let url = nginx.url("busy");
+    let first = Publisher::connect(&url, STEP).expect("first publisher");
+    match Publisher::connect(&url, STEP) {
+        Err(ClientError::Rejected { step, code }) => {
+            assert_eq!(step, Step::Start);
+            assert_eq!(code, "NetStream.Publish.BadName");
+        }
+        Err(e) => panic!("expected a refusal, got {e}"),
+        Ok(_) => panic!("nginx accepted a second publisher on the same name"),
+    }
+    first.finish(STEP).expect("finish");
+}

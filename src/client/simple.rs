@@ -102,7 +102,8 @@ impl Conn {
             }
             None => Some(Duration::ZERO),
         };
-        let timeout = if self.more {
+        // After end of stream no new edge will come: don't wait for one.
+        let timeout = if self.more || self.t.eof {
             Some(Duration::ZERO)
         } else {
             timeout
@@ -235,7 +236,26 @@ impl Publisher {
         self.conn
             .session
             .send_media(kind, timestamp, payload, &mut self.conn.t.out)?;
-        self.conn.turn(Step::Media, None)
+        self.conn.turn(Step::Media, None)?;
+        self.take_error()
+    }
+
+    /// A server error status received while publishing fails the publisher.
+    fn take_error(&mut self) -> Result<(), ClientError> {
+        if let Some(i) = self
+            .conn
+            .pending
+            .iter()
+            .position(|e| matches!(e, ClientEvent::Error { .. }))
+        {
+            if let Some(ClientEvent::Error { code, .. }) = self.conn.pending.remove(i) {
+                return Err(ClientError::Rejected {
+                    step: Step::Media,
+                    code,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Bytes queued but not yet written to the socket.
