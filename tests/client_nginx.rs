@@ -461,3 +461,52 @@ fn second_publisher_on_a_busy_name_is_rejected() {
     }
     first.finish(STEP).expect("finish");
 }
+
+#[test]
+fn cli_publish_paces_tags_in_real_time() {
+    let Some(path) = source_flv() else {
+        println!("SKIPPED: ffmpeg_publish.source.flv not found under ../shared/captures");
+        return;
+    };
+    let Some(nginx) = Nginx::start("clipub") else {
+        return;
+    };
+    let url = nginx.url("clipub");
+    let mut player = Player::connect(&url, STEP).expect("player");
+    let t0 = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rtmp-client"))
+        .args(["publish", &url])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rtmp-client publish");
+    let (mut first, mut last) = (None, None);
+    let mut frames = 0;
+    let deadline = t0 + Duration::from_secs(15);
+    loop {
+        assert!(Instant::now() < deadline, "publish did not end in time");
+        match player.next_event(Duration::from_millis(100)) {
+            Ok(Some(ClientEvent::Media { timestamp, .. })) => {
+                frames += 1;
+                first.get_or_insert((Instant::now(), timestamp));
+                last = Some((Instant::now(), timestamp));
+            }
+            Ok(Some(ClientEvent::StreamEof(_))) => break,
+            Ok(_) => {}
+            Err(e) => panic!("player: {e}"),
+        }
+    }
+    let status = child.wait().expect("wait rtmp-client");
+    assert!(status.success(), "rtmp-client publish failed");
+    let ((t_first, ts_first), (t_last, ts_last)) = (first.expect("media"), last.expect("media"));
+    // Arrival times follow the tag timestamps (the file spans ~4.1 s).
+    let media_span = f64::from(ts_last - ts_first) / 1000.0;
+    let wall_span = (t_last - t_first).as_secs_f64();
+    assert!(media_span > 3.0, "media span {media_span}");
+    assert!(
+        (wall_span - media_span).abs() < 0.5,
+        "wall {wall_span:.3} s vs media {media_span:.3} s"
+    );
+    assert!(frames > 200, "{frames} frames");
+}
