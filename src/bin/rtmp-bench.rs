@@ -270,7 +270,9 @@ fn run(a: &Args) -> Result<(), String> {
             }
         }
         if let Some(ps) = pub_start {
-            if subs_added < a.subscribers && now >= ps + Duration::from_secs_f64(a.lead) {
+            if now >= ps + Duration::from_secs_f64(a.lead) {
+                // The measurement window opens with the first subscriber
+                // connect (or at this time with no subscribers at all).
                 if sub_start.is_none() {
                     sub_start = Some(now);
                     cpu0 = a.server_pid.and_then(proc_ticks);
@@ -494,6 +496,8 @@ fn run(a: &Args) -> Result<(), String> {
 
     let num = |v: Option<f64>| v.map_or("null".to_owned(), |x| format!("{x:.3}"));
     let int = |v: Option<u64>| v.map_or("null".to_owned(), |x| x.to_string());
+    let hnum = |v: Option<f64>| v.map_or("n/a".to_owned(), |x| format!("{x:.3}"));
+    let hint = |v: Option<u64>| v.map_or("n/a".to_owned(), |x| x.to_string());
     if a.json {
         let mut j = String::from("{");
         let _ = write!(
@@ -569,20 +573,20 @@ fn run(a: &Args) -> Result<(), String> {
         );
         println!(
             "  latency ms p50 {} p99 {} max {}; startup ms p50 {} p99 {} ({} without a keyframe); bench CPU {} s",
-            num(lat.0),
-            num(lat.1),
-            num(lat.2),
-            int(st.0),
-            int(st.1),
+            hnum(lat.0),
+            hnum(lat.1),
+            hnum(lat.2),
+            hint(st.0),
+            hint(st.1),
             no_startup,
-            num(own)
+            hnum(own)
         );
         if let Some((u, s)) = srv {
             println!(
                 "  server CPU {:.2} s (user {u:.2} + sys {s:.2}), {} s per delivered Gbit, peak RSS {} kB",
                 u + s,
-                num((delivered_gbit > 0.0).then(|| (u + s) / delivered_gbit)),
-                int(rss_kb)
+                hnum((delivered_gbit > 0.0).then(|| (u + s) / delivered_gbit)),
+                hint(rss_kb)
             );
         }
         if let Some(e) = &first_error {
