@@ -6,7 +6,8 @@
 #
 # env: REPS (3), DURATION seconds (15), NS single-publisher subscriber counts ("100 500 1000"),
 #      MULTI "PxS" publishers x subscribers per stream ("20x20"; empty disables), PORT base (19741),
-#      SERVERS ("floor nginx ours"), OUT folder for raw results (target/compare).
+#      SERVERS ("floor nginx ours"), OUT folder for raw results (target/compare),
+#      OURS server binary taking --listen ADDR (target/release/rtmp-server).
 # Scenario input: bench.flv (720p30 H.264 2.5 Mbit/s + AAC 128k, 60 s), made once with ffmpeg and cached.
 # Every process started here is stopped by its PID and every wait is bounded. A server that fails
 # (e.g. ours not built or not listening yet) is reported as failed and the script goes on.
@@ -83,7 +84,7 @@ CONF
 }
 
 run_ours() {
-  local scen=$1 rep=$2 p=$3 s=$4 bin=$ROOT/target/release/rtmp-server
+  local scen=$1 rep=$2 p=$3 s=$4 bin=${OURS:-$ROOT/target/release/rtmp-server}
   SPORT=$((PORT + 3))
   if [ ! -x "$bin" ]; then record ours "$scen" "$rep" ok=0 why=not_built; return; fi
   "$bin" --listen "127.0.0.1:$SPORT" > "$OUT/ours.log" 2>&1 & SPID=$!
@@ -137,7 +138,7 @@ function med(key,   n, i, j, t, v) {
   lo[key] = v[1]; hi[key] = v[n]
   return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
-function cell(key, fmt,   m) { m = med(key); if (m == "") return "n/a"; if (lo[key] == hi[key]) return sprintf(fmt, m); return sprintf(fmt " [" fmt "–" fmt "]", m, lo[key], hi[key]) }
+function cell(key, fmt,   m) { m = med(key); if (m == "") return "n/a"; if (sprintf(fmt, lo[key]) == sprintf(fmt, hi[key])) return sprintf(fmt, m); return sprintf(fmt " [" fmt "–" fmt "]", m, lo[key], hi[key]) }
 function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "n/a" : sprintf("%.2f", a / b) }
 {
   s = g("server"); c = g("scen"); runs[s, c]++
