@@ -510,3 +510,34 @@ fn cli_publish_paces_tags_in_real_time() {
     );
     assert!(frames > 200, "{frames} frames");
 }
+
+#[test]
+fn multi_client_times_out_silent_servers_and_never_reuses_ids() {
+    use rtmp_edge::client::multi::{MultiClient, MultiEvent};
+    use rtmp_edge::client::RtmpUrl;
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let url = RtmpUrl::parse(&format!("rtmp://{addr}/live/x")).expect("url");
+    let mut mc = MultiClient::new(Duration::from_millis(300)).expect("poll");
+    let a = mc.add_subscriber(&url, addr).expect("add");
+    let b = mc.add_publisher(&url, addr).expect("add");
+    let mut closed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while mc.live() > 0 {
+        assert!(Instant::now() < deadline, "setup deadline not enforced");
+        mc.poll(Some(Duration::from_millis(50)), &mut |id, ev| {
+            if let MultiEvent::Closed(e) = ev {
+                closed.push((id, matches!(e, ClientError::Timeout(Step::Handshake))));
+            }
+        })
+        .expect("poll");
+    }
+    closed.sort_unstable();
+    assert_eq!(closed, vec![(a, true), (b, true)]);
+    // A new connection gets a fresh id, not a dead one's.
+    let c = mc.add_subscriber(&url, addr).expect("add");
+    assert!(c != a && c != b);
+    assert!(mc
+        .send_media(a, MediaKind::Audio, 0, &Bytes::new())
+        .is_err());
+}

@@ -3,9 +3,9 @@
 //! Rules a caller must keep:
 //! * Add connections with [`MultiClient::add_publisher`] /
 //!   [`MultiClient::add_subscriber`]; each gets an id (its slab index).
-//!   Ids are never reused during the client's life (closed slots stay
-//!   as tombstones), so an id or a stale event can never reach another
-//!   connection.
+//!   Ids are never reused during the client's life (a closed connection's
+//!   socket is dropped and its slot becomes a tombstone holding its byte
+//!   count), so an id or a stale event can never reach another connection.
 //! * Call [`MultiClient::poll`] in a loop; it reports [`MultiEvent`]s through
 //!   the callback. Publishers may [`MultiClient::send_media`] only after
 //!   their `Started` event.
@@ -56,12 +56,17 @@ enum Role {
     Subscriber(Box<LightSubscriber>),
 }
 
+/// A slab entry: a live connection, or the tombstone of a closed one.
+enum Entry {
+    Live(Box<Slot>),
+    Dead { bytes_in: u64 },
+}
+
 struct Slot {
     t: Transport,
     role: Role,
     started: bool,
     session_begun: bool,
-    dead: bool,
     step: Step,
     deadline: Instant,
     /// Read stopped on the budget: read again before the next poll.
@@ -72,7 +77,7 @@ struct Slot {
 pub struct MultiClient {
     poll: Poll,
     events: Events,
-    slots: Slab<Slot>,
+    slots: Slab<Entry>,
     step_timeout: Duration,
     scratch: Vec<ClientEvent>,
     ready: Vec<usize>,
@@ -105,16 +110,15 @@ impl MultiClient {
         let entry = self.slots.vacant_entry();
         let id = entry.key();
         let t = Transport::connect(addr, self.poll.registry(), Token(id))?;
-        entry.insert(Slot {
+        entry.insert(Entry::Live(Box::new(Slot {
             t,
             role,
             started: false,
             session_begun: false,
-            dead: false,
             step: Step::Connect,
             deadline: Instant::now() + self.step_timeout,
             more: false,
-        });
+        })));
         self.live += 1;
         Ok(id)
     }
@@ -142,24 +146,37 @@ impl MultiClient {
 
     /// Bytes read on connection `id` so far.
     pub fn bytes_in(&self, id: usize) -> u64 {
-        self.slots.get(id).map_or(0, |s| s.t.bytes_in)
+        match self.slots.get(id) {
+            Some(Entry::Live(s)) => s.t.bytes_in,
+            Some(Entry::Dead { bytes_in }) => *bytes_in,
+            None => 0,
+        }
     }
 
     /// Bytes queued on `id` but not yet written.
     pub fn pending_out(&self, id: usize) -> usize {
-        self.slots.get(id).map_or(0, |s| s.t.out.len())
+        match self.slots.get(id) {
+            Some(Entry::Live(s)) => s.t.out.len(),
+            _ => 0,
+        }
+    }
+
+    fn live_mut(&mut self, id: usize) -> Option<&mut Slot> {
+        match self.slots.get_mut(id) {
+            Some(Entry::Live(s)) => Some(s),
+            _ => None,
+        }
     }
 
     fn publisher(
         &mut self,
         id: usize,
     ) -> Result<(&mut ClientSession, &mut Transport), ClientError> {
-        match self.slots.get_mut(id) {
+        match self.live_mut(id) {
             Some(Slot {
                 role: Role::Publisher(s),
                 t,
                 started: true,
-                dead: false,
                 ..
             }) => Ok((s, t)),
             _ => Err(ClientError::WrongRole(
@@ -218,7 +235,7 @@ impl MultiClient {
         let more: Vec<usize> = self
             .slots
             .iter()
-            .filter(|(_, s)| s.more && !s.dead)
+            .filter(|(_, e)| matches!(e, Entry::Live(s) if s.more))
             .map(|(i, _)| i)
             .collect();
         let timeout = if more.is_empty() {
@@ -251,28 +268,31 @@ impl MultiClient {
         }
         // Setup deadlines.
         let now = Instant::now();
-        let late: Vec<usize> = self
+        let late: Vec<(usize, Step)> = self
             .slots
             .iter()
-            .filter(|(_, s)| !s.dead && !s.started && now >= s.deadline)
-            .map(|(i, _)| i)
+            .filter_map(|(i, e)| match e {
+                Entry::Live(s) if !s.started && now >= s.deadline => Some((i, s.step)),
+                _ => None,
+            })
             .collect();
-        for id in late {
-            let step = self.slots[id].step;
+        for (id, step) in late {
             self.kill(id, ClientError::Timeout(step), on);
         }
         Ok(())
     }
 
     fn kill(&mut self, id: usize, e: ClientError, on: &mut dyn FnMut(usize, MultiEvent<'_>)) {
-        let Some(slot) = self.slots.get_mut(id) else {
+        let Some(entry) = self.slots.get_mut(id) else {
             return;
         };
-        if slot.dead {
+        let bytes_in = match entry {
+            Entry::Live(s) => s.t.bytes_in,
+            Entry::Dead { .. } => return,
+        };
+        let Entry::Live(mut slot) = std::mem::replace(entry, Entry::Dead { bytes_in }) else {
             return;
-        }
-        slot.dead = true;
-        slot.more = false;
+        };
         let peer = slot.t.sock.peer_addr().ok();
         debug!(
             "conn#{id} {peer:?} closed in {}: {e} ({} B in, {} B out)",
@@ -281,9 +301,8 @@ impl MultiClient {
             slot.t.bytes_out
         );
         let _ = self.poll.registry().deregister(&mut slot.t.sock);
-        let _ = slot.t.sock.shutdown(std::net::Shutdown::Both);
-        slot.t.inbuf = Default::default();
-        slot.t.out = Default::default();
+        // Dropping the slot closes the socket.
+        drop(slot);
         self.live -= 1;
         on(id, MultiEvent::Closed(&e));
     }
@@ -310,12 +329,9 @@ impl MultiClient {
         let timeout = self.step_timeout;
         let scratch = &mut self.scratch;
         let read_buf = &mut self.read_buf;
-        let Some(slot) = self.slots.get_mut(id) else {
+        let Some(Entry::Live(slot)) = self.slots.get_mut(id) else {
             return Ok(());
         };
-        if slot.dead {
-            return Ok(());
-        }
         if writable {
             slot.t.writable = true;
         }
