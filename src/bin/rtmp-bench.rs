@@ -68,7 +68,9 @@ struct Pub {
     offset_ms: u64,
     /// Messages published so far, per kind (audio, video).
     published: [u64; 2],
-    payload_bytes_window: u64,
+    /// Per kind: payload bytes of all frames published before frame `seq`.
+    bytes_before: [Vec<u64>; 2],
+    bytes_total: [u64; 2],
 }
 
 #[derive(Default)]
@@ -80,6 +82,8 @@ struct Sub {
     /// Per kind (audio, video): position of the first message received
     /// that was matched to a published one, and how many were matched.
     first_seq: [Option<u64>; 2],
+    /// Per kind: frames its stream had published when it connected.
+    connect_seq: [u64; 2],
     matched: [u64; 2],
     messages: u64,
     payload_bytes: u64,
@@ -224,7 +228,8 @@ fn run(a: &Args) -> Result<(), String> {
             next: 0,
             offset_ms: 0,
             published: [0; 2],
-            payload_bytes_window: 0,
+            bytes_before: [Vec::new(), Vec::new()],
+            bytes_total: [0; 2],
         };
         match mc.add_publisher(u, addr) {
             Ok(id) => {
@@ -277,9 +282,6 @@ fn run(a: &Args) -> Result<(), String> {
                     sub_start = Some(now);
                     cpu0 = a.server_pid.and_then(proc_ticks);
                     self_cpu0 = proc_ticks(self_pid);
-                    for p in &mut pubs {
-                        p.payload_bytes_window = 0;
-                    }
                 }
                 // Connect in batches so the server's listen backlog keeps up.
                 let batch = (a.subscribers - subs_added).min(100);
@@ -291,6 +293,7 @@ fn run(a: &Args) -> Result<(), String> {
                                 id,
                                 Sub {
                                     stream,
+                                    connect_seq: pubs[stream].published,
                                     connect_at: Some(Instant::now()),
                                     ..Sub::default()
                                 },
@@ -356,8 +359,9 @@ fn run(a: &Args) -> Result<(), String> {
                             len: payload.len(),
                         });
                         p.published[k] += 1;
+                        p.bytes_before[k].push(p.bytes_total[k]);
+                        p.bytes_total[k] += payload.len() as u64;
                     }
-                    p.payload_bytes_window += payload.len() as u64;
                     p.next += 1;
                     if p.next == media.len() {
                         p.next = 0;
@@ -449,24 +453,31 @@ fn run(a: &Args) -> Result<(), String> {
     let missing: u64 = subs
         .values()
         .map(|s| {
-            // Counted from the first message of each kind the subscriber got
-            // (video starts at a key frame), to the end of publishing.
+            // Counted from the first frame of each kind the subscriber got
+            // (servers start video at a key frame), or from its connect if
+            // none came, to the end of publishing.
             (0..2)
-                .filter_map(|k| {
-                    let first = s.first_seq[k]?;
+                .map(|k| {
+                    let first = s.first_seq[k].unwrap_or(s.connect_seq[k]);
                     let expected = pubs[s.stream].published[k].saturating_sub(first);
-                    Some(expected.saturating_sub(s.matched[k]))
+                    expected.saturating_sub(s.matched[k])
                 })
                 .sum::<u64>()
         })
         .sum();
-    let mut subs_per_stream = vec![0u64; pubs.len()];
-    for s in subs.values() {
-        subs_per_stream[s.stream] += 1;
-    }
-    let expected_bytes: u64 = pubs
-        .iter()
-        .map(|p| p.payload_bytes_window * subs_per_stream[p.stream])
+    // Frame payload each subscriber should have got over the same span.
+    let expected_bytes: u64 = subs
+        .values()
+        .map(|s| {
+            let p = &pubs[s.stream];
+            (0..2)
+                .map(|k| {
+                    let first = s.first_seq[k].unwrap_or(s.connect_seq[k]) as usize;
+                    let before = p.bytes_before[k].get(first).copied();
+                    p.bytes_total[k] - before.unwrap_or(p.bytes_total[k])
+                })
+                .sum::<u64>()
+        })
         .sum();
     let mbps = |b: u64| b as f64 * 8.0 / 1e6 / window;
     latencies_us.sort_unstable();
