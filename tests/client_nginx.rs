@@ -428,10 +428,14 @@ fn bench_json_reports_every_subscriber() {
     assert_eq!(json_num(&json, "messages_missing"), Some(0.0), "{json}");
     let delivered = json_num(&json, "delivered_payload_mbps").expect("delivered");
     let expected = json_num(&json, "expected_payload_mbps").expect("expected");
-    // The source is ~0.35 Mbit/s and nginx starts video at a key frame
-    // (every 2 s): 6 subscribers over 4 s get more than 1 Mbit/s, and never
-    // more payload than was published for them.
-    assert!(delivered > 1.0 && delivered <= expected * 1.05, "{json}");
+    // Expected counts, per subscriber, the frames published from the first
+    // one it received (nginx starts video at a key frame): with no loss the
+    // two agree; 6 subscribers of a ~0.35 Mbit/s source exceed 1 Mbit/s.
+    assert!(delivered > 1.0, "{json}");
+    assert!(
+        delivered >= expected * 0.9 && delivered <= expected * 1.05,
+        "{json}"
+    );
     assert!(
         json_num(&json, "latency_ms_p50").expect("p50") < 100.0,
         "{json}"
