@@ -19,6 +19,9 @@ use super::url::RtmpUrl;
 
 const TOKEN: Token = Token(0);
 
+/// Events a publisher keeps for [`Publisher::poll_events`].
+pub const PUBLISHER_EVENT_BACKLOG: usize = 256;
+
 /// Resolve a URL's host to its first socket address.
 pub fn resolve(url: &RtmpUrl) -> Result<SocketAddr, ClientError> {
     url.authority()
@@ -42,6 +45,9 @@ struct Conn {
     /// The last read stopped on the budget: read again without waiting.
     more: bool,
     scratch_read: Vec<u8>,
+    /// `session.start` was called (input goes to the session from then on).
+    session_started: bool,
+    mode: ClientMode,
 }
 
 impl Conn {
@@ -64,6 +70,8 @@ impl Conn {
             pending: VecDeque::new(),
             more: false,
             scratch_read: vec![0; READ_CHUNK],
+            session_started: false,
+            mode,
         };
         let deadline = Instant::now() + timeout;
         while !c.t.connected {
@@ -75,6 +83,9 @@ impl Conn {
         }
         debug!("{url}: handshake done");
         c.session.start(&mut c.t.out);
+        c.session_started = true;
+        // Bytes that followed S2 in the same read.
+        c.process(Step::ConnectCommand)?;
         c.wait_for(Step::ConnectCommand, timeout, |e| {
             matches!(e, ClientEvent::Connected)
         })?;
@@ -143,21 +154,20 @@ impl Conn {
             }
             return Ok(());
         }
-        if self.session_started() {
-            self.session
-                .handle_input(&mut self.t.inbuf, &mut self.scratch, &mut self.t.out)?;
-            self.pending.extend(self.scratch.drain(..));
+        if !self.session_started {
+            // `start` comes right after the handshake; the session must not
+            // see input before it.
+            return Ok(());
         }
-        if self.t.eof && self.pending.is_empty() {
+        self.session
+            .handle_input(&mut self.t.inbuf, &mut self.scratch, &mut self.t.out)?;
+        self.pending.extend(self.scratch.drain(..));
+        // A player still returns the events received before the close; a
+        // publisher learns of the close at once.
+        if self.t.eof && (self.mode == ClientMode::Publish || self.pending.is_empty()) {
             return Err(ClientError::Closed(step));
         }
         Ok(())
-    }
-
-    fn session_started(&self) -> bool {
-        // `start` is called right after the handshake; before that the
-        // session must not see input.
-        self.t.hs_done
     }
 
     /// Wait for the first event matching `want`, keeping other events queued.
@@ -241,7 +251,12 @@ impl Publisher {
     }
 
     /// A server error status received while publishing fails the publisher.
+    /// Other events wait for [`Publisher::poll_events`]; only the newest
+    /// [`PUBLISHER_EVENT_BACKLOG`] are kept.
     fn take_error(&mut self) -> Result<(), ClientError> {
+        while self.conn.pending.len() > PUBLISHER_EVENT_BACKLOG {
+            self.conn.pending.pop_front();
+        }
         if let Some(i) = self
             .conn
             .pending
