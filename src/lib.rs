@@ -15,6 +15,7 @@
 //! `proto/` and `relay/` never import `mio` or `std::net` (CI greps for it).
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod proto;

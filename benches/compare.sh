@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Compare our server with nginx-rtmp and the fan-out floor on the same scenarios.
+#
+#   benches/compare.sh                      # full run: REPS=3 DURATION=15 NS="100 500 1000" MULTI=20x20
+#   REPS=1 DURATION=5 NS="50" benches/compare.sh   # smoke run
+#
+# env: REPS (3), DURATION seconds (15), NS single-publisher subscriber counts ("100 500 1000"),
+#      MULTI "PxS" publishers x subscribers per stream ("20x20"; empty disables), PORT base (19741),
+#      SERVERS ("floor nginx ours"), OUT folder for raw results (target/compare),
+#      OURS server binary taking --listen ADDR (target/release/rtmp-server).
+# Scenario input: bench.flv (720p30 H.264 2.5 Mbit/s + AAC 128k, 60 s), made once with ffmpeg and cached.
+# Every process started here is stopped by its PID and every wait is bounded. A server that fails
+# (e.g. ours not built or not listening yet) is reported as failed and the script goes on.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+REPS=${REPS:-3}; DURATION=${DURATION:-15}; NS=${NS:-"100 500 1000"}; MULTI=${MULTI-20x20}
+PORT=${PORT:-19741}; SERVERS=${SERVERS:-"floor nginx ours"}; OUT=${OUT:-$ROOT/target/compare}
+mkdir -p "$OUT"; RAW=$OUT/raw.txt; : > "$RAW"
+FLV=$OUT/bench.flv
+FLOOR=""
+for d in ../shared/floor ../../shared/floor; do [ -f "$d/fanout.c" ] && { FLOOR=$(cd "$d" && pwd); break; }; done
+NGINX_MODULE=/usr/lib/nginx/modules/ngx_rtmp_module.so
+HZ=$(getconf CLK_TCK)
+
+log() { echo "compare: $*" >&2; }
+
+if [ ! -s "$FLV" ]; then
+  log "making $FLV (once)"
+  ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 \
+    -c:v libx264 -preset veryfast -b:v 2500k -g 60 -c:a aac -b:a 128k -t 60 -f flv "$FLV.tmp" && mv "$FLV.tmp" "$FLV" \
+    || { log "ffmpeg failed"; exit 1; }
+fi
+cargo build --release --bin rtmp-bench >&2 || { log "cannot build rtmp-bench"; exit 1; }
+cargo build --release --bin rtmp-server >&2 || log "cannot build rtmp-server (ours will fail)"
+BENCH=$ROOT/target/release/rtmp-bench
+if [ -n "$FLOOR" ]; then
+  (cd "$OUT" && gcc -O2 -Wall -o fanout "$FLOOR/fanout.c" && gcc -O2 -Wall -o sink "$FLOOR/sink.c") || FLOOR=""
+fi
+
+# wait_port PORT PID: up to 5 s for a listener; fails if PID died.
+wait_port() {
+  local i
+  for i in $(seq 1 100); do
+    kill -0 "$2" 2>/dev/null || return 1
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+stop_pid() { kill "$1" 2>/dev/null; for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done; kill -9 "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+
+# json FILE KEY
+json() { jq -r ".$2 // empty" "$1" 2>/dev/null; }
+
+# record SERVER SCEN REP key=value...
+record() { echo "server=$1 scen=$2 rep=$3 ${*:4}" >> "$RAW"; }
+
+# run_rtmp SERVER SCEN REP P S: bench against a server already listening on $SPORT with pid $SPID
+run_bench() {
+  local server=$1 scen=$2 rep=$3 p=$4 s=$5 j=$OUT/$1-$2-$3.json
+  timeout $((DURATION + 90)) "$BENCH" --url "rtmp://127.0.0.1:$SPORT/live/bench" --flv "$FLV" \
+    --publishers "$p" --subscribers "$s" --duration "$DURATION" --server-pid "$SPID" --json > "$j" 2> "$OUT/$1-$2-$3.err"
+  if [ ! -s "$j" ]; then record "$server" "$scen" "$rep" ok=0 why=bench_failed; return; fi
+  record "$server" "$scen" "$rep" ok=1 connected="$(json "$j" connected)" failed="$(json "$j" failed)" \
+    cpu_per_gbit="$(json "$j" server_cpu_s_per_gbit)" user_share="$(json "$j" server_user_share)" \
+    lat_p99="$(json "$j" latency_ms_p99)" startup_p50="$(json "$j" startup_ms_p50)" rss_mb="$(jq -r '(.server_peak_rss_kb // 0)/1024' "$j")" \
+    delivered="$(json "$j" delivered_mbps)" expected="$(json "$j" expected_payload_mbps)" missing="$(json "$j" messages_missing)"
+}
+
+run_nginx() {
+  local scen=$1 rep=$2 p=$3 s=$4 dir
+  if ! command -v nginx >/dev/null || [ ! -f "$NGINX_MODULE" ]; then record nginx "$scen" "$rep" ok=0 why=not_installed; return; fi
+  dir=$(mktemp -d); SPORT=$((PORT + 2))
+  cat > "$dir/nginx.conf" <<CONF
+load_module $NGINX_MODULE; daemon off; master_process off; error_log stderr warn; pid $dir/nginx.pid;
+worker_rlimit_nofile 8192; events { worker_connections 8192; }
+rtmp { server { listen 127.0.0.1:$SPORT; chunk_size 4096; application live { live on; publish_notify on; } } }
+CONF
+  nginx -e stderr -c "$dir/nginx.conf" -p "$dir" 2> "$OUT/nginx.log" & SPID=$!
+  if wait_port "$SPORT" "$SPID"; then run_bench nginx "$scen" "$rep" "$p" "$s"; else record nginx "$scen" "$rep" ok=0 why=not_listening; fi
+  stop_pid "$SPID"; rm -rf "$dir"
+}
+
+run_ours() {
+  local scen=$1 rep=$2 p=$3 s=$4 bin=${OURS:-$ROOT/target/release/rtmp-server}
+  SPORT=$((PORT + 3))
+  if [ ! -x "$bin" ]; then record ours "$scen" "$rep" ok=0 why=not_built; return; fi
+  "$bin" --listen "127.0.0.1:$SPORT" > "$OUT/ours.log" 2>&1 & SPID=$!
+  if wait_port "$SPORT" "$SPID"; then run_bench ours "$scen" "$rep" "$p" "$s"; else record ours "$scen" "$rep" ok=0 why=not_listening; fi
+  stop_pid "$SPID"
+}
+
+# The floor has one stream: P x S runs as P*S subscribers of one stream.
+run_floor() {
+  local scen=$1 rep=$2 n=$3 fp sp rss=0 f=$OUT/fanout.out k
+  if [ -z "$FLOOR" ]; then record floor "$scen" "$rep" ok=0 why=not_found; return; fi
+  "$OUT/fanout" $((PORT + 1)) "$n" "$DURATION" > "$f" 2> "$OUT/fanout.err" & fp=$!
+  sleep 0.3
+  "$OUT/sink" $((PORT + 1)) "$n" "$DURATION" > "$OUT/sink.out" 2> "$OUT/sink.err" & sp=$!
+  while kill -0 "$fp" 2>/dev/null; do
+    k=$(awk '/^VmHWM:/{print $2}' "/proc/$fp/status" 2>/dev/null); [ -n "$k" ] && rss=$k; sleep 0.5
+  done
+  wait "$sp"; wait "$fp"
+  if ! grep -q cpu_s_per_gbit "$f"; then record floor "$scen" "$rep" ok=0 why=fanout_failed; return; fi
+  g() { tr ' ' '\n' < "$f" | awk -F= -v k="$1" '$1==k{print $2}'; }
+  record floor "$scen" "$rep" ok=1 connected="$n" failed=0 cpu_per_gbit="$(g cpu_s_per_gbit)" \
+    user_share="$(awk -v u="$(g cpu_user_s)" -v c="$(g cpu_s)" 'BEGIN{ if (c > 0) printf "%.3f", u/c }')" \
+    lat_p99="$(g max_lag_ms)" startup_p50="" rss_mb="$(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}')" \
+    delivered="$(awk -v g="$(g gbit)" -v d="$(g elapsed_s)" 'BEGIN{ if (d > 0) printf "%.1f", g*1000/d }')" expected="" missing=0
+}
+
+SCENS=""
+for n in $NS; do SCENS="$SCENS 1x$n"; done
+[ -n "$MULTI" ] && SCENS="$SCENS $MULTI"
+for scen in $SCENS; do
+  p=${scen%x*}; s=${scen#*x}; total=$((p * s))
+  for rep in $(seq 1 "$REPS"); do
+    for server in $SERVERS; do
+      log "$server $scen rep $rep"
+      case $server in
+        floor) run_floor "$scen" "$rep" "$total" ;;
+        nginx) run_nginx "$scen" "$rep" "$p" "$total" ;;
+        ours) run_ours "$scen" "$rep" "$p" "$total" ;;
+      esac
+      sleep 1
+    done
+  done
+done
+
+# Table: median [min-max] per metric and server, ratios of medians.
+awk -v servers="$SERVERS" -v scens="$SCENS" '
+function g(k,   i, a) { for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) return a[2] } return "" }
+function med(key,   n, i, j, t, v) {
+  n = split(vals[key], v, " "); if (n == 0 || vals[key] == "") return ""
+  for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+  lo[key] = v[1]; hi[key] = v[n]
+  return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+function cell(key, fmt,   m) { m = med(key); if (m == "") return "n/a"; if (sprintf(fmt, lo[key]) == sprintf(fmt, hi[key])) return sprintf(fmt, m); return sprintf(fmt " [" fmt "–" fmt "]", m, lo[key], hi[key]) }
+function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "n/a" : sprintf("%.2f", a / b) }
+{
+  s = g("server"); c = g("scen"); runs[s, c]++
+  if (g("ok") != 1) { fails[s, c]++; why[s, c] = g("why"); next }
+  nm = split("cpu_per_gbit user_share lat_p99 startup_p50 rss_mb delivered connected", ms, " ")
+  for (i = 1; i <= nm; i++) { v = g(ms[i]); if (v != "") vals[s, c, ms[i]] = vals[s, c, ms[i]] (vals[s, c, ms[i]] == "" ? "" : " ") v }
+}
+END {
+  ns = split(servers, sv, " "); nc = split(scens, cv, " ")
+  print "| scenario | server | runs ok | subs connected | delivered Mbit/s | CPU s / delivered Gbit | user share | latency p99 ms | startup p50 ms | peak RSS MB |"
+  print "|---|---|---|---|---|---|---|---|---|---|"
+  for (i = 1; i <= nc; i++) for (j = 1; j <= ns; j++) {
+    s = sv[j]; c = cv[i]; ok = runs[s, c] - fails[s, c]
+    note = (fails[s, c] > 0) ? " (failed: " why[s, c] ")" : ""
+    printf "| %s | %s%s | %d/%d | %s | %s | %s | %s | %s | %s | %s |\n", c, s, (s == "floor" ? "*" : ""), ok, runs[s, c] + 0,
+      cell(s SUBSEP c SUBSEP "connected", "%d"), cell(s SUBSEP c SUBSEP "delivered", "%.0f"), cell(s SUBSEP c SUBSEP "cpu_per_gbit", "%.3f"),
+      cell(s SUBSEP c SUBSEP "user_share", "%.2f"), cell(s SUBSEP c SUBSEP "lat_p99", "%.1f"), cell(s SUBSEP c SUBSEP "startup_p50", "%.0f"),
+      cell(s SUBSEP c SUBSEP "rss_mb", "%.1f") note
+  }
+  print ""
+  print "| scenario | ratio | CPU / Gbit | user share | latency p99 | startup p50 | peak RSS |"
+  print "|---|---|---|---|---|---|---|"
+  split("cpu_per_gbit user_share lat_p99 startup_p50 rss_mb", ks, " ")
+  for (i = 1; i <= nc; i++) {
+    c = cv[i]
+    for (r = 1; r <= 2; r++) {
+      other = (r == 1) ? "nginx" : "floor"
+      line = "| " c " | ours / " other
+      for (k = 1; k <= 5; k++) line = line " | " ratio(med("ours" SUBSEP c SUBSEP ks[k]), med(other SUBSEP c SUBSEP ks[k]))
+      print line " |"
+    }
+  }
+  print ""
+  print "*floor: fanout.c/sink.c from the shared floor folder, one stream with P*S subscribers; its latency column is the"
+  print "fanout max emit lag (no RTMP), it has no startup time. CPU = server user+sys from /proc/PID/stat (floor: getrusage)."
+}' "$RAW"

@@ -1,0 +1,608 @@
+//! `rtmp-bench`: P publishers and N subscribers against any RTMP server, in
+//! one process and one mio loop. Publishes an FLV file in real time and
+//! measures delivery, startup and per-frame latency per subscriber.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use argh::FromArgs;
+use bytes::Bytes;
+use rtmp_edge::client::multi::{MultiClient, MultiEvent};
+use rtmp_edge::client::{resolve, RtmpUrl};
+use rtmp_edge::proto::amf0::{self, Amf0Limits, Amf0Value};
+use rtmp_edge::proto::flv::{self, FlvTag, VideoPacket, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
+use rtmp_edge::proto::session::MediaKind;
+
+#[derive(FromArgs)]
+/// RTMP fan-out benchmark: publishers and subscribers in one process.
+struct Args {
+    /// rtmp://host[:port]/app/NAME (with P > 1 the streams are NAME_0..NAME_{P-1})
+    #[argh(option)]
+    url: String,
+    /// FLV file to publish (looped), in real time
+    #[argh(option)]
+    flv: String,
+    /// number of publishers (default 1)
+    #[argh(option, default = "1")]
+    publishers: usize,
+    /// number of subscribers, spread evenly over the streams
+    #[argh(option)]
+    subscribers: usize,
+    /// measurement time in seconds after the subscribers connect (default 15)
+    #[argh(option, default = "15.0")]
+    duration: f64,
+    /// server process id: report its CPU time and peak RSS
+    #[argh(option)]
+    server_pid: Option<u32>,
+    /// print one JSON object instead of the human summary
+    #[argh(switch)]
+    json: bool,
+    /// seconds allowed for each setup step (default 10)
+    #[argh(option, default = "10")]
+    timeout: u64,
+    /// seconds between the publishers' start and the subscribers' connect (default 1)
+    #[argh(option, default = "1.0")]
+    lead: f64,
+    /// log level (default warn)
+    #[argh(option, default = "String::from(\"warn\")")]
+    log: String,
+}
+
+/// One message published: when and at which position in its stream.
+#[derive(Clone, Copy)]
+struct Sent {
+    at: Instant,
+    seq: u64,
+    len: usize,
+}
+
+struct Pub {
+    id: Option<usize>,
+    stream: usize,
+    started: bool,
+    failed: bool,
+    meta_sent: bool,
+    next: usize,
+    offset_ms: u64,
+    /// Messages published so far, per kind (audio, video).
+    published: [u64; 2],
+    /// Per kind: payload bytes of all frames published before frame `seq`.
+    bytes_before: [Vec<u64>; 2],
+    bytes_total: [u64; 2],
+}
+
+#[derive(Default)]
+struct Sub {
+    stream: usize,
+    connect_at: Option<Instant>,
+    started: bool,
+    failed: bool,
+    /// Per kind (audio, video): position of the first message received
+    /// that was matched to a published one, and how many were matched.
+    first_seq: [Option<u64>; 2],
+    /// Per kind: frames its stream had published when it connected.
+    connect_seq: [u64; 2],
+    matched: [u64; 2],
+    messages: u64,
+    payload_bytes: u64,
+    startup: Option<Duration>,
+}
+
+fn main() -> ExitCode {
+    let a: Args = argh::from_env();
+    let level = a.log.parse().unwrap_or(log::LevelFilter::Warn);
+    let _ = simplelog::TermLogger::init(
+        level,
+        simplelog::Config::default(),
+        simplelog::TerminalMode::Stderr,
+        simplelog::ColorChoice::Never,
+    );
+    match run(&a) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rtmp-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The file's audio/video tags, without end-of-sequence packets (the file
+/// is looped: the stream must not end at each wrap).
+fn media_of(tags: &[FlvTag]) -> Vec<(MediaKind, u32, Bytes)> {
+    tags.iter()
+        .filter(|t| {
+            t.tag_type != TAG_VIDEO
+                || flv::classify_video(&t.data).map(|i| i.packet) != Some(VideoPacket::SequenceEnd)
+        })
+        .filter_map(|t| match t.tag_type {
+            TAG_AUDIO => Some((MediaKind::Audio, t.timestamp, t.data.clone())),
+            TAG_VIDEO => Some((MediaKind::Video, t.timestamp, t.data.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn kind_code(k: MediaKind) -> u8 {
+    match k {
+        MediaKind::Audio => 0,
+        MediaKind::Video => 1,
+    }
+}
+
+fn is_keyframe(payload: &[u8]) -> bool {
+    flv::classify_video(payload).is_some_and(|i| i.keyframe && i.packet == VideoPacket::Frame)
+}
+
+/// A coded audio/video frame (not a sequence header or end of sequence).
+fn is_frame(kind: MediaKind, payload: &[u8]) -> bool {
+    match kind {
+        MediaKind::Video => {
+            flv::classify_video(payload).is_some_and(|i| i.packet == VideoPacket::Frame)
+        }
+        MediaKind::Audio => flv::classify_audio(payload).is_some_and(|i| !i.sequence_header),
+    }
+}
+
+/// CPU ticks (user, system) of a process from /proc/PID/stat.
+fn proc_ticks(pid: u32) -> Option<(u64, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the ")" closing the command name; utime/stime are 14/15.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some((f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?))
+}
+
+fn proc_status_kb(pid: u32, key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with(key))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn clk_tck() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    Some(sorted[i.min(sorted.len() - 1)])
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    if a.publishers == 0 {
+        return Err("--publishers must be at least 1".into());
+    }
+    let base = RtmpUrl::parse(&a.url).map_err(|e| e.to_string())?;
+    let addr = resolve(&base).map_err(|e| e.to_string())?;
+    let data = std::fs::read(&a.flv).map_err(|e| format!("{}: {e}", a.flv))?;
+    let (_, tags) = flv::read_all(Bytes::from(data)).map_err(|e| format!("{}: {e}", a.flv))?;
+    let media = media_of(&tags);
+    if media.is_empty() {
+        return Err(format!("{}: no audio/video tags", a.flv));
+    }
+    let meta: Option<Vec<Amf0Value>> =
+        tags.iter()
+            .filter(|t| t.tag_type == TAG_SCRIPT)
+            .find_map(|t| {
+                let v = amf0::decode_all(&t.data, &Amf0Limits::default()).ok()?;
+                (v.first()?.as_str() == Some("onMetaData")).then(|| v[1..].to_vec())
+            });
+    let first_ts = media.iter().map(|m| m.1).min().unwrap_or(0);
+    let span = u64::from(media.iter().map(|m| m.1).max().unwrap_or(0) - first_ts) + 33;
+
+    let (name, query) = match base.stream.split_once('?') {
+        Some((n, q)) => (n.to_owned(), format!("?{q}")),
+        None => (base.stream.clone(), String::new()),
+    };
+    let stream_urls: Vec<RtmpUrl> = (0..a.publishers)
+        .map(|i| {
+            if a.publishers == 1 {
+                base.clone()
+            } else {
+                base.with_stream(&format!("{name}_{i}{query}"))
+            }
+        })
+        .collect();
+
+    let step = Duration::from_secs(a.timeout.max(1));
+    let mut mc = MultiClient::new(step).map_err(|e| e.to_string())?;
+    let mut pubs: Vec<Pub> = Vec::new();
+    let mut conn_pub: HashMap<usize, usize> = HashMap::new();
+    for (i, u) in stream_urls.iter().enumerate() {
+        let mut p = Pub {
+            id: None,
+            stream: i,
+            started: false,
+            failed: false,
+            meta_sent: false,
+            next: 0,
+            offset_ms: 0,
+            published: [0; 2],
+            bytes_before: [Vec::new(), Vec::new()],
+            bytes_total: [0; 2],
+        };
+        match mc.add_publisher(u, addr) {
+            Ok(id) => {
+                conn_pub.insert(id, i);
+                p.id = Some(id);
+            }
+            Err(e) => {
+                eprintln!("publisher {i}: {e}");
+                p.failed = true;
+            }
+        }
+        pubs.push(p);
+    }
+    let mut subs: HashMap<usize, Sub> = HashMap::new();
+    let mut sub_failed_connect = 0usize;
+    let mut sent: HashMap<(usize, u8, u32), Sent> = HashMap::new();
+    let mut latencies_us: Vec<u64> = Vec::new();
+    let mut first_error: Option<String> = None;
+
+    let hz = clk_tck();
+    let t_setup = Instant::now();
+    let mut pub_start: Option<Instant> = None;
+    let mut sub_start: Option<Instant> = None;
+    let mut subs_added = 0usize;
+    let mut cpu0 = None;
+    let self_pid = std::process::id();
+    let mut self_cpu0 = None;
+    let drain = Duration::from_secs(2);
+    let mut end_publish: Option<Instant> = None;
+
+    loop {
+        let now = Instant::now();
+        // Phase changes.
+        if pub_start.is_none() {
+            let pending = pubs.iter().any(|p| !p.started && !p.failed);
+            if !pending {
+                if pubs.iter().all(|p| p.failed) {
+                    return Err(first_error.unwrap_or_else(|| "no publisher started".into()));
+                }
+                pub_start = Some(now);
+            } else if now - t_setup > step * 4 {
+                return Err("publishers did not start in time".into());
+            }
+        }
+        if let Some(ps) = pub_start {
+            if now >= ps + Duration::from_secs_f64(a.lead) {
+                // The measurement window opens with the first subscriber
+                // connect (or at this time with no subscribers at all).
+                if sub_start.is_none() {
+                    sub_start = Some(now);
+                    cpu0 = a.server_pid.and_then(proc_ticks);
+                    self_cpu0 = proc_ticks(self_pid);
+                }
+                // Connect in batches so the server's listen backlog keeps up.
+                let batch = (a.subscribers - subs_added).min(100);
+                for _ in 0..batch {
+                    let stream = subs_added % a.publishers;
+                    match mc.add_subscriber(&stream_urls[stream], addr) {
+                        Ok(id) => {
+                            subs.insert(
+                                id,
+                                Sub {
+                                    stream,
+                                    connect_seq: pubs[stream].published,
+                                    connect_at: Some(Instant::now()),
+                                    ..Sub::default()
+                                },
+                            );
+                        }
+                        Err(e) => {
+                            sub_failed_connect += 1;
+                            first_error.get_or_insert(e.to_string());
+                        }
+                    }
+                    subs_added += 1;
+                }
+            }
+        }
+        if end_publish.is_none() {
+            if let Some(ss) = sub_start {
+                if now >= ss + Duration::from_secs_f64(a.duration) {
+                    end_publish = Some(now);
+                }
+            }
+        }
+        if let Some(e) = end_publish {
+            if now >= e + drain {
+                break;
+            }
+        }
+        // Metadata first, as soon as a publisher is live.
+        for p in pubs
+            .iter_mut()
+            .filter(|p| p.started && !p.failed && !p.meta_sent)
+        {
+            p.meta_sent = true;
+            if let (Some(id), Some(m)) = (p.id, &meta) {
+                if let Err(e) = mc.send_metadata(id, m) {
+                    first_error.get_or_insert(e.to_string());
+                    p.failed = true;
+                }
+            }
+        }
+        // Publish what is due.
+        let mut next_due: Option<Instant> = None;
+        if let (Some(ps), None) = (pub_start, end_publish) {
+            for p in pubs.iter_mut().filter(|p| p.started && !p.failed) {
+                let id = p.id.expect("started publisher has an id");
+                loop {
+                    let (kind, ts, payload) = &media[p.next];
+                    let rel = u64::from(ts - first_ts) + p.offset_ms;
+                    let due = ps + Duration::from_millis(rel);
+                    if due > now {
+                        next_due = Some(next_due.map_or(due, |d: Instant| d.min(due)));
+                        break;
+                    }
+                    if let Err(e) = mc.send_media(id, *kind, rel as u32, payload) {
+                        first_error.get_or_insert(e.to_string());
+                        p.failed = true;
+                        break;
+                    }
+                    if is_frame(*kind, payload) {
+                        let k = usize::from(kind_code(*kind));
+                        sent.entry((p.stream, k as u8, rel as u32)).or_insert(Sent {
+                            at: Instant::now(),
+                            seq: p.published[k],
+                            len: payload.len(),
+                        });
+                        p.published[k] += 1;
+                        p.bytes_before[k].push(p.bytes_total[k]);
+                        p.bytes_total[k] += payload.len() as u64;
+                    }
+                    p.next += 1;
+                    if p.next == media.len() {
+                        p.next = 0;
+                        p.offset_ms += span;
+                    }
+                }
+            }
+        }
+        let now = Instant::now();
+        let mut timeout = Duration::from_millis(20);
+        if let Some(d) = next_due {
+            timeout = timeout.min(d.saturating_duration_since(now));
+        }
+        let res = mc.poll(Some(timeout), &mut |id, ev| {
+            if let Some(&pi) = conn_pub.get(&id) {
+                let p = &mut pubs[pi];
+                match ev {
+                    MultiEvent::Started => p.started = true,
+                    MultiEvent::Closed(e) => {
+                        p.failed = true;
+                        first_error.get_or_insert(format!("publisher {pi}: {e}"));
+                    }
+                    _ => {}
+                }
+                return;
+            }
+            let Some(s) = subs.get_mut(&id) else { return };
+            match ev {
+                MultiEvent::Started => s.started = true,
+                MultiEvent::Media {
+                    kind,
+                    timestamp,
+                    payload,
+                } => {
+                    let at = Instant::now();
+                    s.messages += 1;
+                    s.payload_bytes += payload.len() as u64;
+                    if s.startup.is_none() && kind == MediaKind::Video && is_keyframe(payload) {
+                        s.startup = s.connect_at.map(|c| at - c);
+                    }
+                    let k = kind_code(kind);
+                    // Servers re-stamp sequence headers (and may drop or
+                    // move end-of-sequence packets): match coded frames only,
+                    // by (stream, kind, timestamp) and length.
+                    let matched = if is_frame(kind, payload) {
+                        sent.get(&(s.stream, k, timestamp))
+                            .filter(|x| x.len == payload.len())
+                    } else {
+                        None
+                    };
+                    if let Some(x) = matched {
+                        latencies_us.push(at.saturating_duration_since(x.at).as_micros() as u64);
+                        s.first_seq[usize::from(k)].get_or_insert(x.seq);
+                        s.matched[usize::from(k)] += 1;
+                    }
+                }
+                MultiEvent::Ended => {}
+                MultiEvent::Closed(e) => {
+                    s.failed = true;
+                    first_error.get_or_insert(format!("subscriber: {e}"));
+                }
+            }
+        });
+        if let Some(pid) = a.server_pid {
+            // The server is gone: stop measuring it.
+            if proc_ticks(pid).is_none() && end_publish.is_none() {
+                first_error.get_or_insert("server process exited".into());
+                end_publish = Some(Instant::now());
+            }
+        }
+        res.map_err(|e| e.to_string())?;
+    }
+    let window = end_publish
+        .zip(sub_start)
+        .map(|(e, s)| (e - s).as_secs_f64())
+        .unwrap_or(0.0)
+        .max(1e-3);
+    let cpu1 = a.server_pid.and_then(proc_ticks);
+    let self_cpu1 = proc_ticks(self_pid);
+    let rss_kb = a.server_pid.and_then(|p| proc_status_kb(p, "VmHWM:"));
+
+    // Aggregate.
+    let connected = subs.values().filter(|s| s.started).count();
+    let failed = subs.values().filter(|s| s.failed || !s.started).count() + sub_failed_connect;
+    let pubs_failed = pubs.iter().filter(|p| p.failed || !p.started).count();
+    let bytes_in: u64 = subs.keys().map(|&id| mc.bytes_in(id)).sum();
+    let payload_in: u64 = subs.values().map(|s| s.payload_bytes).sum();
+    let messages: u64 = subs.values().map(|s| s.messages).sum();
+    let missing: u64 = subs
+        .values()
+        .map(|s| {
+            // Counted from the first frame of each kind the subscriber got
+            // (servers start video at a key frame), or from its connect if
+            // none came, to the end of publishing.
+            (0..2)
+                .map(|k| {
+                    let first = s.first_seq[k].unwrap_or(s.connect_seq[k]);
+                    let expected = pubs[s.stream].published[k].saturating_sub(first);
+                    expected.saturating_sub(s.matched[k])
+                })
+                .sum::<u64>()
+        })
+        .sum();
+    // Frame payload each subscriber should have got over the same span.
+    let expected_bytes: u64 = subs
+        .values()
+        .map(|s| {
+            let p = &pubs[s.stream];
+            (0..2)
+                .map(|k| {
+                    let first = s.first_seq[k].unwrap_or(s.connect_seq[k]) as usize;
+                    let before = p.bytes_before[k].get(first).copied();
+                    p.bytes_total[k] - before.unwrap_or(p.bytes_total[k])
+                })
+                .sum::<u64>()
+        })
+        .sum();
+    let mbps = |b: u64| b as f64 * 8.0 / 1e6 / window;
+    latencies_us.sort_unstable();
+    let mut startups: Vec<u64> = subs
+        .values()
+        .filter_map(|s| s.startup.map(|d| d.as_millis() as u64))
+        .collect();
+    startups.sort_unstable();
+    let no_startup = subs.values().filter(|s| s.startup.is_none()).count();
+    let ms = |us: Option<u64>| us.map(|v| v as f64 / 1000.0);
+    let lat = (
+        ms(percentile(&latencies_us, 0.5)),
+        ms(percentile(&latencies_us, 0.99)),
+        ms(latencies_us.last().copied()),
+    );
+    let st = (percentile(&startups, 0.5), percentile(&startups, 0.99));
+    let srv = cpu0.zip(cpu1).map(|(c0, c1)| {
+        (
+            c1.0.saturating_sub(c0.0) as f64 / hz,
+            c1.1.saturating_sub(c0.1) as f64 / hz,
+        )
+    });
+    let own = self_cpu0
+        .zip(self_cpu1)
+        .map(|(c0, c1)| ((c1.0 + c1.1).saturating_sub(c0.0 + c0.1)) as f64 / hz);
+    let delivered_gbit = bytes_in as f64 * 8.0 / 1e9;
+
+    let num = |v: Option<f64>| v.map_or("null".to_owned(), |x| format!("{x:.3}"));
+    let int = |v: Option<u64>| v.map_or("null".to_owned(), |x| x.to_string());
+    let hnum = |v: Option<f64>| v.map_or("n/a".to_owned(), |x| format!("{x:.3}"));
+    let hint = |v: Option<u64>| v.map_or("n/a".to_owned(), |x| x.to_string());
+    if a.json {
+        let mut j = String::from("{");
+        let _ = write!(
+            j,
+            "\"publishers\":{},\"publishers_failed\":{},\"subscribers\":{},\"connected\":{},\"failed\":{},\
+             \"duration_s\":{:.3},\"bytes_received\":{},\"messages_received\":{},\"messages_missing\":{},\
+             \"delivered_mbps\":{:.3},\"delivered_payload_mbps\":{:.3},\"expected_payload_mbps\":{:.3},\
+             \"latency_ms_p50\":{},\"latency_ms_p99\":{},\"latency_ms_max\":{},\
+             \"startup_ms_p50\":{},\"startup_ms_p99\":{},\"no_keyframe\":{},\"bench_cpu_s\":{}",
+            pubs.len(),
+            pubs_failed,
+            a.subscribers,
+            connected,
+            failed,
+            window,
+            bytes_in,
+            messages,
+            missing,
+            mbps(bytes_in),
+            mbps(payload_in),
+            mbps(expected_bytes),
+            num(lat.0),
+            num(lat.1),
+            num(lat.2),
+            int(st.0),
+            int(st.1),
+            no_startup,
+            num(own),
+        );
+        if let Some((u, s)) = srv {
+            let cpu = u + s;
+            let _ = write!(
+                j,
+                ",\"server_cpu_user_s\":{u:.3},\"server_cpu_sys_s\":{s:.3},\"server_cpu_s_per_gbit\":{},\"server_user_share\":{}",
+                num((delivered_gbit > 0.0).then(|| cpu / delivered_gbit)),
+                num((cpu > 0.0).then(|| u / cpu)),
+            );
+        }
+        if let Some(kb) = rss_kb {
+            let _ = write!(j, ",\"server_peak_rss_kb\":{kb}");
+        }
+        if let Some(e) = &first_error {
+            let esc: String = e
+                .chars()
+                .flat_map(|c| match c {
+                    '"' => vec!['\\', '"'],
+                    '\\' => vec!['\\', '\\'],
+                    c if c.is_control() => vec![' '],
+                    c => vec![c],
+                })
+                .collect();
+            let _ = write!(j, ",\"first_error\":\"{esc}\"");
+        }
+        j.push('}');
+        println!("{j}");
+    } else {
+        println!(
+            "rtmp-bench: {} publisher(s) ({} failed), {} subscriber(s): {} connected, {} failed, {:.1} s measured",
+            pubs.len(),
+            pubs_failed,
+            a.subscribers,
+            connected,
+            failed,
+            window
+        );
+        println!(
+            "  delivered {:.1} Mbit/s on the wire ({:.1} Mbit/s payload, expected {:.1}); {} messages, {} missing",
+            mbps(bytes_in),
+            mbps(payload_in),
+            mbps(expected_bytes),
+            messages,
+            missing
+        );
+        println!(
+            "  latency ms p50 {} p99 {} max {}; startup ms p50 {} p99 {} ({} without a keyframe); bench CPU {} s",
+            hnum(lat.0),
+            hnum(lat.1),
+            hnum(lat.2),
+            hint(st.0),
+            hint(st.1),
+            no_startup,
+            hnum(own)
+        );
+        if let Some((u, s)) = srv {
+            println!(
+                "  server CPU {:.2} s (user {u:.2} + sys {s:.2}), {} s per delivered Gbit, peak RSS {} kB",
+                u + s,
+                hnum((delivered_gbit > 0.0).then(|| (u + s) / delivered_gbit)),
+                hint(rss_kb)
+            );
+        }
+        if let Some(e) = &first_error {
+            println!("  first error: {e}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! `rtmp-client`: publish an FLV file to an RTMP server, or play a stream
+//! into an FLV file.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use argh::FromArgs;
+use bytes::{Bytes, BytesMut};
+use rtmp_edge::client::{ClientError, Player, Publisher, RtmpUrl};
+use rtmp_edge::proto::amf0::{self, Amf0Limits};
+use rtmp_edge::proto::client::ClientEvent;
+use rtmp_edge::proto::flv::{self, FlvHeader, FlvTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
+use rtmp_edge::proto::session::MediaKind;
+
+#[derive(FromArgs)]
+/// RTMP client: publish an FLV file or play a stream into one.
+struct Args {
+    /// step timeout in seconds (connect, handshake, each command answer)
+    #[argh(option, default = "10")]
+    timeout: u64,
+    /// log level (error, warn, info, debug, trace)
+    #[argh(option, default = "String::from(\"warn\")")]
+    log: String,
+    #[argh(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Cmd {
+    Publish(PublishArgs),
+    Play(PlayArgs),
+}
+
+#[derive(FromArgs)]
+/// publish FILE.flv to URL at real-time pace
+#[argh(subcommand, name = "publish")]
+struct PublishArgs {
+    /// rtmp://host[:port]/app/name
+    #[argh(positional)]
+    url: String,
+    /// FLV file to publish
+    #[argh(positional)]
+    file: String,
+    /// start again at the end of the file, forever
+    #[argh(switch)]
+    r#loop: bool,
+    /// send as fast as the socket takes it instead of at tag timestamps
+    #[argh(switch)]
+    no_realtime: bool,
+}
+
+#[derive(FromArgs)]
+/// play URL and write what arrives to OUT.flv
+#[argh(subcommand, name = "play")]
+struct PlayArgs {
+    /// rtmp://host[:port]/app/name
+    #[argh(positional)]
+    url: String,
+    /// FLV file to write
+    #[argh(positional)]
+    out: String,
+    /// stop after this many seconds (default: until the stream ends)
+    #[argh(option)]
+    duration: Option<f64>,
+}
+
+fn main() -> ExitCode {
+    let args: Args = argh::from_env();
+    let level = args.log.parse().unwrap_or(log::LevelFilter::Warn);
+    let _ = simplelog::TermLogger::init(
+        level,
+        simplelog::Config::default(),
+        simplelog::TerminalMode::Stderr,
+        simplelog::ColorChoice::Never,
+    );
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    let r = match args.cmd {
+        Cmd::Publish(p) => publish(p, timeout),
+        Cmd::Play(p) => play(p, timeout),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rtmp-client: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Progress line on a terminal, at most once a second.
+struct Progress {
+    tty: bool,
+    start: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let now = Instant::now();
+        Progress {
+            tty: std::io::stderr().is_terminal(),
+            start: now,
+            last: now,
+        }
+    }
+    fn tick(&mut self, verb: &str, bytes: u64) {
+        if !self.tty || self.last.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last = Instant::now();
+        let secs = self.start.elapsed().as_secs_f64();
+        eprint!(
+            "\r{verb} {:.1} MB  {:.0} kbit/s  {:.1} s   ",
+            bytes as f64 / 1e6,
+            bytes as f64 * 8.0 / 1000.0 / secs.max(1e-3),
+            secs
+        );
+        let _ = std::io::stderr().flush();
+    }
+    fn done(&self) {
+        if self.tty {
+            eprintln!();
+        }
+    }
+}
+
+fn publish(a: PublishArgs, timeout: Duration) -> Result<(), String> {
+    let data = std::fs::read(&a.file).map_err(|e| format!("{}: {e}", a.file))?;
+    let (_, tags) = flv::read_all(Bytes::from(data)).map_err(|e| format!("{}: {e}", a.file))?;
+    let url = RtmpUrl::parse(&a.url).map_err(|e| e.to_string())?;
+    let meta = tags
+        .iter()
+        .filter(|t| t.tag_type == TAG_SCRIPT)
+        .find_map(|t| {
+            let v = amf0::decode_all(&t.data, &Amf0Limits::default()).ok()?;
+            (v.first()?.as_str() == Some("onMetaData")).then(|| v[1..].to_vec())
+        });
+    // When looping, end-of-sequence packets would end the stream at each wrap.
+    let is_eos = |t: &FlvTag| {
+        t.tag_type == TAG_VIDEO
+            && flv::classify_video(&t.data).map(|i| i.packet) == Some(flv::VideoPacket::SequenceEnd)
+    };
+    let media: Vec<&FlvTag> = tags
+        .iter()
+        .filter(|t| t.tag_type == TAG_AUDIO || t.tag_type == TAG_VIDEO)
+        .filter(|t| !(a.r#loop && is_eos(t)))
+        .collect();
+    if media.is_empty() {
+        return Err(format!("{}: no audio or video tags", a.file));
+    }
+    let first_ts = media.iter().map(|t| t.timestamp).min().unwrap_or(0);
+    let last_ts = media.iter().map(|t| t.timestamp).max().unwrap_or(0);
+    let mut p = Publisher::connect_url(&url, timeout).map_err(|e| e.to_string())?;
+    if let Some(m) = &meta {
+        p.send_metadata(m).map_err(|e| e.to_string())?;
+    }
+    let mut prog = Progress::new();
+    let start = Instant::now();
+    let mut offset: u64 = 0;
+    let (mut frames, mut payload_bytes) = (0u64, 0u64);
+    loop {
+        for t in &media {
+            let rel = u64::from(t.timestamp - first_ts) + offset;
+            if !a.no_realtime {
+                let due = start + Duration::from_millis(rel);
+                // Wait for the tag's time while keeping the socket serviced.
+                while Instant::now() < due {
+                    let step = (due - Instant::now()).min(Duration::from_millis(20));
+                    if p.pending_bytes() > 0 {
+                        match p.flush(Instant::now() + step) {
+                            Ok(()) | Err(ClientError::Timeout(_)) => {}
+                            Err(e) => return Err(e.to_string()),
+                        }
+                    } else {
+                        std::thread::sleep(step);
+                        check_events(&mut p)?;
+                    }
+                }
+            } else if p.pending_bytes() > 4 * 1024 * 1024 {
+                p.flush(Instant::now() + timeout)
+                    .map_err(|e| e.to_string())?;
+            }
+            let kind = if t.tag_type == TAG_AUDIO {
+                MediaKind::Audio
+            } else {
+                MediaKind::Video
+            };
+            p.send_media(kind, rel as u32, &t.data)
+                .map_err(|e| e.to_string())?;
+            frames += 1;
+            payload_bytes += t.data.len() as u64;
+            prog.tick("published", p.bytes_sent());
+        }
+        if !a.r#loop {
+            break;
+        }
+        // Next round continues one frame interval after the last tag.
+        offset += u64::from(last_ts - first_ts) + 40;
+    }
+    p.flush(Instant::now() + timeout)
+        .map_err(|e| e.to_string())?;
+    let sent = p.bytes_sent();
+    p.finish(timeout).map_err(|e| e.to_string())?;
+    prog.done();
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "published {} frames, {} payload bytes, {} bytes on the wire in {:.2} s ({:.0} kbit/s)",
+        frames,
+        payload_bytes,
+        sent,
+        secs,
+        sent as f64 * 8.0 / 1000.0 / secs.max(1e-3)
+    );
+    Ok(())
+}
+
+fn check_events(p: &mut Publisher) -> Result<(), String> {
+    for ev in p.poll_events().map_err(|e| e.to_string())? {
+        if let ClientEvent::Error { code, .. } = ev {
+            return Err(format!("server error status {code}"));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct PlayStats {
+    video_codec: Option<&'static str>,
+    audio_codec: Option<&'static str>,
+    video_frames: u64,
+    audio_frames: u64,
+    keyframes: u64,
+    media_bytes: u64,
+    first_key: Option<Duration>,
+}
+
+fn play(a: PlayArgs, timeout: Duration) -> Result<(), String> {
+    let url = RtmpUrl::parse(&a.url).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let file = File::create(&a.out).map_err(|e| format!("{}: {e}", a.out))?;
+    let mut w = BufWriter::new(file);
+    let mut buf = BytesMut::new();
+    flv::write_header(
+        FlvHeader {
+            has_audio: true,
+            has_video: true,
+        },
+        &mut buf,
+    );
+    let mut player = Player::connect_url(&url, timeout).map_err(|e| e.to_string())?;
+    let limit = a
+        .duration
+        .map(|d| started + Duration::from_secs_f64(d.max(0.0)));
+    let mut st = PlayStats::default();
+    let mut prog = Progress::new();
+    let ending = loop {
+        let now = Instant::now();
+        let wait = match limit {
+            Some(l) if now >= l => break "duration reached",
+            Some(l) => (l - now).min(Duration::from_millis(250)),
+            None => Duration::from_millis(250),
+        };
+        let ev = match player.next_event(wait) {
+            Ok(Some(ev)) => ev,
+            Ok(None) => continue,
+            Err(ClientError::Closed(_)) => break "server closed",
+            Err(e) => return Err(e.to_string()),
+        };
+        match ev {
+            ClientEvent::Metadata { body, .. } => flv::write_tag(TAG_SCRIPT, 0, &body, &mut buf),
+            ClientEvent::Media {
+                kind,
+                timestamp,
+                payload,
+            } => {
+                st.media_bytes += payload.len() as u64;
+                match kind {
+                    MediaKind::Video => {
+                        st.video_frames += 1;
+                        if let Some(info) = flv::classify_video(&payload) {
+                            st.video_codec.get_or_insert(flv::codec_name(info.codec));
+                            if info.keyframe && info.packet == flv::VideoPacket::Frame {
+                                st.keyframes += 1;
+                                st.first_key.get_or_insert(started.elapsed());
+                            }
+                        }
+                        flv::write_tag(TAG_VIDEO, timestamp, &payload, &mut buf);
+                    }
+                    MediaKind::Audio => {
+                        st.audio_frames += 1;
+                        if let Some(c) = flv::audio_codec(&payload) {
+                            st.audio_codec.get_or_insert(flv::codec_name(c));
+                        }
+                        flv::write_tag(TAG_AUDIO, timestamp, &payload, &mut buf);
+                    }
+                }
+            }
+            ClientEvent::StreamEof(_) => break "stream ended",
+            ClientEvent::Status { code, .. }
+                if code == "NetStream.Play.UnpublishNotify" || code == "NetStream.Play.Stop" =>
+            {
+                break "stream ended"
+            }
+            ClientEvent::Error { code, .. } => return Err(format!("server error status {code}")),
+            _ => {}
+        }
+        if buf.len() > 256 * 1024 {
+            w.write_all(&buf).map_err(|e| format!("{}: {e}", a.out))?;
+            buf.clear();
+        }
+        prog.tick("received", player.bytes_received());
+    };
+    w.write_all(&buf)
+        .and_then(|_| w.flush())
+        .map_err(|e| format!("{}: {e}", a.out))?;
+    let received = player.bytes_received();
+    let _ = player.close(Duration::from_secs(1));
+    prog.done();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "played {:.2} s ({ending}): video {} ({} frames, {} key), audio {} ({} frames), {} media bytes, {} bytes received ({:.0} kbit/s), first keyframe after {}",
+        secs,
+        st.video_codec.unwrap_or("none"),
+        st.video_frames,
+        st.keyframes,
+        st.audio_codec.unwrap_or("none"),
+        st.audio_frames,
+        st.media_bytes,
+        received,
+        received as f64 * 8.0 / 1000.0 / secs.max(1e-3),
+        st.first_key
+            .map(|d| format!("{} ms", d.as_millis()))
+            .unwrap_or_else(|| "never".to_owned()),
+    );
+    Ok(())
+}

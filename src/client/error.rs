@@ -1,0 +1,183 @@
+//! Errors of the client drivers.
+
+use std::fmt;
+use std::io;
+
+use crate::proto::client::ClientError as SessionError;
+use crate::proto::handshake::HandshakeError;
+
+use super::url::UrlError;
+
+/// The step a client connection was in when something failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Step {
+    /// Name resolution.
+    Resolve,
+    /// TCP connect.
+    Connect,
+    /// C0C1 / S0S1S2 / C2.
+    Handshake,
+    /// `connect` command and its `_result`.
+    ConnectCommand,
+    /// `createStream` and its `_result`.
+    CreateStream,
+    /// `publish`/`play` and its Start status.
+    Start,
+    /// Sending or receiving media.
+    Media,
+    /// Flushing buffered output.
+    Flush,
+    /// `FCUnpublish`/`deleteStream` and close.
+    Finish,
+}
+
+impl Step {
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Resolve => "resolve",
+            Step::Connect => "tcp connect",
+            Step::Handshake => "handshake",
+            Step::ConnectCommand => "connect command",
+            Step::CreateStream => "createStream",
+            Step::Start => "publish/play start",
+            Step::Media => "media",
+            Step::Flush => "flush",
+            Step::Finish => "finish",
+        }
+    }
+}
+
+/// A failed client operation.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The URL does not parse.
+    Url(UrlError),
+    /// The host resolved to no address.
+    NoAddress,
+    /// A socket call failed during `step`.
+    Io { step: Step, kind: io::ErrorKind },
+    /// `step` did not complete before its deadline.
+    Timeout(Step),
+    /// The server closed the connection during `step`.
+    Closed(Step),
+    /// The server broke the handshake.
+    Handshake(HandshakeError),
+    /// The server broke the RTMP protocol (chunks, messages, commands).
+    Protocol(SessionError),
+    /// The server refused `step` (`_error` or an onStatus of level error);
+    /// `code` is the status code it gave.
+    Rejected { step: Step, code: String },
+    /// The operation is not valid on this connection (e.g. media on a player).
+    WrongRole(&'static str),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Url(e) => write!(f, "bad URL: {e}"),
+            ClientError::NoAddress => f.write_str("host resolved to no address"),
+            ClientError::Io { step, kind } => write!(f, "{} failed: {kind}", step.name()),
+            ClientError::Timeout(step) => write!(f, "{} timed out", step.name()),
+            ClientError::Closed(step) => {
+                write!(f, "server closed the connection during {}", step.name())
+            }
+            ClientError::Handshake(e) => write!(f, "handshake: {e}"),
+            ClientError::Protocol(e) => write!(f, "protocol error: {e}"),
+            ClientError::Rejected { step, code } => {
+                write!(f, "server refused {}: {code}", step.name())
+            }
+            ClientError::WrongRole(what) => write!(f, "{what} is not valid on this connection"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Url(e) => Some(e),
+            ClientError::Handshake(e) => Some(e),
+            ClientError::Protocol(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<UrlError> for ClientError {
+    fn from(e: UrlError) -> Self {
+        ClientError::Url(e)
+    }
+}
+
+impl From<HandshakeError> for ClientError {
+    fn from(e: HandshakeError) -> Self {
+        ClientError::Handshake(e)
+    }
+}
+
+impl From<SessionError> for ClientError {
+    fn from(e: SessionError) -> Self {
+        ClientError::Protocol(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_error_display() {
+        let cases: Vec<(ClientError, &str)> = vec![
+            (
+                ClientError::Url(UrlError::BadScheme),
+                "bad URL: URL must start with rtmp://",
+            ),
+            (ClientError::NoAddress, "host resolved to no address"),
+            (
+                ClientError::Io {
+                    step: Step::Connect,
+                    kind: io::ErrorKind::ConnectionRefused,
+                },
+                "tcp connect failed: connection refused",
+            ),
+            (ClientError::Timeout(Step::Handshake), "handshake timed out"),
+            (
+                ClientError::Closed(Step::CreateStream),
+                "server closed the connection during createStream",
+            ),
+            (
+                ClientError::Handshake(HandshakeError::BadVersion(6)),
+                "handshake: unsupported RTMP handshake version 6 (expected 3)",
+            ),
+            (
+                ClientError::Protocol(SessionError::NotReady { action: "x" }),
+                "protocol error: x called before it is allowed",
+            ),
+            (
+                ClientError::Rejected {
+                    step: Step::Start,
+                    code: "NetStream.Publish.BadName".to_owned(),
+                },
+                "server refused publish/play start: NetStream.Publish.BadName",
+            ),
+            (
+                ClientError::WrongRole("send_media"),
+                "send_media is not valid on this connection",
+            ),
+        ];
+        for (e, s) in cases {
+            assert_eq!(e.to_string(), s);
+        }
+        let steps = [
+            (Step::Resolve, "resolve"),
+            (Step::ConnectCommand, "connect command"),
+            (Step::Media, "media"),
+            (Step::Flush, "flush"),
+            (Step::Finish, "finish"),
+        ];
+        for (s, n) in steps {
+            assert_eq!(s.name(), n);
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Client side: URL parsing, a single-connection API ([`Publisher`],
+//! [`Player`]) and a multi-connection driver ([`multi::MultiClient`]) for the
+//! benchmark harness. This is the I/O layer over [`crate::proto::client`]:
+//! it owns sockets and reads the clock; protocol decisions stay in `proto`.
+//!
+//! Rules a caller must keep:
+//! * Every connecting call takes a timeout that applies to each step
+//!   separately (TCP connect, handshake, each command answer); a step that
+//!   overruns fails with [`ClientError::Timeout`] naming it.
+//! * [`Publisher::send_media`] never blocks: output is buffered and written
+//!   as the socket accepts it. Call [`Publisher::flush`] with a deadline to
+//!   wait for the buffer to drain, and watch [`Publisher::pending_bytes`] to
+//!   bound memory when the server is slower than the source.
+//! * [`Player::next_event`] returns `Ok(None)` on a timeout with nothing
+//!   received, and `Err(ClientError::Closed(_))` once the server closed the
+//!   connection.
+//!
+//! ```text
+//! connect ─► TCP connect ─► handshake ─► connect cmd ─► createStream ─► publish/play ─► media ─► finish
+//!   (each arrow: its own deadline; a refusal is ClientError::Rejected { step })
+//! ```
+
+pub mod error;
+pub mod light;
+pub mod multi;
+pub mod simple;
+mod transport;
+pub mod url;
+
+pub use error::{ClientError, Step};
+pub use simple::{resolve, Player, Publisher};
+pub use url::{RtmpUrl, UrlError};

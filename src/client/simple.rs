@@ -1,0 +1,360 @@
+//! Blocking-style single-connection API over a non-blocking socket:
+//! [`Publisher`] and [`Player`]. Each owns its own `mio::Poll`.
+
+use std::collections::VecDeque;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use log::debug;
+use mio::{Events, Poll, Token};
+
+use crate::proto::amf0::Amf0Value;
+use crate::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession};
+use crate::proto::session::MediaKind;
+
+use super::error::{ClientError, Step};
+use super::transport::{Transport, READ_CHUNK};
+use super::url::RtmpUrl;
+
+const TOKEN: Token = Token(0);
+
+/// Events a publisher keeps for [`Publisher::poll_events`].
+pub const PUBLISHER_EVENT_BACKLOG: usize = 256;
+
+/// Resolve a URL's host to its first socket address.
+pub fn resolve(url: &RtmpUrl) -> Result<SocketAddr, ClientError> {
+    url.authority()
+        .to_socket_addrs()
+        .map_err(|e| ClientError::Io {
+            step: Step::Resolve,
+            kind: e.kind(),
+        })?
+        .next()
+        .ok_or(ClientError::NoAddress)
+}
+
+/// One connection and its session, driven by a private poll.
+struct Conn {
+    poll: Poll,
+    events: Events,
+    t: Transport,
+    session: ClientSession,
+    scratch: Vec<ClientEvent>,
+    pending: VecDeque<ClientEvent>,
+    /// The last read stopped on the budget: read again without waiting.
+    more: bool,
+    scratch_read: Vec<u8>,
+    /// `session.start` was called (input goes to the session from then on).
+    session_started: bool,
+    mode: ClientMode,
+}
+
+impl Conn {
+    /// Connect, handshake, `connect`, `createStream` and `publish`/`play`,
+    /// each step with its own `timeout`.
+    fn open(url: &RtmpUrl, mode: ClientMode, timeout: Duration) -> Result<Conn, ClientError> {
+        let addr = resolve(url)?;
+        let poll = Poll::new().map_err(|e| ClientError::Io {
+            step: Step::Connect,
+            kind: e.kind(),
+        })?;
+        let t = Transport::connect(addr, poll.registry(), TOKEN)?;
+        let config = ClientConfig::new(&url.app, &url.tc_url(), &url.stream, mode);
+        let mut c = Conn {
+            poll,
+            events: Events::with_capacity(16),
+            t,
+            session: ClientSession::new(config),
+            scratch: Vec::new(),
+            pending: VecDeque::new(),
+            more: false,
+            scratch_read: vec![0; READ_CHUNK],
+            session_started: false,
+            mode,
+        };
+        let deadline = Instant::now() + timeout;
+        while !c.t.connected {
+            c.turn(Step::Connect, Some(deadline))?;
+        }
+        let deadline = Instant::now() + timeout;
+        while !c.t.hs_done {
+            c.turn(Step::Handshake, Some(deadline))?;
+        }
+        debug!("{url}: handshake done");
+        c.session.start(&mut c.t.out);
+        c.session_started = true;
+        // Bytes that followed S2 in the same read.
+        c.process(Step::ConnectCommand)?;
+        c.wait_for(Step::ConnectCommand, timeout, |e| {
+            matches!(e, ClientEvent::Connected)
+        })?;
+        c.wait_for(Step::CreateStream, timeout, |e| {
+            matches!(e, ClientEvent::StreamCreated(_))
+        })?;
+        c.wait_for(Step::Start, timeout, |e| {
+            matches!(e, ClientEvent::PublishStarted | ClientEvent::PlayStarted)
+        })?;
+        debug!("{url}: started");
+        Ok(c)
+    }
+
+    /// One poll round: wait until `deadline` (none: don't block), read,
+    /// advance the handshake or the session, flush.
+    fn turn(&mut self, step: Step, deadline: Option<Instant>) -> Result<(), ClientError> {
+        self.t.flush(step)?;
+        let timeout = match deadline {
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return Err(ClientError::Timeout(step));
+                }
+                Some(d - now)
+            }
+            None => Some(Duration::ZERO),
+        };
+        // After end of stream no new edge will come: don't wait for one.
+        let timeout = if self.more || self.t.eof {
+            Some(Duration::ZERO)
+        } else {
+            timeout
+        };
+        if let Err(e) = self.poll.poll(&mut self.events, timeout) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(ClientError::Io {
+                    step,
+                    kind: e.kind(),
+                });
+            }
+        }
+        let mut readable = false;
+        for ev in self.events.iter() {
+            if ev.is_writable() || ev.is_error() {
+                self.t.writable = true;
+            }
+            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                readable = true;
+            }
+        }
+        if !self.t.connected && self.t.writable {
+            self.t.check_connected()?;
+        }
+        if (readable || self.more) && self.t.connected {
+            let n = self.t.read(step, &mut self.scratch_read)?;
+            self.more = Transport::read_budget_hit(n);
+        }
+        self.process(step)?;
+        self.t.flush(step)
+    }
+
+    fn process(&mut self, step: Step) -> Result<(), ClientError> {
+        if !self.t.drive_handshake()? {
+            if self.t.eof {
+                return Err(ClientError::Closed(step));
+            }
+            return Ok(());
+        }
+        if !self.session_started {
+            // `start` comes right after the handshake; the session must not
+            // see input before it.
+            return Ok(());
+        }
+        self.session
+            .handle_input(&mut self.t.inbuf, &mut self.scratch, &mut self.t.out)?;
+        self.pending.extend(self.scratch.drain(..));
+        // A player still returns the events received before the close; a
+        // publisher learns of the close at once.
+        if self.t.eof && (self.mode == ClientMode::Publish || self.pending.is_empty()) {
+            return Err(ClientError::Closed(step));
+        }
+        Ok(())
+    }
+
+    /// Wait for the first event matching `want`, keeping other events queued.
+    /// An error event fails the step.
+    fn wait_for(
+        &mut self,
+        step: Step,
+        timeout: Duration,
+        want: impl Fn(&ClientEvent) -> bool,
+    ) -> Result<ClientEvent, ClientError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(i) = self.pending.iter().position(&want) {
+                return Ok(self.pending.remove(i).expect("index from position"));
+            }
+            if let Some(ClientEvent::Error { code, .. }) = self
+                .pending
+                .iter()
+                .find(|e| matches!(e, ClientEvent::Error { .. }))
+            {
+                return Err(ClientError::Rejected {
+                    step,
+                    code: code.clone(),
+                });
+            }
+            self.turn(step, Some(deadline))?;
+        }
+    }
+
+    fn flush_until(&mut self, deadline: Instant) -> Result<(), ClientError> {
+        while !self.t.out.is_empty() {
+            self.turn(Step::Flush, Some(deadline))?;
+        }
+        Ok(())
+    }
+}
+
+/// A publishing connection.
+///
+/// `connect` returns once the server answered `publish` with
+/// `NetStream.Publish.Start`. `send_*` only buffer (and write what the socket
+/// takes without blocking); [`Publisher::flush`] waits for the buffer to
+/// drain up to a deadline; [`Publisher::finish`] ends the stream.
+pub struct Publisher {
+    conn: Conn,
+}
+
+impl Publisher {
+    /// Connect to `rtmp://host[:port]/app/name` and start publishing; every
+    /// step (TCP connect, handshake, each command answer) gets `timeout`.
+    pub fn connect(url: &str, timeout: Duration) -> Result<Publisher, ClientError> {
+        Publisher::connect_url(&RtmpUrl::parse(url)?, timeout)
+    }
+
+    pub fn connect_url(url: &RtmpUrl, timeout: Duration) -> Result<Publisher, ClientError> {
+        Ok(Publisher {
+            conn: Conn::open(url, ClientMode::Publish, timeout)?,
+        })
+    }
+
+    /// Queue `@setDataFrame onMetaData <values>`.
+    pub fn send_metadata(&mut self, values: &[Amf0Value]) -> Result<(), ClientError> {
+        self.conn
+            .session
+            .send_metadata(values, &mut self.conn.t.out)?;
+        self.conn.turn(Step::Media, None)
+    }
+
+    /// Queue one audio/video message and write what the socket accepts now.
+    pub fn send_media(
+        &mut self,
+        kind: MediaKind,
+        timestamp: u32,
+        payload: &Bytes,
+    ) -> Result<(), ClientError> {
+        self.conn
+            .session
+            .send_media(kind, timestamp, payload, &mut self.conn.t.out)?;
+        self.conn.turn(Step::Media, None)?;
+        self.take_error()
+    }
+
+    /// A server error status received while publishing fails the publisher.
+    /// Other events wait for [`Publisher::poll_events`]; only the newest
+    /// [`PUBLISHER_EVENT_BACKLOG`] are kept.
+    fn take_error(&mut self) -> Result<(), ClientError> {
+        while self.conn.pending.len() > PUBLISHER_EVENT_BACKLOG {
+            self.conn.pending.pop_front();
+        }
+        if let Some(i) = self
+            .conn
+            .pending
+            .iter()
+            .position(|e| matches!(e, ClientEvent::Error { .. }))
+        {
+            if let Some(ClientEvent::Error { code, .. }) = self.conn.pending.remove(i) {
+                return Err(ClientError::Rejected {
+                    step: Step::Media,
+                    code,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes queued but not yet written to the socket.
+    pub fn pending_bytes(&self) -> usize {
+        self.conn.t.out.len()
+    }
+
+    /// Total bytes written to the socket.
+    pub fn bytes_sent(&self) -> u64 {
+        self.conn.t.bytes_out
+    }
+
+    /// Wait until everything queued is written, or fail at `deadline`.
+    pub fn flush(&mut self, deadline: Instant) -> Result<(), ClientError> {
+        self.conn.flush_until(deadline)
+    }
+
+    /// Process input without blocking (acks, pings, status messages) and
+    /// return any events that arrived (e.g. an error status).
+    pub fn poll_events(&mut self) -> Result<Vec<ClientEvent>, ClientError> {
+        self.conn.turn(Step::Media, None)?;
+        Ok(self.conn.pending.drain(..).collect())
+    }
+
+    /// Send `FCUnpublish` + `deleteStream`, flush within `timeout`, close.
+    pub fn finish(mut self, timeout: Duration) -> Result<(), ClientError> {
+        self.conn.session.finish(&mut self.conn.t.out)?;
+        let deadline = Instant::now() + timeout;
+        self.conn.flush_until(deadline).map_err(|e| match e {
+            ClientError::Timeout(_) => ClientError::Timeout(Step::Finish),
+            e => e,
+        })?;
+        let _ = self.conn.t.sock.shutdown(std::net::Shutdown::Write);
+        Ok(())
+    }
+}
+
+/// A playing connection.
+///
+/// `connect` returns once the server answered `play` with
+/// `NetStream.Play.Start`; events that arrived before it (StreamBegin,
+/// statuses) are returned first by [`Player::next_event`].
+pub struct Player {
+    conn: Conn,
+}
+
+impl Player {
+    /// Connect to `rtmp://host[:port]/app/name` and start playing; every step
+    /// gets `timeout`.
+    pub fn connect(url: &str, timeout: Duration) -> Result<Player, ClientError> {
+        Player::connect_url(&RtmpUrl::parse(url)?, timeout)
+    }
+
+    pub fn connect_url(url: &RtmpUrl, timeout: Duration) -> Result<Player, ClientError> {
+        Ok(Player {
+            conn: Conn::open(url, ClientMode::Play, timeout)?,
+        })
+    }
+
+    /// The next event, waiting at most `timeout`: `Ok(None)` if none came in
+    /// time, `Err(ClientError::Closed(_))` once the server closed the
+    /// connection and every event before the close was returned.
+    pub fn next_event(&mut self, timeout: Duration) -> Result<Option<ClientEvent>, ClientError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(e) = self.conn.pending.pop_front() {
+                return Ok(Some(e));
+            }
+            match self.conn.turn(Step::Media, Some(deadline)) {
+                Ok(()) => {}
+                Err(ClientError::Timeout(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Total bytes read from the socket.
+    pub fn bytes_received(&self) -> u64 {
+        self.conn.t.bytes_in
+    }
+
+    /// Send `deleteStream`, flush within `timeout`, close.
+    pub fn close(mut self, timeout: Duration) -> Result<(), ClientError> {
+        self.conn.session.finish(&mut self.conn.t.out)?;
+        self.conn.flush_until(Instant::now() + timeout)
+    }
+}
