@@ -355,35 +355,35 @@ fn duplicate_publisher_is_refused_and_none_of_its_frames_reach_players() {
     send_headers(&mut publisher, 0);
     send_av(&mut publisher, 0, 0..10, 5, 1500);
 
-    // The intruder pipelines media right behind its publish command.
+    // The intruder pipelines media right behind its publish command (same write).
     let mut intruder = TestClient::connect(server.addr, "live", "dup", ClientMode::Publish);
-    let sid = match intruder.wait_for(WAIT, |e| matches!(e, ClientEvent::StreamCreated(_))) {
-        Some(ClientEvent::StreamCreated(sid)) => sid,
-        other => panic!("intruder got no stream: {other:?}"),
-    };
+    let intruder_peer = intruder.local_addr().to_string();
     let mut enc = ChunkEncoder::new();
     enc.set_chunk_size(4096);
-    let mut raws = Vec::new();
-    for n in 0..10u32 {
-        for (csid, type_id, payload) in [
-            (
-                CSID_VIDEO,
-                TYPE_VIDEO,
-                avc_frame(n % 5 == 0, 9000 + n, 1500),
-            ),
-            (CSID_AUDIO, TYPE_AUDIO, aac_frame(9000 + n)),
-        ] {
-            raws.push(RawMessage {
-                csid,
-                timestamp: 400 + n * 40,
-                type_id,
-                stream_id: sid,
-                payload,
-            });
+    let mut intruder_bytes = 0;
+    intruder.pipeline_after_request(&mut enc, WAIT, |sid| {
+        let mut raws = Vec::new();
+        for n in 0..10u32 {
+            for (csid, type_id, payload) in [
+                (
+                    CSID_VIDEO,
+                    TYPE_VIDEO,
+                    avc_frame(n % 5 == 0, 9000 + n, 1500),
+                ),
+                (CSID_AUDIO, TYPE_AUDIO, aac_frame(9000 + n)),
+            ] {
+                intruder_bytes += payload.len();
+                raws.push(RawMessage {
+                    csid,
+                    timestamp: 400 + n * 40,
+                    type_id,
+                    stream_id: sid,
+                    payload,
+                });
+            }
         }
-    }
-    // May fail if the server already refused and closed: that is fine.
-    let _ = intruder.send_raw(&mut enc, &raws);
+        raws
+    });
     let refusal = intruder.wait_for(WAIT, |e| {
         matches!(e, ClientEvent::Error { .. } | ClientEvent::PublishStarted)
     });
@@ -402,11 +402,28 @@ fn duplicate_publisher_is_refused_and_none_of_its_frames_reach_players() {
     assert_eq!(counters(&got, MediaKind::Audio), want);
     let extra = player.collect_media(1, Duration::from_millis(300));
     assert!(extra.is_empty(), "unexpected extra media: {extra:?}");
+    // The server did read the intruder's frames (its close line counts them).
+    let close_line = |log: &str| {
+        log.lines()
+            .find(|l| {
+                l.contains(&intruder_peer) && l.contains("closed: duplicate publisher refused")
+            })
+            .map(str::to_owned)
+    };
     assert!(
-        wait_until(WAIT, || server
-            .log_text()
-            .contains("duplicate publisher refused")),
-        "no 'duplicate publisher refused' close line in the log"
+        wait_until(WAIT, || close_line(&server.log_text()).is_some()),
+        "no 'duplicate publisher refused' close line for {intruder_peer}"
+    );
+    let line = close_line(&server.log_text()).unwrap();
+    let bytes_in: usize = line
+        .split("(in ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no byte count in {line:?}"));
+    assert!(
+        bytes_in > intruder_bytes,
+        "server read {bytes_in} B from the intruder, its frames alone are {intruder_bytes} B"
     );
 }
 

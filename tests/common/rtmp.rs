@@ -260,6 +260,50 @@ impl TestClient {
         self.socket.write_all(&buf)
     }
 
+    /// Drive the session until createStream is answered, then send the
+    /// publish/play request the session writes at that moment in one write
+    /// together with `extra(stream_id)` encoded by `encoder` (see
+    /// [`TestClient::send_raw`] for its rules): the server gets the request
+    /// and the pipelined messages in the same read. Returns the stream id.
+    pub fn pipeline_after_request(
+        &mut self,
+        encoder: &mut ChunkEncoder,
+        timeout: Duration,
+        extra: impl FnOnce(u32) -> Vec<RawMessage>,
+    ) -> u32 {
+        let mut extra = Some(extra);
+        let deadline = Instant::now() + timeout;
+        loop {
+            assert!(Instant::now() < deadline, "createStream not answered");
+            assert!(!self.closed, "closed before createStream was answered");
+            self.read_some(deadline.saturating_duration_since(Instant::now()));
+            if self.inbound.is_empty() {
+                continue;
+            }
+            let mut evs = Vec::new();
+            if let Err(e) = self
+                .session
+                .handle_input(&mut self.inbound, &mut evs, &mut self.out)
+            {
+                panic!("client session error: {e}");
+            }
+            let created = evs.iter().find_map(|e| match e {
+                ClientEvent::StreamCreated(sid) => Some(*sid),
+                _ => None,
+            });
+            if let (Some(sid), Some(extra)) = (created, extra.take()) {
+                for raw in extra(sid) {
+                    encoder.encode(&raw, &mut self.out);
+                }
+            }
+            self.events.extend(evs);
+            self.flush();
+            if let Some(sid) = created {
+                return sid;
+            }
+        }
+    }
+
     /// Every event until `media` media messages arrived, the connection
     /// closed, or `timeout` passed.
     pub fn collect_events(&mut self, media: usize, timeout: Duration) -> Vec<ClientEvent> {
