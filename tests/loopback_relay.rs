@@ -327,6 +327,10 @@ fn publisher_leaving_and_returning_keeps_the_player() {
     first.finish();
     let between = wait_unpublished(&mut player);
     assert!(media_of(&between).is_empty(), "media after unpublish");
+    assert!(
+        between.contains(&ClientEvent::StreamEof(1)),
+        "StreamEof for another stream id: {between:?}"
+    );
     assert!(!player.closed, "player closed after unpublish");
 
     // 2: restarts at timestamp 0, then its socket just closes.
@@ -518,6 +522,28 @@ fn player_on_stream_id_2_receives_media_via_the_slow_path() {
     let reference = normal.collect_media(122, WAIT);
     assert_eq!(got, reference, "stream 1 and stream 2 players differ");
 
+    // A late joiner on stream id 2 gets the headers and the cached GOP
+    // (keyframe 40 on), re-chunked for its stream id.
+    let mut late = TestClient::play_on_later_stream(server.addr, "live", "sid", 1);
+    assert_eq!(late.session.stream_id(), 2);
+    let start = late.collect_media(2 + 40, WAIT);
+    assert_eq!(
+        start.len(),
+        42,
+        "late stream-2 player got {} of 42",
+        start.len()
+    );
+    assert_eq!(start[0].2, avc_seq_header());
+    assert_eq!(start[1].2, aac_seq_header());
+    let gop: Vec<u32> = (40..60).collect();
+    assert_eq!(counters(&start, MediaKind::Video), gop);
+    assert_eq!(counters(&start, MediaKind::Audio), gop);
+    assert_eq!(
+        &start[2..],
+        &reference[82..],
+        "cached GOP differs from live"
+    );
+
     // Its close line counts the re-chunked frames.
     let peer = odd.local_addr().to_string();
     odd.finish();
@@ -540,33 +566,37 @@ fn player_on_stream_id_2_receives_media_via_the_slow_path() {
     assert!(slow >= 120, "slow path count {slow} in {line:?}");
 }
 
-/// Publish 40 video + 40 audio frames starting at `base` (wrapping) to a
-/// player that joined first; check every delta is preserved mod 2^32.
-fn check_timestamp_deltas(name: &str, base: u32) {
+#[test]
+fn player_on_stream_id_2_gets_notifications_for_its_stream() {
     let server = ServerProcess::start(&[]);
-    let mut player = TestClient::play(server.addr, "live", name);
-    let mut publisher = TestClient::publish(server.addr, "live", name);
+    let mut player = TestClient::play_on_later_stream(server.addr, "live", "sid-notify", 1);
+    assert_eq!(player.session.stream_id(), 2);
+    let mut publisher = TestClient::publish(server.addr, "live", "sid-notify");
     player
         .wait_for(WAIT, |e| is_status(e, CODE_PLAY_PUBLISH_NOTIFY))
         .expect("Play.PublishNotify");
-    let mut sent: Vec<(MediaKind, u32, u32)> = Vec::new();
-    send_headers(&mut publisher, base);
-    for n in 0..40u32 {
-        let tv = base.wrapping_add(n * 40);
-        let ta = tv.wrapping_add(20);
-        publisher.send_media(MediaKind::Video, tv, &avc_frame(n % 10 == 0, n, 1200));
-        publisher.send_media(MediaKind::Audio, ta, &aac_frame(n));
-        sent.push((MediaKind::Video, n, tv));
-        sent.push((MediaKind::Audio, n, ta));
-    }
-    let got = player.collect_media(82, WAIT);
-    assert_eq!(got.len(), 82, "{name}: player got {} of 82", got.len());
-    let got: Vec<(MediaKind, u32, u32)> = got[2..]
-        .iter()
-        .map(|m| (m.0, frame_number(m.0, &m.2).unwrap(), m.1))
-        .collect();
+    send_headers(&mut publisher, 0);
+    send_av(&mut publisher, 0, 0..10, 5, 5000);
+    let got = player.collect_media(22, WAIT);
+    assert_eq!(got.len(), 22, "player got {} of 22", got.len());
+    assert_eq!(
+        counters(&got, MediaKind::Video),
+        (0..10).collect::<Vec<_>>()
+    );
+    publisher.finish();
+    let events = wait_unpublished(&mut player);
+    assert!(
+        events.contains(&ClientEvent::StreamEof(2)),
+        "no StreamEof(2): {events:?}"
+    );
+    assert!(!player.closed);
+}
+
+/// Consecutive deltas (mod 2^32) of `got` equal those of `sent`, and the
+/// frames are the same ones in the same order; entries are (kind, counter, ts).
+fn assert_same_deltas(name: &str, got: &[(MediaKind, u32, u32)], sent: &[(MediaKind, u32, u32)]) {
     let order = |v: &[(MediaKind, u32, u32)]| v.iter().map(|x| (x.0, x.1)).collect::<Vec<_>>();
-    assert_eq!(order(&got), order(&sent), "{name}: frame order");
+    assert_eq!(order(got), order(sent), "{name}: frame order");
     for i in 1..sent.len() {
         let want = sent[i].2.wrapping_sub(sent[i - 1].2);
         let have = got[i].2.wrapping_sub(got[i - 1].2);
@@ -582,14 +612,65 @@ fn check_timestamp_deltas(name: &str, base: u32) {
     }
 }
 
+/// Publish 40 video frames of 9000 bytes (more than one chunk, so the
+/// extended timestamp also appears in continuation chunks) + 40 audio frames
+/// starting at `base` (wrapping) to a player that joined first; check every
+/// delta is preserved mod 2^32. Then a late joiner gets the cached GOP
+/// (keyframe 30 on) with the same deltas.
+fn check_timestamp_deltas(name: &str, base: u32, server_args: &[&str]) {
+    let server = ServerProcess::start(server_args);
+    let mut player = TestClient::play(server.addr, "live", name);
+    let mut publisher = TestClient::publish(server.addr, "live", name);
+    player
+        .wait_for(WAIT, |e| is_status(e, CODE_PLAY_PUBLISH_NOTIFY))
+        .expect("Play.PublishNotify");
+    let mut sent: Vec<(MediaKind, u32, u32)> = Vec::new();
+    send_headers(&mut publisher, base);
+    for n in 0..40u32 {
+        let tv = base.wrapping_add(n * 40);
+        let ta = tv.wrapping_add(20);
+        publisher.send_media(MediaKind::Video, tv, &avc_frame(n % 10 == 0, n, 9000));
+        publisher.send_media(MediaKind::Audio, ta, &aac_frame(n));
+        sent.push((MediaKind::Video, n, tv));
+        sent.push((MediaKind::Audio, n, ta));
+    }
+    let as_triples = |media: &[Media]| -> Vec<(MediaKind, u32, u32)> {
+        media
+            .iter()
+            .map(|m| (m.0, frame_number(m.0, &m.2).unwrap(), m.1))
+            .collect()
+    };
+    let got = player.collect_media(82, WAIT);
+    assert_eq!(got.len(), 82, "{name}: player got {} of 82", got.len());
+    assert!(got[2..].iter().all(|m| !is_seq_header(m)));
+    assert_same_deltas(name, &as_triples(&got[2..]), &sent);
+
+    let mut late = TestClient::play(server.addr, "live", name);
+    let gop = late.collect_media(2 + 20, WAIT);
+    assert_eq!(gop.len(), 22, "{name}: late joiner got {} of 22", gop.len());
+    assert_eq!(gop[0].2, avc_seq_header());
+    assert_eq!(gop[1].2, aac_seq_header());
+    assert_same_deltas(
+        &format!("{name} (late)"),
+        &as_triples(&gop[2..]),
+        &sent[60..],
+    );
+}
+
 #[test]
 fn timestamps_crossing_the_extended_timestamp_boundary_keep_their_deltas() {
-    check_timestamp_deltas("ext-ts", 0xFF_FFFF - 500);
+    check_timestamp_deltas("ext-ts", 0xFF_FFFF - 500, &[]);
 }
 
 #[test]
 fn timestamps_wrapping_at_2_pow_32_keep_their_deltas() {
-    check_timestamp_deltas("wrap", u32::MAX - 500);
+    check_timestamp_deltas("wrap", u32::MAX - 500, &[]);
+}
+
+#[test]
+fn timestamps_keep_their_deltas_with_128_byte_server_chunks() {
+    check_timestamp_deltas("ext-ts-128", 0xFF_FFFF - 500, &["--chunk-size", "128"]);
+    check_timestamp_deltas("wrap-128", u32::MAX - 500, &["--chunk-size", "128"]);
 }
 
 #[test]
