@@ -164,6 +164,69 @@ fn three_subscribers_get_every_frame_in_order_with_identical_bytes() {
     assert_eq!(got[0], got[2], "players 0 and 2 differ");
 }
 
+#[test]
+fn coalesced_writes_still_deliver_every_frame_in_order() {
+    let server = ServerProcess::start(&["--write-coalesce-ms", "30"]);
+    let mut publisher = TestClient::publish(server.addr, "live", "coalesce");
+    let mut players: Vec<TestClient> = (0..2)
+        .map(|_| TestClient::play(server.addr, "live", "coalesce"))
+        .collect();
+    send_headers(&mut publisher, 0);
+    // Paced a little so that frames do wait for the coalescing timer.
+    for n in 0..40u32 {
+        send_av(&mut publisher, 0, n..n + 1, 10, 3000);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let want: Vec<u32> = (0..40).collect();
+    let mut first: Option<Vec<Media>> = None;
+    for (i, p) in players.iter_mut().enumerate() {
+        let got = p.collect_media(82, WAIT);
+        assert_eq!(got.len(), 82, "player {i} got {} of 82", got.len());
+        assert_eq!(counters(&got, MediaKind::Video), want, "player {i}");
+        assert_eq!(counters(&got, MediaKind::Audio), want, "player {i}");
+        match &first {
+            None => first = Some(got),
+            Some(f) => assert_eq!(f, &got, "players differ"),
+        }
+    }
+}
+
+#[test]
+fn a_player_that_stops_gets_no_more_media_and_others_continue() {
+    let server = ServerProcess::start(&[]);
+    let mut publisher = TestClient::publish(server.addr, "live", "stop");
+    let mut leaving = TestClient::play(server.addr, "live", "stop");
+    let mut staying = TestClient::play(server.addr, "live", "stop");
+    send_headers(&mut publisher, 0);
+    send_av(&mut publisher, 0, 0..10, 5, 2000);
+    assert_eq!(leaving.collect_media(22, WAIT).len(), 22);
+    let peer = leaving.local_addr().to_string();
+    leaving.finish();
+    assert!(
+        wait_until(WAIT, || server
+            .log_text()
+            .lines()
+            .any(|l| l.contains(&peer) && l.contains("play stop"))),
+        "no play stop line for {peer}"
+    );
+    send_av(&mut publisher, 0, 10..20, 5, 2000);
+    let got = staying.collect_media(42, WAIT);
+    assert_eq!(
+        counters(&got, MediaKind::Video),
+        (0..20).collect::<Vec<_>>()
+    );
+    let after = leaving.collect_media(1, Duration::from_millis(300));
+    assert!(after.is_empty(), "media after deleteStream: {after:?}");
+    // A player whose socket just closes does not disturb the other one.
+    drop(leaving);
+    send_av(&mut publisher, 0, 20..30, 5, 2000);
+    let got = staying.collect_media(20, WAIT);
+    assert_eq!(
+        counters(&got, MediaKind::Video),
+        (20..30).collect::<Vec<_>>()
+    );
+}
+
 /// Publishes metadata, headers and 25 frames (keyframes at 0, 10, 20) with a
 /// first player reading everything; returns (publisher, first player's media).
 fn late_join_setup(server: &ServerProcess, name: &str) -> (TestClient, Vec<Media>) {
