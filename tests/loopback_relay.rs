@@ -768,3 +768,31 @@ fn sigterm_exits_promptly_and_players_learn_of_it() {
         "no shutdown line in the log"
     );
 }
+
+#[test]
+fn sigterm_with_a_stalled_player_still_exits_promptly() {
+    let mut server = ServerProcess::start(&[]);
+    let mut publisher = TestClient::publish(server.addr, "live", "term-stalled");
+    let mut player = TestClient::play(server.addr, "live", "term-stalled");
+    // Plays, then never reads: its kernel buffers fill and the server keeps
+    // a queue for it.
+    let _stalled = TestClient::play(server.addr, "live", "term-stalled");
+    send_headers(&mut publisher, 0);
+    // ~8 MB, more than loopback socket buffers hold.
+    let frames = 80u32;
+    let reader = std::thread::spawn(move || {
+        let got = player.collect_media(2 + 2 * frames as usize, WAIT);
+        (player, got)
+    });
+    send_av(&mut publisher, 0, 0..frames, 10, 100_000);
+    let (mut player, got) = reader.join().expect("reader");
+    assert_eq!(got.len(), 2 + 2 * frames as usize);
+
+    let started = Instant::now();
+    let status = server.terminate(Duration::from_secs(3));
+    let took = started.elapsed();
+    let status = status.expect("server still running 3 s after SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+    assert!(took < Duration::from_millis(2500), "shutdown took {took:?}");
+    assert!(player.wait_closed(WAIT), "healthy player not closed");
+}
