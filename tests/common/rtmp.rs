@@ -12,7 +12,9 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use rtmp_edge::proto::amf0::Amf0Value;
+use rtmp_edge::proto::chunk::{ChunkEncoder, RawMessage};
 use rtmp_edge::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession};
+use rtmp_edge::proto::command;
 use rtmp_edge::proto::handshake::{ClientHandshake, Progress};
 use rtmp_edge::proto::session::MediaKind;
 
@@ -210,6 +212,124 @@ impl TestClient {
         self.flush();
     }
 
+    /// Send a command of our own on stream 0 (`values` = name, tx, object,
+    /// args); for calls the session does not make by itself.
+    pub fn send_command(&mut self, values: &[Amf0Value]) {
+        self.session.send_command(values, &mut self.out);
+        self.flush();
+    }
+
+    /// Connect and play `app/stream` on a message stream id other than 1:
+    /// `extra` createStream calls of our own (transactions 100, 101, ...)
+    /// go out right behind `connect`, before the session's own createStream,
+    /// so the server hands the session stream id `extra + 1`. Waits for
+    /// Play.Start.
+    pub fn play_on_later_stream(
+        addr: SocketAddr,
+        app: &str,
+        stream: &str,
+        extra: u32,
+    ) -> TestClient {
+        let mut c = TestClient::connect(addr, app, stream, ClientMode::Play);
+        for i in 0..extra {
+            c.send_command(&command::create_stream(100.0 + f64::from(i)));
+        }
+        c.wait_for(Duration::from_secs(5), |e| {
+            matches!(e, ClientEvent::PlayStarted)
+        })
+        .unwrap_or_else(|| panic!("no Play.Start for {app}/{stream}"));
+        c
+    }
+
+    /// Encode `msgs` with a caller-owned encoder and write them in one go,
+    /// bypassing the session's state checks (e.g. media from a publisher the
+    /// server is about to refuse). The encoder must use the chunk size this
+    /// client announced (4096 for [`ClientConfig::new`]) and csids the
+    /// session never used. A write error (the server may already have closed
+    /// the connection) is returned but does not mark the client closed, so
+    /// what the server sent before closing can still be read.
+    pub fn send_raw(
+        &mut self,
+        encoder: &mut ChunkEncoder,
+        msgs: &[RawMessage],
+    ) -> std::io::Result<()> {
+        let mut buf = BytesMut::new();
+        for raw in msgs {
+            encoder.encode(raw, &mut buf);
+        }
+        self.socket.write_all(&buf)
+    }
+
+    /// Drive the session until createStream is answered, then send the
+    /// publish/play request the session writes at that moment in one write
+    /// together with `extra(stream_id)` encoded by `encoder` (see
+    /// [`TestClient::send_raw`] for its rules): the server gets the request
+    /// and the pipelined messages in the same read. Returns the stream id.
+    pub fn pipeline_after_request(
+        &mut self,
+        encoder: &mut ChunkEncoder,
+        timeout: Duration,
+        extra: impl FnOnce(u32) -> Vec<RawMessage>,
+    ) -> u32 {
+        let mut extra = Some(extra);
+        let deadline = Instant::now() + timeout;
+        loop {
+            assert!(Instant::now() < deadline, "createStream not answered");
+            assert!(!self.closed, "closed before createStream was answered");
+            self.read_some(deadline.saturating_duration_since(Instant::now()));
+            if self.inbound.is_empty() {
+                continue;
+            }
+            let mut evs = Vec::new();
+            if let Err(e) = self
+                .session
+                .handle_input(&mut self.inbound, &mut evs, &mut self.out)
+            {
+                panic!("client session error: {e}");
+            }
+            let created = evs.iter().find_map(|e| match e {
+                ClientEvent::StreamCreated(sid) => Some(*sid),
+                _ => None,
+            });
+            if let (Some(sid), Some(extra)) = (created, extra.take()) {
+                for raw in extra(sid) {
+                    encoder.encode(&raw, &mut self.out);
+                }
+            }
+            self.events.extend(evs);
+            self.flush();
+            if let Some(sid) = created {
+                return sid;
+            }
+        }
+    }
+
+    /// Every event until `media` media messages arrived, the connection
+    /// closed, or `timeout` passed.
+    pub fn collect_events(&mut self, media: usize, timeout: Duration) -> Vec<ClientEvent> {
+        let deadline = Instant::now() + timeout;
+        let mut got = Vec::new();
+        let mut n = 0;
+        while n < media {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_event(left) {
+                Some(e) => {
+                    if matches!(e, ClientEvent::Media { .. }) {
+                        n += 1;
+                    }
+                    got.push(e);
+                }
+                None => break,
+            }
+        }
+        got
+    }
+
+    /// The address the server sees for this client (as in its log lines).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.socket.local_addr().expect("local addr")
+    }
+
     /// True once the server closed the connection (reads 0) within `timeout`.
     pub fn wait_closed(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
@@ -247,6 +367,26 @@ pub fn aac_frame(n: u32) -> Bytes {
     v.extend_from_slice(&n.to_be_bytes());
     v.resize(40, 0x21);
     Bytes::from(v)
+}
+
+/// True for an onStatus (non-error) event with this code.
+pub fn is_status(e: &ClientEvent, want: &str) -> bool {
+    matches!(e, ClientEvent::Status { code, .. } if code == want)
+}
+
+/// Media events only, as (kind, timestamp, payload).
+pub fn media_of(events: &[ClientEvent]) -> Vec<(MediaKind, u32, Bytes)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Media {
+                kind,
+                timestamp,
+                payload,
+            } => Some((*kind, *timestamp, payload.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The counter a synthetic frame carries.
