@@ -710,3 +710,95 @@ pub fn log_tail(server: &ServerProcess) -> String {
 pub fn amf_decodes(body: &[u8]) -> bool {
     amf0::decode_all(body, &Amf0Limits::default()).is_ok()
 }
+
+// ---------------------------------------------------------------------------
+// Hand-built chunks
+// ---------------------------------------------------------------------------
+
+/// Basic header + message header of `fmt` (0..=3), as the spec lays them
+/// out; an extended timestamp field is appended when `ts_field` >= 0xFFFFFF.
+pub fn chunk_header(
+    fmt: u8,
+    csid: u32,
+    ts_field: u32,
+    len: u32,
+    type_id: u8,
+    msid: u32,
+) -> Vec<u8> {
+    let mut h = Vec::with_capacity(18);
+    let f = fmt << 6;
+    if csid < 64 {
+        h.push(f | csid as u8);
+    } else if csid < 320 {
+        h.push(f);
+        h.push((csid - 64) as u8);
+    } else {
+        let v = csid - 64;
+        h.push(f | 1);
+        h.push(v as u8);
+        h.push((v >> 8) as u8);
+    }
+    let ext = ts_field >= 0xFF_FFFF;
+    if fmt <= 2 {
+        let field = if ext { 0xFF_FFFF } else { ts_field };
+        h.extend_from_slice(&field.to_be_bytes()[1..]);
+        if fmt <= 1 {
+            h.extend_from_slice(&len.to_be_bytes()[1..]);
+            h.push(type_id);
+            if fmt == 0 {
+                h.extend_from_slice(&msid.to_le_bytes());
+            }
+        }
+    }
+    if ext && fmt <= 2 {
+        h.extend_from_slice(&ts_field.to_be_bytes());
+    }
+    h
+}
+
+/// A whole message on `csid` cut into chunks of `chunk_size` (fmt 0 then
+/// fmt 3), each chunk's bytes separately, so tests can interleave them.
+pub fn message_chunks(
+    csid: u32,
+    type_id: u8,
+    msid: u32,
+    payload: &[u8],
+    chunk_size: usize,
+) -> Vec<Vec<u8>> {
+    let mut chunks = Vec::new();
+    for (i, piece) in payload.chunks(chunk_size).enumerate() {
+        let mut c = if i == 0 {
+            chunk_header(0, csid, 0, payload.len() as u32, type_id, msid)
+        } else {
+            chunk_header(3, csid, 0, 0, 0, 0)
+        };
+        c.extend_from_slice(piece);
+        chunks.push(c);
+    }
+    chunks
+}
+
+/// A complete protocol control message (fmt 0, csid 2, msid 0).
+pub fn control_message(type_id: u8, payload: &[u8]) -> Vec<u8> {
+    let mut m = chunk_header(0, 2, 0, payload.len() as u32, type_id, 0);
+    m.extend_from_slice(payload);
+    m
+}
+
+/// AMF0 body of an unknown command `name` with transaction `tx`.
+pub fn unknown_command_body(name: &str, tx: f64) -> Vec<u8> {
+    let mut b = BytesMut::new();
+    amf0::encode_all(&command(name, tx, &[]), &mut b);
+    b.to_vec()
+}
+
+/// The connection still answers: an unknown command with transaction `tx`
+/// gets `_error` with that transaction id.
+pub fn assert_answers(c: &mut RawConn, tx: f64) {
+    c.send_command(0, &command("hostileProbe", tx, &[]));
+    let got = c.wait_command(Duration::from_secs(3), |v| {
+        v.first().and_then(Amf0Value::as_str) == Some("_error")
+            && v.get(1).and_then(Amf0Value::as_number) == Some(tx)
+    });
+    assert!(got.is_some(), "{}: no _error for probe tx {tx}", c.local);
+}
