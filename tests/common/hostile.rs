@@ -802,3 +802,123 @@ pub fn assert_answers(c: &mut RawConn, tx: f64) {
     });
     assert!(got.is_some(), "{}: no _error for probe tx {tx}", c.local);
 }
+
+// ---------------------------------------------------------------------------
+// Raw publishers and players
+// ---------------------------------------------------------------------------
+
+/// AMF0 string bytes of an arbitrary (maybe non-UTF-8) byte string.
+pub fn amf_string_bytes(s: &[u8]) -> Vec<u8> {
+    let mut b = vec![0x02];
+    b.extend_from_slice(&(s.len() as u16).to_be_bytes());
+    b.extend_from_slice(s);
+    b
+}
+
+/// Body of `[name, tx, null, <stream name bytes>]`.
+pub fn name_command_body(cmd: &str, tx: f64, stream: &[u8]) -> Bytes {
+    let mut b = BytesMut::new();
+    amf0::encode_all(
+        &[
+            Amf0Value::string(cmd),
+            Amf0Value::Number(tx),
+            Amf0Value::Null,
+        ],
+        &mut b,
+    );
+    b.extend_from_slice(&amf_string_bytes(stream));
+    b.freeze()
+}
+
+/// What a publish or play request got.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The onStatus code (Publish.Start, Play.Start, an error code...).
+    Status(String),
+    /// The server closed the connection; the reason from its log.
+    Closed(String),
+}
+
+impl RawConn {
+    /// createStream (expects stream id 1).
+    pub fn create_stream(&mut self) {
+        self.send_command(0, &command("createStream", 2.0, &[]));
+        let r = self.wait_command(Duration::from_secs(3), |v| {
+            v.first().and_then(Amf0Value::as_str) == Some("_result")
+        });
+        let id = r
+            .as_ref()
+            .and_then(|v| v.get(3))
+            .and_then(Amf0Value::as_number);
+        assert_eq!(id, Some(1.0), "createStream answer {r:?}");
+    }
+
+    /// createStream, then `cmd` (publish/play) with a raw stream name on stream 1;
+    /// the first onStatus code, or the close.
+    pub fn request(&mut self, server: &ServerProcess, cmd: &str, name: &[u8]) -> Outcome {
+        self.create_stream();
+        self.send_command_body(1, name_command_body(cmd, 3.0, name));
+        let st = self.wait_command(Duration::from_secs(3), |v| {
+            v.first().and_then(Amf0Value::as_str) == Some("onStatus")
+                && status_code(v).is_some_and(|c| c != "NetStream.Play.Reset")
+        });
+        match st {
+            Some(v) => Outcome::Status(status_code(&v).unwrap()),
+            None => {
+                assert!(
+                    self.wait_closed(Duration::from_secs(2)).is_some(),
+                    "{cmd} {name:?}: no onStatus and not closed"
+                );
+                Outcome::Closed(close_reason(server, self.local).unwrap_or_default())
+            }
+        }
+    }
+
+    /// Connected raw publisher on `live/<name>` (asserts Publish.Start).
+    pub fn publisher(server: &ServerProcess, name: &[u8]) -> RawConn {
+        let mut c = RawConn::connected(server.addr, APP);
+        let o = c.request(server, "publish", name);
+        assert_eq!(o, Outcome::Status("NetStream.Publish.Start".into()));
+        c
+    }
+
+    /// Audio (csid 6) or video (csid 7) on message stream `msid`.
+    pub fn send_media(&mut self, msid: u32, kind: MediaKind, ts: u32, payload: Bytes) -> bool {
+        let (csid, type_id) = match kind {
+            MediaKind::Audio => (6, rtmp_edge::proto::message::TYPE_AUDIO),
+            MediaKind::Video => (7, rtmp_edge::proto::message::TYPE_VIDEO),
+        };
+        self.send_raw(&RawMessage {
+            csid,
+            timestamp: ts,
+            type_id,
+            stream_id: msid,
+            payload,
+        })
+    }
+
+    /// Audio/video messages (kind, timestamp, payload) within `timeout`,
+    /// stopping once `n` arrived.
+    pub fn collect_media(&mut self, n: usize, timeout: Duration) -> Vec<(MediaKind, u32, Bytes)> {
+        let deadline = Instant::now() + timeout;
+        let mut got = Vec::new();
+        while got.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.closed {
+                break;
+            }
+            for m in self.read_messages(left.min(Duration::from_millis(50))) {
+                match m {
+                    RtmpMessage::Video {
+                        timestamp, payload, ..
+                    } => got.push((MediaKind::Video, timestamp, payload)),
+                    RtmpMessage::Audio {
+                        timestamp, payload, ..
+                    } => got.push((MediaKind::Audio, timestamp, payload)),
+                    _ => {}
+                }
+            }
+        }
+        got
+    }
+}
