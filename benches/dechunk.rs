@@ -3,7 +3,7 @@
 //! 4096), and canonical encode throughput.
 //!
 //! `cargo bench --bench dechunk -- --warm-up-time 1 --measurement-time 3`
-//! (captures dir: `RTMP_CAPTURES_DIR`, default `/work/shared/captures`).
+//! (captures dir: `RTMP_CAPTURES`, default `../shared/captures` beside the checkout).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -15,9 +15,11 @@ use rtmp_edge::proto::chunk::{
 };
 
 fn media_messages() -> Vec<RawMessage> {
-    let dir = std::env::var_os("RTMP_CAPTURES_DIR")
+    let dir = std::env::var_os("RTMP_CAPTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/captures"));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures"))
+        });
     let p = dir.join("ffmpeg_publish.c2s.bin");
     let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let mut dec = ChunkDecoder::new(ChunkLimits::default());

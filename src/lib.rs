@@ -18,5 +18,6 @@
 pub mod config;
 pub mod error;
 pub mod proto;
+pub mod record;
 pub mod relay;
 pub mod server;

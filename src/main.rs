@@ -1,6 +1,7 @@
 //! `rtmp-server`: the edge server binary. Parses flags into a `Config`,
 //! initialises logging, runs the event loop, and maps failures to exit codes.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -101,12 +102,12 @@ fn main() -> ExitCode {
         .set_target_level(LevelFilter::Off)
         .set_thread_level(LevelFilter::Off)
         .build();
-    let _ = TermLogger::init(
-        args.log_level,
-        log_config,
-        TerminalMode::Stderr,
-        ColorChoice::Auto,
-    );
+    let color = if std::io::stderr().is_terminal() {
+        ColorChoice::Auto
+    } else {
+        ColorChoice::Never
+    };
+    let _ = TermLogger::init(args.log_level, log_config, TerminalMode::Stderr, color);
 
     let config = Config {
         listen: args.listen,

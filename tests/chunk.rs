@@ -436,9 +436,11 @@ fn golden_abort() {
 // ---------------------------------------------------------------- captures
 
 fn captures_dir() -> PathBuf {
-    std::env::var_os("RTMP_CAPTURES_DIR")
+    std::env::var_os("RTMP_CAPTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/captures"))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures"))
+        })
 }
 
 const HANDSHAKE: usize = 1537 + 1536;

@@ -15,7 +15,9 @@ use std::path::PathBuf;
 fn captures_dir() -> PathBuf {
     std::env::var_os("RTMP_CAPTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/captures"))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures"))
+        })
 }
 
 fn capture() -> Vec<u8> {

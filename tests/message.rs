@@ -377,9 +377,11 @@ fn commands_and_data_amf0_and_amf3_wrappers() {
 // ---------------------------------------------------------------- captures
 
 fn captures_dir() -> PathBuf {
-    std::env::var_os("RTMP_CAPTURES_DIR")
+    std::env::var_os("RTMP_CAPTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/captures"))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures"))
+        })
 }
 
 fn capture_messages(name: &str) -> Vec<RawMessage> {

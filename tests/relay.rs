@@ -64,6 +64,17 @@ fn capture_tags() -> Vec<FlvTag> {
     flv::read_all(Bytes::from(bytes)).expect("capture parses").1
 }
 
+/// Prints the seed of a failing property-test iteration (any panic in it).
+struct SeedGuard(u64);
+
+impl Drop for SeedGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("property failed with seed {}", self.0);
+        }
+    }
+}
+
 fn cfg() -> StreamConfig {
     StreamConfig {
         chunk_size: 4096,
@@ -582,7 +593,7 @@ fn publisher_leave_and_return_keeps_viewers_and_continues_timestamps() {
 }
 
 #[test]
-fn timestamps_through_the_table_wrap_and_rebase() {
+fn timestamps_through_the_table_wrap_jump_and_rebase() {
     let mut t: StreamTable<u32> = StreamTable::new(cfg());
     t.claim_publisher("k", 1, 0);
     let mut media = |ts: u32| {
@@ -599,15 +610,18 @@ fn timestamps_through_the_table_wrap_and_rebase() {
         "16 million ms forward: rebased"
     );
     assert_eq!(media(0x0100_0010), 0x10 + 10 + 0x20, "crossing 0xFFFFFF");
+    // jump back by 5 s: continues 10 ms after the last output
+    assert_eq!(media(0x0100_0010 - 5000), 0x10 + 10 + 0x20 + 10);
+    assert_eq!(media(0x0100_0010 - 4960), 0x10 + 10 + 0x20 + 50);
     let f = t
-        .on_media("k", 1, 9, 0x0100_0030, inter_frame(0), 0)
+        .on_media("k", 1, 9, 0x0100_0010 - 4900, inter_frame(0), 0)
         .unwrap()
         .0;
     let m = &decode_all(&f.wire, 4096)[0];
-    assert_eq!(m.timestamp, 0x10 + 10 + 0x40);
+    assert_eq!(m.timestamp, 0x10 + 10 + 0x20 + 110);
     let s = t.stats().next().unwrap().1;
-    assert_eq!(s.last_timestamp, Some(0x10 + 10 + 0x40));
-    assert_eq!(s.frames_in, 5);
+    assert_eq!(s.last_timestamp, Some(0x10 + 10 + 0x20 + 110));
+    assert_eq!(s.frames_in, 7);
 }
 
 #[test]
@@ -730,6 +744,7 @@ impl Viewer {
 fn capture_end_to_end_through_queues() {
     let tags = capture_tags();
     for seed in 0..20u64 {
+        let _guard = SeedGuard(seed);
         let mut rng = StdRng::seed_from_u64(seed);
         let mut t: StreamTable<u32> = StreamTable::new(cfg());
         let mut viewers: Vec<Viewer> = vec![Viewer::new(8 << 20)];
@@ -880,6 +895,7 @@ fn late_joins_never_overflow_when_the_budget_exceeds_gop_max() {
     let tags = capture_tags();
     let gop_max = 64 * 1024;
     for seed in 0..10u64 {
+        let _guard = SeedGuard(seed);
         let mut rng = StdRng::seed_from_u64(seed);
         let mut t: StreamTable<u32> = StreamTable::new(StreamConfig {
             gop_max_bytes: gop_max,

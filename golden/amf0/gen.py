@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate the AMF0 golden vectors in this folder (Python 3, stdlib only).
 
-usage: python3 golden/amf0/gen.py [CAPTURES_DIR]   (default /work/shared/captures)
+usage: python3 golden/amf0/gen.py [CAPTURES_DIR]   (default ../shared/captures beside the checkout)
 
 1. Spec vectors: one .bin per AMF0 type, laid out by hand from the AMF0
    specification (section 2), independent of the Rust encoder.
@@ -16,7 +16,7 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CAPS = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/captures"
+CAPS = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../shared/captures")
 
 
 def u16(n):

@@ -10,6 +10,7 @@ use mio::net::TcpStream;
 use crate::error::CloseReason;
 use crate::proto::handshake::ServerHandshake;
 use crate::proto::session::ServerSession;
+use crate::record::RecordingId;
 use crate::relay::frame::Frame;
 use crate::relay::queue::{Offer, QueueConfig, SubscriberQueue};
 
@@ -58,6 +59,8 @@ pub struct Conn {
     /// control frames, and shared media frames.
     pub out: SubscriberQueue,
     pub role: Role,
+    /// Has published or played at some point (the command deadline no longer applies).
+    pub had_role: bool,
     pub app: Option<String>,
     /// Readiness as last reported by an edge, cleared only by WouldBlock.
     pub readable: bool,
@@ -76,6 +79,8 @@ pub struct Conn {
     pub last_recv_ms: u64,
     pub last_media_ms: u64,
     pub ping_sent_ms: Option<u64>,
+    /// The recording of this publisher's stream (with --record-all).
+    pub recording: Option<RecordingId>,
     pub stats: ConnStats,
 }
 
@@ -95,6 +100,7 @@ impl Conn {
             inbound: BytesMut::new(),
             out: SubscriberQueue::new(queue),
             role: Role::Idle,
+            had_role: false,
             app: None,
             readable: false,
             writable: false,
@@ -107,6 +113,7 @@ impl Conn {
             last_recv_ms: now_ms,
             last_media_ms: now_ms,
             ping_sent_ms: None,
+            recording: None,
             stats: ConnStats::default(),
         }
     }

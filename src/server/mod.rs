@@ -32,7 +32,7 @@ use std::collections::HashMap;
 use std::io as stdio;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use log::{debug, info, warn};
@@ -46,10 +46,12 @@ use slab::Slab;
 
 use crate::config::Config;
 use crate::error::{CloseReason, Error, Phase};
+use crate::proto::flv;
 use crate::proto::handshake::Progress;
 use crate::proto::message::{TYPE_AUDIO, TYPE_VIDEO};
 use crate::proto::session::{MediaKind, ServerConfig, ServerEvent, ServerSession};
-use crate::relay::frame::Frame;
+use crate::record::{RecorderConfig, RecorderHandle};
+use crate::relay::frame::{Frame, FrameClass};
 use crate::relay::queue::{Offer, QueueConfig};
 use crate::relay::stream::{PublishClaim, StreamConfig, StreamTable};
 
@@ -62,7 +64,9 @@ const SWEEP_INTERVAL_MS: u64 = 100;
 /// How long to wait before retrying accept after EMFILE/ENFILE.
 const ACCEPT_RETRY_MS: u64 = 100;
 /// How long shutdown waits for queues to drain.
-const SHUTDOWN_GRACE_MS: u64 = 1_000;
+const SHUTDOWN_GRACE_MS: u64 = 700;
+/// How long shutdown waits for the recorder to finalize its files.
+const RECORDER_SHUTDOWN_MS: u64 = 900;
 /// Read step for connections that publish (large reads) and the others.
 const READ_STEP_PUBLISHER: usize = 64 * 1024;
 const READ_STEP_OTHER: usize = 4 * 1024;
@@ -105,6 +109,8 @@ pub struct Server {
     queue_config: QueueConfig,
     rng: StdRng,
     start: Instant,
+    /// The recorder thread's handle (with --record-all).
+    recorder: Option<RecorderHandle>,
     dirty: Vec<ConnId>,
     /// Players whose flush waits for write coalescing: (due ms, id).
     deferred: Vec<(u64, ConnId)>,
@@ -154,6 +160,17 @@ impl Server {
             stale_publisher_ms: config.stale_publisher_ms,
             ..StreamConfig::default()
         });
+        let recorder = if config.record_all {
+            let handle = RecorderHandle::spawn(RecorderConfig::new(config.record_dir.clone()))
+                .map_err(Error::RecordDir)?;
+            info!(
+                "recording every published stream into {}",
+                config.record_dir.display()
+            );
+            Some(handle)
+        } else {
+            None
+        };
         info!(
             "listening on {} (chunk size {}, GOP cache {}, max connections {})",
             local_addr,
@@ -173,6 +190,7 @@ impl Server {
             queue_config,
             rng: StdRng::from_os_rng(),
             start: Instant::now(),
+            recorder,
             dirty: Vec::new(),
             deferred: Vec::new(),
             closing: Vec::new(),
@@ -227,6 +245,9 @@ impl Server {
             }
             self.end_of_batch(now);
             if self.shutdown_finished(now) {
+                if let Some(recorder) = self.recorder.take() {
+                    recorder.shutdown(Duration::from_millis(RECORDER_SHUTDOWN_MS));
+                }
                 info!("shutdown complete");
                 return Ok(());
             }
@@ -527,14 +548,23 @@ impl Server {
             }
             PublishClaim::Granted => {}
         }
+        let recording = self
+            .recorder
+            .as_mut()
+            .map(|r| r.start(app, name, SystemTime::now()));
         if let Some(conn) = self.lookup(id) {
+            conn.had_role = true;
             conn.role = Role::Publisher {
                 key: key.clone(),
                 stream_id,
             };
             conn.last_media_ms = now;
+            conn.recording = recording;
         }
-        info!("{id} {peer} publish start {key}");
+        match recording {
+            Some(rec) => info!("{id} {peer} publish start {key} (recording {rec})"),
+            None => info!("{id} {peer} publish start {key}"),
+        }
         self.with_session(id, now, |s, out| s.accept_publish(stream_id, name, out));
         let waiting: Vec<ConnId> = self.streams.viewers(&key).to_vec();
         for viewer in waiting {
@@ -554,6 +584,7 @@ impl Server {
             info!("{id} {peer} play {key} ignored: connection already has a role");
             return;
         }
+        conn.had_role = true;
         conn.role = Role::Player {
             key: key.clone(),
             stream_id,
@@ -602,7 +633,7 @@ impl Server {
         payload: Bytes,
         now: u64,
     ) {
-        let key = match self.lookup(id) {
+        let (key, recording) = match self.lookup(id) {
             Some(conn) => match &conn.role {
                 Role::Publisher {
                     key,
@@ -610,7 +641,7 @@ impl Server {
                 } if *sid == stream_id => {
                     conn.last_media_ms = now;
                     conn.stats.media_in += 1;
-                    key.clone()
+                    (key.clone(), conn.recording)
                 }
                 _ => return,
             },
@@ -623,6 +654,7 @@ impl Server {
             closing,
             config,
             overload_warn,
+            recorder,
             ..
         } = self;
         let relayed = match type_id {
@@ -632,6 +664,17 @@ impl Server {
         let Some((frame, viewers)) = relayed else {
             return;
         };
+        if frame.class == FrameClass::SequenceHeader {
+            log_codec(id, &key, &frame);
+        }
+        if let (Some(recorder), Some(rec)) = (recorder.as_mut(), recording) {
+            match type_id {
+                Some(_) => {
+                    recorder.frame(rec, frame.type_id, frame.timestamp, frame.payload.clone())
+                }
+                None => recorder.metadata(rec, frame.timestamp, frame.payload.clone()),
+            }
+        }
         for &viewer in viewers {
             let Some(conn) = conns
                 .get_mut(viewer.index as usize)
@@ -670,7 +713,17 @@ impl Server {
         let role = std::mem::replace(&mut conn.role, Role::Idle);
         match role {
             Role::Publisher { key, .. } => {
-                info!("{id} {peer} publish stop {key}");
+                let recording = self.lookup(id).and_then(|c| c.recording.take());
+                match (self.recorder.as_mut(), recording) {
+                    (Some(recorder), Some(rec)) => {
+                        recorder.stop(rec);
+                        info!(
+                            "{id} {peer} publish stop {key} (recording {rec} finalizing, {} frames dropped)",
+                            recorder.dropped(rec)
+                        );
+                    }
+                    _ => info!("{id} {peer} publish stop {key}"),
+                }
                 let viewers = self.streams.release_publisher(&key, id);
                 let name = key
                     .split_once('/')
@@ -715,6 +768,9 @@ impl Server {
         }
         if now >= self.next_sweep_ms {
             self.next_sweep_ms = now + SWEEP_INTERVAL_MS;
+            if let Some(recorder) = self.recorder.as_mut() {
+                recorder.poll();
+            }
             self.sweep_timers(now);
             if !self.closing.is_empty() {
                 self.flush_dirty(now);
@@ -898,7 +954,7 @@ impl Server {
                     Some(Phase::Handshake)
                 }
                 (State::Active(_), Role::Idle)
-                    if age > cfg.command_timeout_ms && conn.app.is_none() =>
+                    if age > cfg.command_timeout_ms && !conn.had_role =>
                 {
                     Some(Phase::Commands)
                 }
@@ -1024,6 +1080,50 @@ impl Server {
             self.remove_closing(now);
         }
         self.conns.is_empty()
+    }
+}
+
+/// One info line when a publisher's sequence header names its codec.
+fn log_codec(id: ConnId, key: &str, frame: &Frame) {
+    let payload = &frame.payload[..];
+    if frame.is_video() {
+        let Some(info) = flv::classify_video(payload) else {
+            return;
+        };
+        let name = flv::codec_name(info.codec);
+        match flv::avc_config_summary(payload) {
+            Some((profile, level)) => info!(
+                "{id} stream {key}: video {name} {} level {}.{}",
+                avc_profile_name(profile),
+                level / 10,
+                level % 10
+            ),
+            None => info!("{id} stream {key}: video {name}"),
+        }
+    } else if frame.is_audio() {
+        let Some(codec) = flv::audio_codec(payload) else {
+            return;
+        };
+        let name = flv::codec_name(codec);
+        match flv::aac_config_summary(payload) {
+            Some((object_type, rate, channels)) => info!(
+                "{id} stream {key}: audio {name} object type {object_type}, {rate} Hz, {channels} ch"
+            ),
+            None => info!("{id} stream {key}: audio {name}"),
+        }
+    }
+}
+
+fn avc_profile_name(profile: u8) -> &'static str {
+    match profile {
+        66 => "Baseline",
+        77 => "Main",
+        88 => "Extended",
+        100 => "High",
+        110 => "High 10",
+        122 => "High 4:2:2",
+        244 => "High 4:4:4",
+        _ => "profile ?",
     }
 }
 

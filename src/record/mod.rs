@@ -1,0 +1,637 @@
+//! FLV recording on a dedicated recorder thread.
+//!
+//! The event loop owns a [`RecorderHandle`]; all file I/O happens on one
+//! recorder thread ([`writer`]). The loop hands the thread shared frames
+//! (`bytes::Bytes`, a refcount bump, no copy) through a bounded
+//! `std::sync::mpsc::sync_channel` with `try_send`, so it never blocks on
+//! disk.
+//!
+//! # Rules for the caller (driving order)
+//!
+//! ```text
+//!  spawn ─► start(app, stream, t) ─► metadata? ─► frame* ─► stop ─┐
+//!             ▲ (one id per publish; a reconnect is a new start)  │
+//!             └───────────────────────────────────────────────────┘
+//!  ... ─► poll() once per loop tick (retries queued control commands)
+//!  ... ─► shutdown(max_wait) (finalizes every open recording, joins)
+//! ```
+//!
+//! * Call [`RecorderHandle::start`] once per publish and use the returned
+//!   [`RecordingId`] for every later call; ids are never reused. A refused
+//!   duplicate publisher must not call `start`.
+//! * [`RecorderHandle::metadata`] takes the `onMetaData` body (AMF0 values
+//!   starting with the string `"onMetaData"`, i.e. `@setDataFrame`
+//!   stripped). Only the first one is recorded, and only if it arrives
+//!   before the first picture (the file's script tag is written then; later
+//!   or repeated metadata is ignored).
+//! * [`RecorderHandle::frame`] takes audio (8) and video (9) payloads as
+//!   received (legacy or Enhanced RTMP). It never blocks. Frames over the
+//!   recording's byte budget, or that meet a full channel, are dropped
+//!   together with every following frame of that recording up to the next
+//!   video keyframe (audio-only recordings resume as soon as they fit).
+//!   Codec sequence headers bypass the budget; if even they (or a
+//!   start/metadata/stop command) meet a full channel they wait in a small
+//!   per-recording backlog that every later call and [`RecorderHandle::poll`]
+//!   retry, in order. Drops are counted ([`RecorderHandle::dropped`]) and
+//!   warned about at most once per second per recording.
+//! * After [`RecorderHandle::stop`] the thread finalizes the file at once
+//!   (flush, then `duration`/`filesize` and the header flags patched in
+//!   place). Calls with a stopped or unknown id are ignored.
+//! * [`RecorderHandle::shutdown`] finalizes every open recording and joins the
+//!   thread, waiting at most `max_wait`. Dropping the handle without it
+//!   also makes the thread finalize everything and exit, unjoined.
+//! * A disk error stops only the recording it hit (one `warn!` line); later
+//!   frames for it are discarded cheaply on the caller's side.
+
+pub mod names;
+pub mod writer;
+
+use bytes::Bytes;
+use log::{debug, warn};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::fs::OpenOptions;
+use std::io::{self, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::proto::flv;
+
+/// Where the recorder writes: anything seekable. Blanket-implemented.
+pub trait RecordSink: Write + Seek + Send {}
+impl<T: Write + Seek + Send> RecordSink for T {}
+
+/// Opens the sink for a path. It must refuse an existing file with
+/// `ErrorKind::AlreadyExists` (like `create_new`), so that two recordings
+/// never share a file; the recorder then tries the next `_n` name.
+pub type SinkOpener = Arc<dyn Fn(&Path) -> io::Result<Box<dyn RecordSink>> + Send + Sync>;
+
+/// The default [`SinkOpener`]: a new real file (`create_new`).
+pub fn open_file_sink(path: &Path) -> io::Result<Box<dyn RecordSink>> {
+    let f = OpenOptions::new().write(true).create_new(true).open(path)?;
+    Ok(Box::new(f))
+}
+
+/// Recorder settings.
+#[derive(Clone)]
+pub struct RecorderConfig {
+    /// Directory for the files (created if missing).
+    pub dir: PathBuf,
+    /// Bytes of frame payload in flight (queued, not yet written) allowed per
+    /// recording; default 8 MiB.
+    pub budget_bytes: usize,
+    /// Commands the channel holds; default 4096.
+    pub channel_capacity: usize,
+    /// The thread flushes every open file at least this often; default 1000.
+    pub flush_interval_ms: u64,
+    /// How files are opened; default [`open_file_sink`]. Tests inject
+    /// failing or slow writers here.
+    pub opener: SinkOpener,
+}
+
+impl RecorderConfig {
+    /// Defaults with the given directory.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        RecorderConfig {
+            dir: dir.into(),
+            budget_bytes: 8 * 1024 * 1024,
+            channel_capacity: 4096,
+            flush_interval_ms: 1000,
+            opener: Arc::new(open_file_sink),
+        }
+    }
+}
+
+impl Default for RecorderConfig {
+    /// Defaults, writing into `./recordings`.
+    fn default() -> Self {
+        RecorderConfig::new("recordings")
+    }
+}
+
+impl fmt::Debug for RecorderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecorderConfig")
+            .field("dir", &self.dir)
+            .field("budget_bytes", &self.budget_bytes)
+            .field("channel_capacity", &self.channel_capacity)
+            .field("flush_interval_ms", &self.flush_interval_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One recording (one publish).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RecordingId(pub u64);
+
+impl fmt::Display for RecordingId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rec#{}", self.0)
+    }
+}
+
+/// What a frame is, as far as recording cares (classified once, by the
+/// handle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameKind {
+    /// AVC/HEVC/E-RTMP video sequence start, or AAC/E-RTMP audio one.
+    SequenceHeader,
+    /// A video key frame carrying a picture.
+    Keyframe,
+    /// Any other video message.
+    Video,
+    /// Any other audio message.
+    Audio,
+}
+
+impl FrameKind {
+    /// Classifies an audio (8) or video (9) payload; `None` for other types.
+    pub fn classify(type_id: u8, payload: &[u8]) -> Option<FrameKind> {
+        match type_id {
+            flv::TAG_VIDEO => Some(match flv::classify_video(payload) {
+                Some(i) if i.packet == flv::VideoPacket::SequenceHeader => {
+                    FrameKind::SequenceHeader
+                }
+                Some(i) if i.keyframe && i.packet == flv::VideoPacket::Frame => FrameKind::Keyframe,
+                _ => FrameKind::Video,
+            }),
+            flv::TAG_AUDIO => Some(match flv::classify_audio(payload) {
+                Some(i) if i.sequence_header => FrameKind::SequenceHeader,
+                _ => FrameKind::Audio,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A command to the recorder thread.
+#[derive(Debug)]
+pub enum RecordCmd {
+    /// Open `{app}_{stream}_{YYYYMMDD}_{HHMMSS}.flv` for a new recording.
+    Start {
+        id: RecordingId,
+        app: String,
+        stream: String,
+        started: SystemTime,
+        shared: Arc<RecordingShared>,
+    },
+    /// The publisher's `onMetaData` body.
+    Metadata {
+        id: RecordingId,
+        timestamp: u32,
+        body: Bytes,
+    },
+    /// An audio/video message; `payload.len()` is counted in the budget
+    /// until the thread has written it.
+    Frame {
+        id: RecordingId,
+        type_id: u8,
+        kind: FrameKind,
+        timestamp: u32,
+        payload: Bytes,
+    },
+    /// Finalize and close the file.
+    Stop { id: RecordingId },
+}
+
+/// State shared between the handle and the thread for one recording.
+#[derive(Debug, Default)]
+pub struct RecordingShared {
+    /// Payload bytes sent to the thread and not yet written.
+    pub in_flight: AtomicUsize,
+    /// Frames dropped by the handle.
+    pub dropped: AtomicU64,
+    /// Set by the thread when a disk error stopped the recording.
+    pub failed: AtomicBool,
+    /// Set by the thread once the file is finalized and closed.
+    pub finished: AtomicBool,
+    /// The file's path, once opened.
+    pub path: Mutex<Option<PathBuf>>,
+}
+
+/// Per-recording state on the handle's side.
+struct Slot {
+    shared: Arc<RecordingShared>,
+    /// Control commands and sequence headers that met a full channel.
+    backlog: VecDeque<RecordCmd>,
+    waiting_keyframe: bool,
+    seen_video: bool,
+    stopped: bool,
+    last_warn: Option<Instant>,
+    warned_dropped: u64,
+}
+
+/// How many finished recordings [`RecorderHandle::dropped`] still knows.
+const KEEP_FINISHED: usize = 256;
+
+/// The loop's side of the recorder. See the module docs for the rules.
+pub struct RecorderHandle {
+    tx: SyncSender<RecordCmd>,
+    thread: JoinHandle<()>,
+    hurry: Arc<AtomicBool>,
+    budget: usize,
+    next_id: u64,
+    slots: HashMap<RecordingId, Slot>,
+    /// Recordings whose slot has a non-empty backlog.
+    backlogged: usize,
+    finished: VecDeque<(RecordingId, Arc<RecordingShared>)>,
+}
+
+impl fmt::Debug for RecorderHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecorderHandle")
+            .field("recordings", &self.slots.len())
+            .field("backlogged", &self.backlogged)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecorderHandle {
+    /// Create the directory if missing (error if impossible) and start the thread.
+    pub fn spawn(cfg: RecorderConfig) -> io::Result<RecorderHandle> {
+        std::fs::create_dir_all(&cfg.dir)?;
+        if !cfg.dir.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "recording path is not a directory",
+            ));
+        }
+        let (tx, rx) = sync_channel(cfg.channel_capacity.max(1));
+        let hurry = Arc::new(AtomicBool::new(false));
+        let budget = cfg.budget_bytes;
+        let thread = writer::spawn_thread(cfg, rx, Arc::clone(&hurry))?;
+        Ok(RecorderHandle {
+            tx,
+            thread,
+            hurry,
+            budget,
+            next_id: 1,
+            slots: HashMap::new(),
+            backlogged: 0,
+            finished: VecDeque::new(),
+        })
+    }
+
+    /// A publish started: the thread creates `{app}_{stream}_{YYYYMMDD}_{HHMMSS}.flv` (UTC of `started`).
+    pub fn start(&mut self, app: &str, stream: &str, started: SystemTime) -> RecordingId {
+        let id = RecordingId(self.next_id);
+        self.next_id += 1;
+        let shared = Arc::new(RecordingShared::default());
+        self.slots.insert(
+            id,
+            Slot {
+                shared: Arc::clone(&shared),
+                backlog: VecDeque::new(),
+                waiting_keyframe: false,
+                seen_video: false,
+                stopped: false,
+                last_warn: None,
+                warned_dropped: 0,
+            },
+        );
+        debug!("{id} start {app}/{stream}");
+        self.send_control(
+            id,
+            RecordCmd::Start {
+                id,
+                app: app.to_owned(),
+                stream: stream.to_owned(),
+                started,
+                shared,
+            },
+        );
+        id
+    }
+
+    /// onMetaData body (AMF0 values starting with "onMetaData") from the publisher.
+    pub fn metadata(&mut self, id: RecordingId, timestamp: u32, body: Bytes) {
+        if !self.live(id) {
+            return;
+        }
+        self.send_control(
+            id,
+            RecordCmd::Metadata {
+                id,
+                timestamp,
+                body,
+            },
+        );
+    }
+
+    /// An audio (8) / video (9) message; never blocks. See the module docs
+    /// for the drop policy.
+    pub fn frame(&mut self, id: RecordingId, type_id: u8, timestamp: u32, payload: Bytes) {
+        if self.backlogged > 0 {
+            self.poll();
+        }
+        let budget = self.budget;
+        let Some(slot) = self.slots.get_mut(&id) else {
+            return;
+        };
+        if slot.stopped || slot.shared.failed.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(kind) = FrameKind::classify(type_id, &payload) else {
+            return;
+        };
+        if type_id == flv::TAG_VIDEO {
+            slot.seen_video = true;
+        }
+        let len = payload.len();
+        let cmd = RecordCmd::Frame {
+            id,
+            type_id,
+            kind,
+            timestamp,
+            payload,
+        };
+        if kind == FrameKind::SequenceHeader {
+            // Never dropped for the budget; queued behind any backlog.
+            slot.shared.in_flight.fetch_add(len, Ordering::Relaxed);
+            if !slot.backlog.is_empty() {
+                slot.backlog.push_back(cmd);
+                return;
+            }
+            match self.tx.try_send(cmd) {
+                Ok(()) => {}
+                Err(TrySendError::Full(cmd)) => {
+                    slot.backlog.push_back(cmd);
+                    self.backlogged += 1;
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    slot.shared.in_flight.fetch_sub(len, Ordering::Relaxed);
+                    count_drop(id, slot);
+                }
+            }
+            return;
+        }
+        let resumes = match kind {
+            FrameKind::Keyframe => true,
+            FrameKind::Audio => !slot.seen_video,
+            _ => false,
+        };
+        if slot.waiting_keyframe && !resumes {
+            count_drop(id, slot);
+            return;
+        }
+        let in_flight = slot.shared.in_flight.load(Ordering::Relaxed);
+        if !slot.backlog.is_empty() || in_flight.saturating_add(len) > budget {
+            slot.waiting_keyframe = true;
+            count_drop(id, slot);
+            return;
+        }
+        slot.shared.in_flight.fetch_add(len, Ordering::Relaxed);
+        match self.tx.try_send(cmd) {
+            Ok(()) => slot.waiting_keyframe = false,
+            Err(e) => {
+                slot.shared.in_flight.fetch_sub(len, Ordering::Relaxed);
+                if matches!(e, TrySendError::Full(_)) {
+                    slot.waiting_keyframe = true;
+                }
+                count_drop(id, slot);
+            }
+        }
+    }
+
+    /// Unpublish / publisher gone: the thread finalizes the file (within 1 s).
+    pub fn stop(&mut self, id: RecordingId) {
+        if !self.live(id) {
+            return;
+        }
+        debug!("{id} stop");
+        if let Some(slot) = self.slots.get_mut(&id) {
+            slot.stopped = true;
+        }
+        self.send_control(id, RecordCmd::Stop { id });
+        self.retire_if_done(id);
+    }
+
+    /// Retries control commands and sequence headers that met a full
+    /// channel. Cheap when nothing waits; call it once per loop tick.
+    pub fn poll(&mut self) {
+        if self.backlogged == 0 {
+            return;
+        }
+        let ids: Vec<RecordingId> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| !s.backlog.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if self.drain_backlog(id) {
+                self.retire_if_done(id);
+            } else {
+                // Channel full again: the rest waits for the next call.
+                break;
+            }
+        }
+    }
+
+    /// Frames dropped so far for a recording (for the loop's log line).
+    /// Known for open recordings and the last 256 stopped ones; 0 otherwise.
+    pub fn dropped(&self, id: RecordingId) -> u64 {
+        self.shared(id)
+            .map_or(0, |s| s.dropped.load(Ordering::Relaxed))
+    }
+
+    /// Payload bytes of this recording queued for the thread and not yet
+    /// written.
+    pub fn in_flight(&self, id: RecordingId) -> usize {
+        self.shared(id)
+            .map_or(0, |s| s.in_flight.load(Ordering::Relaxed))
+    }
+
+    /// True once a disk error stopped this recording.
+    pub fn failed(&self, id: RecordingId) -> bool {
+        self.shared(id)
+            .is_some_and(|s| s.failed.load(Ordering::Relaxed))
+    }
+
+    /// True once the thread has finalized and closed this recording's file
+    /// (after `stop`).
+    pub fn finished(&self, id: RecordingId) -> bool {
+        self.shared(id)
+            .is_some_and(|s| s.finished.load(Ordering::Acquire))
+    }
+
+    /// The file the thread opened for this recording, once it has.
+    pub fn file_path(&self, id: RecordingId) -> Option<PathBuf> {
+        self.shared(id)
+            .and_then(|s| s.path.lock().ok().and_then(|p| p.clone()))
+    }
+
+    /// Server shutdown: finalize every open recording and join the thread, waiting at most `max_wait`.
+    pub fn shutdown(mut self, max_wait: Duration) {
+        let deadline = Instant::now() + max_wait;
+        // Queue the remaining control commands (stops of stopped recordings
+        // among them) while there is time; everything else is finalized by
+        // the thread when the channel disconnects.
+        while self.backlogged > 0 && Instant::now() < deadline {
+            self.poll();
+            if self.backlogged > 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        let RecorderHandle {
+            tx, thread, hurry, ..
+        } = self;
+        drop(tx);
+        // Past half the wait the thread skips queued media and finalizes.
+        let hurry_at = deadline - max_wait / 2;
+        while !thread.is_finished() {
+            let now = Instant::now();
+            if now >= deadline {
+                warn!("recorder: thread did not finish within {max_wait:?}; leaving it");
+                return;
+            }
+            if now >= hurry_at {
+                hurry.store(true, Ordering::Relaxed);
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if thread.join().is_err() {
+            log::error!("recorder: thread panicked");
+        }
+    }
+
+    fn shared(&self, id: RecordingId) -> Option<&Arc<RecordingShared>> {
+        self.slots.get(&id).map(|s| &s.shared).or_else(|| {
+            self.finished
+                .iter()
+                .find(|(fid, _)| *fid == id)
+                .map(|(_, s)| s)
+        })
+    }
+
+    fn live(&self, id: RecordingId) -> bool {
+        self.slots.get(&id).is_some_and(|s| !s.stopped)
+    }
+
+    /// Sends a command that must not be lost, keeping per-recording order.
+    fn send_control(&mut self, id: RecordingId, cmd: RecordCmd) {
+        let Some(slot) = self.slots.get_mut(&id) else {
+            return;
+        };
+        if !slot.backlog.is_empty() {
+            slot.backlog.push_back(cmd);
+            return;
+        }
+        match self.tx.try_send(cmd) {
+            Ok(()) => {}
+            Err(TrySendError::Full(cmd)) => {
+                debug!("{id} recorder channel full; command waits");
+                slot.backlog.push_back(cmd);
+                self.backlogged += 1;
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                warn!("{id} recorder thread is gone; command discarded");
+            }
+        }
+    }
+
+    /// Sends as much of the backlog as fits. False if the channel is full.
+    fn drain_backlog(&mut self, id: RecordingId) -> bool {
+        let Some(slot) = self.slots.get_mut(&id) else {
+            return true;
+        };
+        while let Some(cmd) = slot.backlog.pop_front() {
+            match self.tx.try_send(cmd) {
+                Ok(()) => {}
+                Err(TrySendError::Full(cmd)) => {
+                    slot.backlog.push_front(cmd);
+                    return false;
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    slot.backlog.clear();
+                    break;
+                }
+            }
+        }
+        self.backlogged -= 1;
+        true
+    }
+
+    /// Moves a stopped recording with nothing left to send to `finished`.
+    fn retire_if_done(&mut self, id: RecordingId) {
+        let done = self
+            .slots
+            .get(&id)
+            .is_some_and(|s| s.stopped && s.backlog.is_empty());
+        if !done {
+            return;
+        }
+        if let Some(slot) = self.slots.remove(&id) {
+            if self.finished.len() == KEEP_FINISHED {
+                self.finished.pop_front();
+            }
+            self.finished.push_back((id, slot.shared));
+        }
+    }
+}
+
+/// Counts one dropped frame and warns at most once per second.
+fn count_drop(id: RecordingId, slot: &mut Slot) {
+    let total = slot.shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = Instant::now();
+    let due = slot
+        .last_warn
+        .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1));
+    if due {
+        warn!(
+            "{id} recorder behind: dropped {} frame(s) ({} total), resuming at the next keyframe",
+            total - slot.warned_dropped,
+            total
+        );
+        slot.last_warn = Some(now);
+        slot.warned_dropped = total;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recording_id_display() {
+        assert_eq!(RecordingId(42).to_string(), "rec#42");
+    }
+
+    #[test]
+    fn classify_frames() {
+        use FrameKind::*;
+        let c = FrameKind::classify;
+        // Legacy AVC: key/inter frame type, AVCPacketType 0 = sequence header.
+        assert_eq!(c(9, &[0x17, 0x00, 0, 0, 0]), Some(SequenceHeader));
+        assert_eq!(c(9, &[0x17, 0x01, 0, 0, 0]), Some(Keyframe));
+        assert_eq!(c(9, &[0x27, 0x01, 0, 0, 0]), Some(Video));
+        assert_eq!(c(9, &[0x17, 0x02, 0, 0, 0]), Some(Video), "end of sequence");
+        assert_eq!(c(9, &[]), Some(Video));
+        // Enhanced RTMP: SequenceStart, CodedFrames key and inter.
+        assert_eq!(c(9, b"\x90hvc1"), Some(SequenceHeader));
+        assert_eq!(c(9, b"\x91hvc1\0\0\0"), Some(Keyframe));
+        assert_eq!(c(9, b"\xA3hvc1"), Some(Video));
+        // AAC: AACPacketType 0 = AudioSpecificConfig.
+        assert_eq!(c(8, &[0xAF, 0x00, 0x12, 0x10]), Some(SequenceHeader));
+        assert_eq!(c(8, &[0xAF, 0x01, 0x21]), Some(Audio));
+        assert_eq!(
+            c(8, &[0x2F, 0x00]),
+            Some(Audio),
+            "MP3 has no sequence header"
+        );
+        assert_eq!(c(18, &[0x02]), None);
+    }
+
+    #[test]
+    fn config_defaults() {
+        let c = RecorderConfig::new("/tmp/x");
+        assert_eq!(c.budget_bytes, 8 * 1024 * 1024);
+        assert_eq!(c.channel_capacity, 4096);
+        assert_eq!(c.flush_interval_ms, 1000);
+        assert!(format!("{c:?}").contains("budget_bytes: 8388608"));
+    }
+}

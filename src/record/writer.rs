@@ -1,0 +1,527 @@
+//! The recorder thread and the FLV file writing.
+//!
+//! [`FlvRecording`] turns one publish into one FLV file over any
+//! `Write + Seek` sink; the thread ([`spawn_thread`]) owns one per open
+//! recording and feeds it the [`RecordCmd`]s from the loop.
+//!
+//! # Rules for a caller of [`FlvRecording`]
+//!
+//! * [`FlvRecording::metadata`] any number of times (only the first body is
+//!   kept), [`FlvRecording::frame`] per audio/video message, then
+//!   [`FlvRecording::finalize`] once. [`FlvRecording::flush`] whenever the
+//!   bytes so far should reach the sink (the thread does so at every video
+//!   keyframe and every `flush_interval_ms`).
+//! * After an `Err` the recording is broken; drop it.
+//!
+//! # File layout
+//!
+//! Nothing is written until the first audio/video message that is not a
+//! codec sequence header (or until finalize). Then: the FLV header, the
+//! `onMetaData` script tag (ts 0), the sequence headers seen so far, then
+//! every message in arrival order. Timestamps are rebased so that this
+//! first message is at 0 (`ts.wrapping_sub(first)`, which also works across
+//! the 24-bit extended-timestamp boundary and the 32-bit wrap; a message
+//! stamped earlier than the first is written at 0).
+//!
+//! The `onMetaData` tag holds the publisher's properties with `duration`
+//! and `filesize` moved to the front as numbers (inserted if missing), so
+//! that [`flv::find_number_property`] finds them; finalize patches them in
+//! place. A publisher body that is not `onMetaData` + object/ECMA array is
+//! replaced by one with just those two properties.
+//!
+//! Header flags: written at the start from what is known then (the media
+//! seen so far plus the metadata's `hasAudio`/`hasVideo`/`audiocodecid`/
+//! `videocodecid` hints), and patched at finalize to exactly what was
+//! recorded. A crashed file (no finalize) keeps the early flags, `duration`
+//! and `filesize` 0, and every tag up to the last flush, ending on a tag
+//! boundary unless the crash hit a flush midway.
+
+use bytes::{Bytes, BytesMut};
+use log::{debug, info, trace, warn};
+use std::collections::HashMap;
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{names, FrameKind, RecordCmd, RecorderConfig, RecordingId, RecordingShared};
+use crate::proto::amf0::{self, Amf0Limits, Amf0Value};
+use crate::proto::flv::{self, FlvHeader};
+
+/// BufWriter capacity per open file.
+const WRITE_BUFFER: usize = 64 * 1024;
+/// Sequence headers kept before the first picture (multitrack needs > 2).
+const MAX_PENDING_SEQ: usize = 16;
+/// `_n` suffixes tried before giving up on a name.
+const MAX_NAME_TRIES: u32 = 1000;
+
+/// One FLV file being written. See the module docs.
+pub struct FlvRecording<W: Write + Seek> {
+    out: BufWriter<W>,
+    scratch: BytesMut,
+    /// Bytes handed to `out` so far (= file length, since we only append).
+    written: u64,
+    meta: Option<Bytes>,
+    pending_seq: Vec<(u8, u32, Bytes)>,
+    /// Timestamp of the first recorded message; `Some` once the preamble
+    /// (header + metadata + sequence headers) is written.
+    base: Option<u32>,
+    last_ts: u32,
+    has_audio: bool,
+    has_video: bool,
+    duration_off: Option<u64>,
+    filesize_off: Option<u64>,
+    tags: u64,
+}
+
+impl<W: Write + Seek> FlvRecording<W> {
+    pub fn new(sink: W) -> Self {
+        FlvRecording {
+            out: BufWriter::with_capacity(WRITE_BUFFER, sink),
+            scratch: BytesMut::with_capacity(1024),
+            written: 0,
+            meta: None,
+            pending_seq: Vec::new(),
+            base: None,
+            last_ts: 0,
+            has_audio: false,
+            has_video: false,
+            duration_off: None,
+            filesize_off: None,
+            tags: 0,
+        }
+    }
+
+    /// The publisher's `onMetaData` body; only the first is recorded.
+    pub fn metadata(&mut self, body: Bytes) {
+        if self.meta.is_some() || self.base.is_some() {
+            debug!("recorder: later onMetaData ignored ({} bytes)", body.len());
+            return;
+        }
+        self.meta = Some(body);
+    }
+
+    /// One audio (8) or video (9) message.
+    pub fn frame(
+        &mut self,
+        type_id: u8,
+        kind: FrameKind,
+        timestamp: u32,
+        payload: &Bytes,
+    ) -> io::Result<()> {
+        match type_id {
+            flv::TAG_AUDIO => self.has_audio = true,
+            flv::TAG_VIDEO => self.has_video = true,
+            _ => return Ok(()),
+        }
+        let Some(base) = self.base else {
+            if kind == FrameKind::SequenceHeader {
+                if self.pending_seq.len() == MAX_PENDING_SEQ {
+                    self.pending_seq.remove(0);
+                }
+                self.pending_seq.push((type_id, timestamp, payload.clone()));
+                return Ok(());
+            }
+            self.write_preamble(timestamp)?;
+            return self.frame(type_id, kind, timestamp, payload);
+        };
+        let ts = rebase(timestamp, base);
+        self.write_tag(type_id, ts, payload)?;
+        if kind == FrameKind::Keyframe {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Hands every buffered byte to the sink.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Bytes written so far (the file length after a flush).
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    /// Tags written so far (script tag included).
+    pub fn tags_written(&self) -> u64 {
+        self.tags
+    }
+
+    /// Largest rebased timestamp written, in ms.
+    pub fn last_timestamp(&self) -> u32 {
+        self.last_ts
+    }
+
+    /// Flushes, patches the header flags, `duration` and `filesize`, and
+    /// returns the sink positioned at the end of the file.
+    pub fn finalize(mut self) -> io::Result<W> {
+        if self.base.is_none() {
+            let first = self.pending_seq.first().map_or(0, |p| p.1);
+            self.write_preamble(first)?;
+        }
+        self.out.flush()?;
+        let end = self.written;
+        let mut flags = 0u8;
+        if self.has_audio {
+            flags |= 0x04;
+        }
+        if self.has_video {
+            flags |= 0x01;
+        }
+        let duration = f64::from(self.last_ts) / 1000.0;
+        let sink = self.out.get_mut();
+        sink.seek(SeekFrom::Start(4))?;
+        sink.write_all(&[flags])?;
+        if let Some(off) = self.duration_off {
+            sink.seek(SeekFrom::Start(off))?;
+            sink.write_all(&duration.to_be_bytes())?;
+        }
+        if let Some(off) = self.filesize_off {
+            sink.seek(SeekFrom::Start(off))?;
+            sink.write_all(&(end as f64).to_be_bytes())?;
+        }
+        sink.seek(SeekFrom::Start(end))?;
+        sink.flush()?;
+        self.out.into_inner().map_err(|e| e.into_error())
+    }
+
+    fn write_preamble(&mut self, base: u32) -> io::Result<()> {
+        self.base = Some(base);
+        let (body, hint_audio, hint_video) = build_metadata(self.meta.take().as_deref());
+        let header = FlvHeader {
+            has_audio: self.has_audio || hint_audio,
+            has_video: self.has_video || hint_video,
+        };
+        self.scratch.clear();
+        flv::write_header(header, &mut self.scratch);
+        self.out.write_all(&self.scratch)?;
+        self.written += self.scratch.len() as u64;
+        let body_start = self.written + flv::TAG_HEADER_LEN as u64;
+        self.duration_off =
+            flv::find_number_property(&body, "duration").map(|o| body_start + o as u64);
+        self.filesize_off =
+            flv::find_number_property(&body, "filesize").map(|o| body_start + o as u64);
+        self.write_tag(flv::TAG_SCRIPT, 0, &body)?;
+        for (type_id, ts, payload) in std::mem::take(&mut self.pending_seq) {
+            self.write_tag(type_id, rebase(ts, base), &payload)?;
+        }
+        Ok(())
+    }
+
+    fn write_tag(&mut self, type_id: u8, ts: u32, data: &[u8]) -> io::Result<()> {
+        self.scratch.clear();
+        if let Err(e) = flv::try_write_tag(type_id, ts, data, &mut self.scratch) {
+            warn!("recorder: tag not written: {e}");
+            return Ok(());
+        }
+        self.out.write_all(&self.scratch)?;
+        self.written += self.scratch.len() as u64;
+        self.tags += 1;
+        if type_id != flv::TAG_SCRIPT {
+            self.last_ts = self.last_ts.max(ts);
+        }
+        trace!("recorder: tag type {type_id} ts {ts} len {}", data.len());
+        Ok(())
+    }
+}
+
+/// `ts - base` with wrapping arithmetic; earlier than `base` gives 0.
+pub fn rebase(ts: u32, base: u32) -> u32 {
+    let d = ts.wrapping_sub(base);
+    if (d as i32) < 0 {
+        0
+    } else {
+        d
+    }
+}
+
+/// The `onMetaData` body to write, and the hints (has audio, has video).
+/// `duration` and `filesize` come first, as numbers.
+pub fn build_metadata(body: Option<&[u8]>) -> (BytesMut, bool, bool) {
+    let decoded = body.and_then(|b| match amf0::decode_all(b, &Amf0Limits::default()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            debug!("recorder: onMetaData does not decode ({e:?}); writing a fresh one");
+            None
+        }
+    });
+    let (mut props, ecma) = match decoded.as_deref() {
+        Some([Amf0Value::String(name), Amf0Value::EcmaArray(p), ..]) if name == "onMetaData" => {
+            (p.clone(), true)
+        }
+        Some([Amf0Value::String(name), Amf0Value::Object(p), ..]) if name == "onMetaData" => {
+            (p.clone(), false)
+        }
+        _ => (Vec::new(), true),
+    };
+    let flag = |props: &[(String, Amf0Value)], has: &str, codec: &str| {
+        props.iter().any(|(k, v)| match v {
+            Amf0Value::Boolean(b) if k == has => *b,
+            Amf0Value::Number(_) if k == codec => true,
+            Amf0Value::String(_) if k == codec => true,
+            _ => false,
+        })
+    };
+    let hint_audio = flag(&props, "hasAudio", "audiocodecid");
+    let hint_video = flag(&props, "hasVideo", "videocodecid");
+    props.retain(|(k, _)| k != "duration" && k != "filesize");
+    props.insert(0, ("filesize".to_owned(), Amf0Value::Number(0.0)));
+    props.insert(0, ("duration".to_owned(), Amf0Value::Number(0.0)));
+    let obj = if ecma {
+        Amf0Value::EcmaArray(props)
+    } else {
+        Amf0Value::Object(props)
+    };
+    let mut out = BytesMut::new();
+    amf0::encode_all(&[Amf0Value::String("onMetaData".to_owned()), obj], &mut out);
+    (out, hint_audio, hint_video)
+}
+
+/// One open recording on the thread.
+struct Active {
+    shared: Arc<RecordingShared>,
+    path: PathBuf,
+    /// `None` once a disk error stopped it.
+    rec: Option<FlvRecording<Box<dyn super::RecordSink>>>,
+    dirty: bool,
+}
+
+/// Starts the recorder thread reading `rx`. It exits (finalizing every open
+/// recording) when every sender is gone.
+pub fn spawn_thread(
+    cfg: RecorderConfig,
+    rx: Receiver<RecordCmd>,
+    hurry: Arc<AtomicBool>,
+) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("recorder".to_owned())
+        .spawn(move || Thread::new(cfg, hurry).run(rx))
+}
+
+struct Thread {
+    cfg: RecorderConfig,
+    hurry: Arc<AtomicBool>,
+    recs: HashMap<RecordingId, Active>,
+}
+
+impl Thread {
+    fn new(cfg: RecorderConfig, hurry: Arc<AtomicBool>) -> Self {
+        Thread {
+            cfg,
+            hurry,
+            recs: HashMap::new(),
+        }
+    }
+
+    fn run(mut self, rx: Receiver<RecordCmd>) {
+        let interval = Duration::from_millis(self.cfg.flush_interval_ms.max(1));
+        let mut next_flush = Instant::now() + interval;
+        loop {
+            let now = Instant::now();
+            if now >= next_flush {
+                self.flush_all();
+                next_flush = now + interval;
+            }
+            match rx.recv_timeout(next_flush.saturating_duration_since(now)) {
+                Ok(cmd) => self.handle(cmd),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let ids: Vec<RecordingId> = self.recs.keys().copied().collect();
+        for id in ids {
+            self.finish(id);
+        }
+        debug!("recorder: thread exits");
+    }
+
+    fn handle(&mut self, cmd: RecordCmd) {
+        match cmd {
+            RecordCmd::Start {
+                id,
+                app,
+                stream,
+                started,
+                shared,
+            } => self.start(id, &app, &stream, started, shared),
+            RecordCmd::Metadata { id, body, .. } => {
+                if let Some(rec) = self.recs.get_mut(&id).and_then(|a| a.rec.as_mut()) {
+                    rec.metadata(body);
+                }
+            }
+            RecordCmd::Frame {
+                id,
+                type_id,
+                kind,
+                timestamp,
+                payload,
+            } => {
+                let Some(active) = self.recs.get_mut(&id) else {
+                    return;
+                };
+                let res = match active.rec.as_mut() {
+                    Some(rec) if !self.hurry.load(Ordering::Relaxed) => {
+                        active.dirty = true;
+                        rec.frame(type_id, kind, timestamp, &payload)
+                    }
+                    _ => Ok(()),
+                };
+                active
+                    .shared
+                    .in_flight
+                    .fetch_sub(payload.len(), Ordering::Relaxed);
+                if let Err(e) = res {
+                    fail(id, active, &e);
+                }
+            }
+            RecordCmd::Stop { id } => self.finish(id),
+        }
+    }
+
+    fn start(
+        &mut self,
+        id: RecordingId,
+        app: &str,
+        stream: &str,
+        started: std::time::SystemTime,
+        shared: Arc<RecordingShared>,
+    ) {
+        let mut last_err = None;
+        for n in 1..=MAX_NAME_TRIES {
+            let path = self.cfg.dir.join(names::file_name(app, stream, started, n));
+            match (self.cfg.opener)(&path) {
+                Ok(sink) => {
+                    debug!("{id} recording to {}", path.display());
+                    if let Ok(mut p) = shared.path.lock() {
+                        *p = Some(path.clone());
+                    }
+                    self.recs.insert(
+                        id,
+                        Active {
+                            shared,
+                            path,
+                            rec: Some(FlvRecording::new(sink)),
+                            dirty: false,
+                        },
+                    );
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    last_err = Some((path, e));
+                    break;
+                }
+            }
+        }
+        match last_err {
+            Some((path, e)) => warn!(
+                "{id} recording of {app}/{stream} not started: cannot create {}: {e}",
+                path.display()
+            ),
+            None => {
+                warn!("{id} recording of {app}/{stream} not started: {MAX_NAME_TRIES} names taken")
+            }
+        }
+        shared.failed.store(true, Ordering::Relaxed);
+        shared.finished.store(true, Ordering::Release);
+    }
+
+    fn finish(&mut self, id: RecordingId) {
+        let Some(mut active) = self.recs.remove(&id) else {
+            return;
+        };
+        if let Some(rec) = active.rec.take() {
+            let (bytes, secs) = (rec.bytes_written(), rec.last_timestamp());
+            match rec.finalize() {
+                Ok(_) => info!(
+                    "{id} recording {} finished: {bytes} bytes, {}.{:03} s",
+                    active.path.display(),
+                    secs / 1000,
+                    secs % 1000
+                ),
+                Err(e) => fail(id, &mut active, &e),
+            }
+        }
+        active.shared.finished.store(true, Ordering::Release);
+    }
+
+    fn flush_all(&mut self) {
+        for (id, active) in self.recs.iter_mut() {
+            if !active.dirty {
+                continue;
+            }
+            active.dirty = false;
+            if let Some(rec) = active.rec.as_mut() {
+                if let Err(e) = rec.flush() {
+                    fail(*id, active, &e);
+                }
+            }
+        }
+    }
+}
+
+/// A disk error: one line, then the recording discards everything.
+fn fail(id: RecordingId, active: &mut Active, e: &io::Error) {
+    warn!(
+        "{id} recording {} stopped by a write error: {e}",
+        active.path.display()
+    );
+    active.rec = None;
+    active.shared.failed.store(true, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn avc(key: bool, seq: bool, n: usize) -> Bytes {
+        let mut v = vec![if key { 0x17 } else { 0x27 }, u8::from(!seq), 0, 0, 0];
+        v.resize(5 + n, 0xAB);
+        Bytes::from(v)
+    }
+
+    #[test]
+    fn rebase_wraps_and_clamps() {
+        assert_eq!(rebase(5000, 5000), 0);
+        assert_eq!(rebase(0x0100_0010, 0x00FF_FFF0), 0x20);
+        assert_eq!(rebase(10, u32::MAX - 9), 20);
+        assert_eq!(rebase(4990, 5000), 0);
+    }
+
+    /// Header, script tag, sequence header and frames come out in the
+    /// documented order with rebased timestamps; no amf0 needed for the
+    /// frame path (metadata absent is handled by `build_metadata`).
+    #[test]
+    fn layout_without_publisher_metadata() {
+        let mut r = FlvRecording::new(Cursor::new(Vec::new()));
+        let seq = avc(true, true, 4);
+        let key = avc(true, false, 100);
+        let inter = avc(false, false, 50);
+        r.frame(9, FrameKind::SequenceHeader, 1000, &seq).unwrap();
+        assert_eq!(r.bytes_written(), 0, "nothing before the first picture");
+        r.frame(9, FrameKind::Keyframe, 1000, &key).unwrap();
+        r.frame(9, FrameKind::Video, 1040, &inter).unwrap();
+        let file = r.finalize().unwrap().into_inner();
+        let (hdr, tags) = flv::read_all(Bytes::from(file.clone())).unwrap();
+        assert!(hdr.has_video && !hdr.has_audio);
+        let got: Vec<(u8, u32, usize)> = tags
+            .iter()
+            .map(|t| (t.tag_type, t.timestamp, t.data.len()))
+            .collect();
+        assert_eq!(got[1..], [(9, 0, 9), (9, 0, 105), (9, 40, 55)]);
+        assert_eq!(got[0].0, 18);
+        let body = &tags[0].data;
+        let d = flv::find_number_property(body, "duration").unwrap();
+        assert_eq!(f64::from_be_bytes(body[d..d + 8].try_into().unwrap()), 0.04);
+        let f = flv::find_number_property(body, "filesize").unwrap();
+        assert_eq!(
+            f64::from_be_bytes(body[f..f + 8].try_into().unwrap()),
+            file.len() as f64
+        );
+    }
+}

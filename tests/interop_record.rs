@@ -1,0 +1,209 @@
+//! Recording interop: ffmpeg publishes H.264 + AAC with `--record-all`;
+//! ffprobe and ffmpeg check the FLV file after unpublish, after SIGTERM in
+//! the middle of a publish, and after kill -9 (a playable prefix).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{have_tool, wait_child, ServerProcess, TempDir};
+
+fn publish(url: &str, seconds: u32) -> Child {
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-re"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-tune",
+            "zerolatency",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-g", "25", "-c:a", "aac", "-b:a", "64k"])
+        .args(["-t", &seconds.to_string(), "-f", "flv", url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn ffmpeg publisher")
+}
+
+fn recordings(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "flv"));
+    files.sort();
+    files
+}
+
+/// (format duration in seconds, codec names).
+fn probe(file: &Path) -> (f64, Vec<String>) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_name",
+            "-of",
+            "default=nw=1",
+        ])
+        .arg(file)
+        .output()
+        .expect("ffprobe");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut duration = 0.0;
+    let mut codecs = Vec::new();
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("duration=") {
+            duration = v.trim().parse().unwrap_or(0.0);
+        } else if let Some(v) = line.strip_prefix("codec_name=") {
+            codecs.push(v.trim().to_string());
+        }
+    }
+    (duration, codecs)
+}
+
+/// Seconds of video a full decode gets through, and its error output.
+fn decode(file: &Path) -> (f64, String) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=pts_time",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .expect("ffprobe packets");
+    let last = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse::<f64>().ok())
+        .fold(0.0, f64::max);
+    let dec = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg decode");
+    (last, String::from_utf8_lossy(&dec.stderr).into_owned())
+}
+
+fn file_name_ok(file: &Path) {
+    let name = file.file_name().unwrap().to_string_lossy().to_string();
+    // live_rec_YYYYMMDD_HHMMSS.flv
+    let rest = name
+        .strip_prefix("live_rec_")
+        .unwrap_or_else(|| panic!("unexpected name {name}"));
+    let rest = rest.strip_suffix(".flv").unwrap();
+    let (date, time) = rest.split_once('_').unwrap();
+    assert!(
+        date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()),
+        "{name}"
+    );
+    assert!(
+        time.len() == 6 && time.bytes().all(|b| b.is_ascii_digit()),
+        "{name}"
+    );
+}
+
+#[test]
+fn recording_after_unpublish_has_the_right_duration() {
+    if !have_tool("ffmpeg") || !have_tool("ffprobe") {
+        return;
+    }
+    let dir = TempDir::new("rec-unpublish");
+    let server =
+        ServerProcess::start(&["--record-all", "--record-dir", dir.path().to_str().unwrap()]);
+    let mut publisher = publish(&server.url("live/rec"), 10);
+    let status = wait_child(&mut publisher, Duration::from_secs(40)).expect("publisher finished");
+    assert!(status.success());
+    // Finalized within 1 s of the unpublish.
+    thread::sleep(Duration::from_millis(1000));
+    let files = recordings(dir.path());
+    assert_eq!(
+        files.len(),
+        1,
+        "files: {files:?}; log:\n{}",
+        server.log_text()
+    );
+    file_name_ok(&files[0]);
+    let (duration, codecs) = probe(&files[0]);
+    assert!(
+        codecs.contains(&"h264".to_string()) && codecs.contains(&"aac".to_string()),
+        "{codecs:?}"
+    );
+    assert!((duration - 10.0).abs() <= 0.5, "duration {duration}");
+    let (_, errors) = decode(&files[0]);
+    assert!(errors.is_empty(), "decode errors: {errors}");
+}
+
+#[test]
+fn recording_is_finalized_on_sigterm_mid_publish() {
+    if !have_tool("ffmpeg") || !have_tool("ffprobe") {
+        return;
+    }
+    let dir = TempDir::new("rec-sigterm");
+    let mut server =
+        ServerProcess::start(&["--record-all", "--record-dir", dir.path().to_str().unwrap()]);
+    let mut publisher = publish(&server.url("live/rec"), 20);
+    thread::sleep(Duration::from_millis(5_000));
+    let t0 = Instant::now();
+    let status = server
+        .terminate(Duration::from_secs(5))
+        .expect("server exited after SIGTERM");
+    let took = t0.elapsed();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        took < Duration::from_millis(2_500),
+        "shutdown took {took:?}"
+    );
+    let _ = wait_child(&mut publisher, Duration::from_secs(5));
+    let files = recordings(dir.path());
+    assert_eq!(files.len(), 1, "files: {files:?}");
+    let (duration, codecs) = probe(&files[0]);
+    assert!(
+        codecs.contains(&"h264".to_string()) && codecs.contains(&"aac".to_string()),
+        "{codecs:?}"
+    );
+    // About 5 s were published (ffmpeg needs a moment to start).
+    assert!((3.0..=6.0).contains(&duration), "duration {duration}");
+    let (_, errors) = decode(&files[0]);
+    assert!(errors.is_empty(), "decode errors: {errors}");
+}
+
+#[test]
+fn recording_has_a_playable_prefix_after_kill_9() {
+    if !have_tool("ffmpeg") || !have_tool("ffprobe") {
+        return;
+    }
+    let dir = TempDir::new("rec-kill9");
+    let mut server =
+        ServerProcess::start(&["--record-all", "--record-dir", dir.path().to_str().unwrap()]);
+    let mut publisher = publish(&server.url("live/rec"), 20);
+    thread::sleep(Duration::from_millis(5_000));
+    server.child.kill().expect("kill -9");
+    let _ = server.child.wait();
+    let _ = wait_child(&mut publisher, Duration::from_secs(5));
+    let files = recordings(dir.path());
+    assert_eq!(files.len(), 1, "files: {files:?}");
+    // Flushed at least every second: all but the last second or so is there.
+    let (last_pts, _) = decode(&files[0]);
+    assert!(
+        last_pts >= 2.5,
+        "only {last_pts} s of video survived kill -9"
+    );
+    let (_, codecs) = probe(&files[0]);
+    assert!(codecs.contains(&"h264".to_string()), "{codecs:?}");
+}
