@@ -21,7 +21,7 @@ use bytes::{Bytes, BytesMut};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use rtmp_edge::proto::amf0::{self, Amf0Limits, Amf0Value};
+use rtmp_edge::proto::amf0::{self, Amf0Value};
 use rtmp_edge::proto::chunk::{ChunkDecoder, ChunkEncoder, ChunkLimits, RawMessage};
 use rtmp_edge::proto::client::ClientEvent;
 use rtmp_edge::proto::handshake::{ClientHandshake, Progress};
@@ -628,6 +628,12 @@ impl Case {
             self.name,
             conn.local
         );
+        assert_eq!(
+            close_lines(&self.server, conn.local),
+            1,
+            "{}: one `closed:` line per connection",
+            self.name
+        );
         took
     }
 
@@ -704,11 +710,6 @@ pub fn log_tail(server: &ServerProcess) -> String {
     let log = server.log_text();
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-/// Decode helper for tests that build AMF bodies by hand.
-pub fn amf_decodes(body: &[u8]) -> bool {
-    amf0::decode_all(body, &Amf0Limits::default()).is_ok()
 }
 
 // ---------------------------------------------------------------------------
