@@ -121,3 +121,51 @@ fn timestamps_backwards_hour_jumps_and_unknown_stream_ids() {
     assert!(!p.closed && !stray.closed);
     case.finish("relayed as sent; unknown stream ids ignored; no close");
 }
+
+#[test]
+fn tiny_frame_flood_keeps_memory_bounded() {
+    let mut case = Case::start(
+        "media: 1 M one-byte video frames (fmt 3, 2 B each on the wire)",
+        &[],
+    );
+    let mut p = RawConn::publisher(&case.server, b"tiny");
+    p.send_media(1, MediaKind::Video, 0, avc_seq_header());
+    // Keyframe, then one-byte inter frames: fmt 0 once, then fmt 3 headers
+    // (same length, type, delta 0): two bytes per message.
+    let mut wire = common::hostile::chunk_header(0, 9, 0, 9, 9, 1);
+    wire.extend_from_slice(&avc_frame(true, 0, 9));
+    wire.extend_from_slice(&common::hostile::chunk_header(1, 9, 0, 1, 9, 1));
+    wire.push(0x27);
+    let mut burst = Vec::with_capacity(2 * 25_000);
+    for _ in 0..25_000 {
+        burst.extend_from_slice(&[0xC9, 0x27]);
+    }
+    p.send(&wire);
+    // 1 M frames in paced 50 KB writes. (Unpaced, one 256 KiB read budget
+    // of 2-byte messages keeps the loop busy ~130 ms: see the report.)
+    for i in 0..40 {
+        p.send(&burst);
+        std::thread::sleep(Duration::from_millis(15));
+        if i % 10 == 0 {
+            case.sample();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let rss = case.sample();
+    // Regression: the GOP cache held every one of these frames (~1.3 M fit
+    // its byte cap; 190 MB RSS from 4 MB of input) before it was capped in
+    // frames too.
+    assert!(
+        rss < case.baseline_rss_kib + 60 * 1024,
+        "RSS {rss} KiB after 1 M tiny frames (baseline {} KiB)",
+        case.baseline_rss_kib
+    );
+    // A late joiner gets the (dropped, so empty) GOP: just the header.
+    let mut late = TestClient::play(case.addr(), APP, "tiny");
+    let got = late.collect_media(10, Duration::from_millis(500));
+    assert_eq!(got.first().map(|m| &m.2), Some(&avc_seq_header()));
+    assert!(got.len() <= 8193, "late joiner got {} frames", got.len());
+    drop(late);
+    drop(p);
+    case.finish("relayed; GOP cache dropped at its 8192-frame cap; RSS bounded");
+}
