@@ -55,7 +55,8 @@
 //! when a GOP is sent (so the viewer's timestamps never go backwards),
 //! otherwise the stream's last output timestamp. The GOP cache starts at a
 //! keyframe; it is dropped (until the next keyframe) when it exceeds
-//! `gop_max_bytes` of wire bytes or spans more than `gop_max_ms`, and when a
+//! `gop_max_bytes` of wire bytes or `gop_max_frames` frames, or spans more
+//! than `gop_max_ms`, and when a
 //! sequence header changes (the cached frames belong to the old decoder
 //! configuration).
 
@@ -78,6 +79,10 @@ pub struct StreamConfig {
     pub gop_max_bytes: usize,
     /// Timestamp span the GOP cache may hold.
     pub gop_max_ms: u32,
+    /// Frames the GOP cache may hold. The byte cap alone lets a publisher of
+    /// tiny frames (2 bytes each on the wire with fmt 3 headers) fill it with
+    /// over a million `Frame`s, each costing far more memory than its bytes.
+    pub gop_max_frames: usize,
     /// A publisher silent (no media/metadata) this long can be taken over.
     pub stale_publisher_ms: u64,
     /// Backward input jump (ms) treated as a discontinuity.
@@ -97,6 +102,7 @@ impl Default for StreamConfig {
             gop_cache: true,
             gop_max_bytes: 4 * 1024 * 1024,
             gop_max_ms: 10_000,
+            gop_max_frames: 8192,
             stale_publisher_ms: 10_000,
             ts_jump_back_ms: 1_000,
             ts_jump_forward_ms: 10_000,
@@ -312,11 +318,15 @@ impl<Id: Copy + Eq> Stream<Id> {
         self.gop_bytes += frame.wire.len();
         self.gop.push(frame.clone());
         let span = frame.timestamp.wrapping_sub(self.gop[0].timestamp);
-        if self.gop_bytes > cfg.gop_max_bytes || span > cfg.gop_max_ms {
+        if self.gop_bytes > cfg.gop_max_bytes
+            || span > cfg.gop_max_ms
+            || self.gop.len() > cfg.gop_max_frames
+        {
             log::debug!(
-                "GOP cache over bounds ({} bytes, {} ms): dropped until the next keyframe",
+                "GOP cache over bounds ({} bytes, {} ms, {} frames): dropped until the next keyframe",
                 self.gop_bytes,
-                span
+                span,
+                self.gop.len()
             );
             self.drop_gop();
         }
@@ -542,6 +552,26 @@ mod tests {
 
     fn run(r: &mut Rebase, cfg: &StreamConfig, input: &[(u8, u32)]) -> Vec<u32> {
         input.iter().map(|&(t, ts)| r.map(t, ts, cfg)).collect()
+    }
+
+    #[test]
+    fn gop_cache_is_capped_in_frames_not_only_bytes() {
+        let cfg = StreamConfig {
+            gop_max_frames: 100,
+            ..StreamConfig::default()
+        };
+        let mut t: StreamTable<u32> = StreamTable::new(cfg);
+        assert_eq!(t.claim_publisher("k", 1, 0), PublishClaim::Granted);
+        let key = Bytes::from_static(&[0x17, 0x01, 0, 0, 0, 0xAA]);
+        t.on_media("k", 1, TYPE_VIDEO, 0, key, 0).unwrap();
+        // 99 one-byte inter frames at the same timestamp: 100 frames, kept.
+        for _ in 0..99 {
+            t.on_media("k", 1, TYPE_VIDEO, 0, Bytes::from_static(&[0x27]), 0);
+        }
+        assert_eq!(t.add_viewer("k", 2).unwrap().len(), 100);
+        // One more is over the cap: the GOP is dropped until the next keyframe.
+        t.on_media("k", 1, TYPE_VIDEO, 0, Bytes::from_static(&[0x27]), 0);
+        assert_eq!(t.add_viewer("k", 3).unwrap().len(), 0);
     }
 
     #[test]
