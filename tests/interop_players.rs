@@ -196,7 +196,7 @@ fn gstreamer_rtmp2sink_publishes_to_an_ffmpeg_player() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .and_then(|mut c| Ok(wait_child(&mut c, Duration::from_secs(30))))
+        .map(|mut c| wait_child(&mut c, Duration::from_secs(30)))
         .expect("spawn gst-launch");
     assert!(
         status.is_some_and(|s| s.success()),

@@ -282,15 +282,36 @@ impl ServerSession {
         events: &mut Vec<ServerEvent>,
         out: &mut BytesMut,
     ) -> Result<(), SessionError> {
+        self.handle_input_limited(input, events, out, usize::MAX)
+            .map(|_| ())
+    }
+
+    /// Like [`ServerSession::handle_input`], but handles at most
+    /// `max_messages` messages (counting aggregates as one). Returns
+    /// `Ok(true)` when it stopped on that limit with input possibly left, so
+    /// a driver can serve other connections and come back (fairness against
+    /// floods of tiny messages).
+    pub fn handle_input_limited(
+        &mut self,
+        input: &mut BytesMut,
+        events: &mut Vec<ServerEvent>,
+        out: &mut BytesMut,
+        max_messages: usize,
+    ) -> Result<bool, SessionError> {
+        let mut handled = 0;
         loop {
+            if handled >= max_messages {
+                return Ok(true);
+            }
             let before = input.len();
             let decoded = self.decoder.decode(input);
             let consumed = before - input.len();
             self.count_received(consumed, out);
             match decoded? {
                 Some(raw) => self.handle_raw(&raw, events, out, true)?,
-                None => return Ok(()),
+                None => return Ok(false),
             }
+            handled += 1;
         }
     }
 

@@ -65,6 +65,8 @@ pub struct Conn {
     /// Readiness as last reported by an edge, cleared only by WouldBlock.
     pub readable: bool,
     pub writable: bool,
+    /// Complete input left unprocessed by the per-turn message limit.
+    pub pending_input: bool,
     /// Already on the loop's dirty list this batch.
     pub in_dirty: bool,
     /// Waiting on the loop's coalescing list.
@@ -104,6 +106,7 @@ impl Conn {
             app: None,
             readable: false,
             writable: false,
+            pending_input: false,
             in_dirty: false,
             deferred: false,
             urgent: false,

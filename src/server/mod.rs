@@ -70,6 +70,9 @@ const RECORDER_SHUTDOWN_MS: u64 = 900;
 /// Read step for connections that publish (large reads) and the others.
 const READ_STEP_PUBLISHER: usize = 64 * 1024;
 const READ_STEP_OTHER: usize = 4 * 1024;
+/// Messages one connection may have handled per loop turn; the rest waits
+/// for the next turn (a flood of tiny messages must not stall other streams).
+const MESSAGES_PER_TURN: usize = 1024;
 
 /// Rate limiter for warnings that can repeat during a flood: at most one
 /// line per interval, with the count of suppressed ones.
@@ -288,6 +291,11 @@ impl Server {
             self.mark_dirty(id);
         }
         if readable {
+            // Remember the edge: it is not repeated, and the read may have
+            // to wait until earlier input is processed.
+            if let Some(conn) = self.lookup(id) {
+                conn.readable = true;
+            }
             self.on_readable(id, now);
         }
     }
@@ -314,6 +322,17 @@ impl Server {
     fn on_readable(&mut self, id: ConnId, now: u64) {
         let budget = self.config.read_budget_bytes;
         let Some(conn) = self.lookup(id) else { return };
+        if conn.pending_input {
+            // Finish what was read before reading more.
+            self.process_input(id, now);
+            if self
+                .lookup(id)
+                .is_some_and(|c| c.pending_input || c.readable)
+            {
+                self.still_readable.push(id);
+            }
+            return;
+        }
         let step = if conn.is_publisher() {
             READ_STEP_PUBLISHER
         } else {
@@ -324,13 +343,16 @@ impl Server {
         if n > 0 {
             conn.stats.bytes_in += n as u64;
             conn.last_recv_ms = now;
-        }
-        if n > 0 {
             self.process_input(id, now);
         }
         match outcome {
             ReadOutcome::Budget => self.still_readable.push(id),
-            ReadOutcome::WouldBlock => {}
+            ReadOutcome::WouldBlock => {
+                if self.lookup(id).is_some_and(|c| c.pending_input) {
+                    self.still_readable.push(id);
+                }
+            }
+            // Input still pending is dropped with the connection.
             ReadOutcome::Closed => self.close(id, CloseReason::PeerClosed),
             ReadOutcome::Error(kind) => self.close(id, CloseReason::Io(kind)),
         }
@@ -373,13 +395,18 @@ impl Server {
                     Err(e) => result = Err(CloseReason::Handshake(e)),
                 }
             }
+            conn.pending_input = false;
             if result.is_ok() {
                 if let State::Active(session) = &mut conn.state {
                     if !conn.inbound.is_empty() {
-                        if let Err(e) =
-                            session.handle_input(&mut conn.inbound, &mut events, &mut out)
-                        {
-                            result = Err(CloseReason::Protocol(e));
+                        match session.handle_input_limited(
+                            &mut conn.inbound,
+                            &mut events,
+                            &mut out,
+                            MESSAGES_PER_TURN,
+                        ) {
+                            Ok(more) => conn.pending_input = more && !conn.inbound.is_empty(),
+                            Err(e) => result = Err(CloseReason::Protocol(e)),
                         }
                     }
                 }
@@ -752,7 +779,7 @@ impl Server {
         for id in again {
             if self
                 .lookup(id)
-                .is_some_and(|c| c.closing.is_none() && c.readable)
+                .is_some_and(|c| c.closing.is_none() && (c.readable || c.pending_input))
             {
                 self.on_readable(id, now);
             }
