@@ -47,7 +47,7 @@ use super::message::{
     MessageError, RtmpMessage, UserControl, CSID_AUDIO, CSID_COMMAND, CSID_CONTROL, CSID_DATA,
     CSID_STREAM_COMMAND, CSID_VIDEO, TYPE_AUDIO, TYPE_COMMAND_AMF0, TYPE_DATA_AMF0, TYPE_VIDEO,
 };
-use super::session::{decode_message, MediaKind};
+use super::session::{decode_message, AckWindow, MediaKind};
 
 /// What the client does once connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,10 +215,7 @@ pub struct ClientSession {
     connect_tx: f64,
     create_tx: f64,
     stream_id: u32,
-    bytes_received: u64,
-    last_ack_at: u64,
-    peer_window: Option<u32>,
-    acks_sent: u64,
+    acks: AckWindow,
 }
 
 impl ClientSession {
@@ -233,10 +230,7 @@ impl ClientSession {
             connect_tx: 0.0,
             create_tx: 0.0,
             stream_id: 0,
-            bytes_received: 0,
-            last_ack_at: 0,
-            peer_window: None,
-            acks_sent: 0,
+            acks: AckWindow::default(),
         }
     }
 
@@ -367,27 +361,18 @@ impl ClientSession {
     }
 
     pub fn bytes_received(&self) -> u64 {
-        self.bytes_received
+        self.acks.received()
     }
 
     pub fn acks_sent(&self) -> u64 {
-        self.acks_sent
+        self.acks.sent()
     }
 
     // ---- input side -------------------------------------------------------
 
     fn count_received(&mut self, consumed: usize, out: &mut BytesMut) {
-        if consumed == 0 {
-            return;
-        }
-        self.bytes_received = self.bytes_received.wrapping_add(consumed as u64);
-        if let Some(window) = self.peer_window {
-            if window > 0 && self.bytes_received - self.last_ack_at >= u64::from(window) {
-                self.last_ack_at = self.bytes_received;
-                self.acks_sent += 1;
-                let sequence = self.bytes_received as u32;
-                self.write_control(RtmpMessage::Acknowledgement { sequence }, out);
-            }
+        if let Some(sequence) = self.acks.record(consumed) {
+            self.write_control(RtmpMessage::Acknowledgement { sequence }, out);
         }
     }
 
@@ -400,7 +385,7 @@ impl ClientSession {
         match decode_message(raw, &self.config.amf_limits)? {
             RtmpMessage::WindowAckSize(w) => {
                 debug!("server window ack size {w}");
-                self.peer_window = Some(w);
+                self.acks.set_window(w);
             }
             RtmpMessage::UserControl(uc) => match uc {
                 UserControl::PingRequest(ts) => {

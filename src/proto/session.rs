@@ -236,6 +236,45 @@ struct StreamSlot {
 /// The 16 bytes of AMF0 string `@setDataFrame` at the front of a data body.
 const SET_DATA_FRAME_PREFIX: &[u8] = b"\x02\x00\x0d@setDataFrame";
 
+/// Acknowledgement bookkeeping of one receiving side: counts the bytes
+/// received and says when the peer's announced window has been crossed.
+/// Shared by the server and client sessions.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct AckWindow {
+    received: u64,
+    last_ack_at: u64,
+    window: Option<u32>,
+    sent: u64,
+}
+
+impl AckWindow {
+    /// The peer announced its Window Acknowledgement Size.
+    pub(crate) fn set_window(&mut self, window: u32) {
+        self.window = Some(window);
+    }
+
+    /// `consumed` more bytes arrived; `Some(sequence)` when an
+    /// Acknowledgement is due (the sequence wraps at 2^32 on the wire).
+    pub(crate) fn record(&mut self, consumed: usize) -> Option<u32> {
+        self.received = self.received.wrapping_add(consumed as u64);
+        let window = u64::from(self.window.filter(|&w| w > 0)?);
+        if self.received - self.last_ack_at < window {
+            return None;
+        }
+        self.last_ack_at = self.received;
+        self.sent += 1;
+        Some(self.received as u32)
+    }
+
+    pub(crate) fn received(&self) -> u64 {
+        self.received
+    }
+
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent
+    }
+}
+
 /// Server side of one RTMP connection after the handshake.
 #[derive(Debug)]
 pub struct ServerSession {
@@ -247,12 +286,7 @@ pub struct ServerSession {
     streams: Vec<StreamSlot>,
     streams_created: u32,
     next_stream_id: u32,
-    bytes_received: u64,
-    /// `bytes_received` when the last acknowledgement was sent.
-    last_ack_at: u64,
-    /// The peer's Window Acknowledgement Size, once announced.
-    peer_window: Option<u32>,
-    acks_sent: u64,
+    acks: AckWindow,
     ignored_media: u64,
 }
 
@@ -267,10 +301,7 @@ impl ServerSession {
             streams: Vec::new(),
             streams_created: 0,
             next_stream_id: 1,
-            bytes_received: 0,
-            last_ack_at: 0,
-            peer_window: None,
-            acks_sent: 0,
+            acks: AckWindow::default(),
             ignored_media: 0,
         }
     }
@@ -396,12 +427,12 @@ impl ServerSession {
 
     /// Total bytes received (what acknowledgements count).
     pub fn bytes_received(&self) -> u64 {
-        self.bytes_received
+        self.acks.received()
     }
 
     /// Acknowledgements written so far.
     pub fn acks_sent(&self) -> u64 {
-        self.acks_sent
+        self.acks.sent()
     }
 
     /// Audio/video messages dropped because their stream was not publishing.
@@ -433,19 +464,9 @@ impl ServerSession {
     // ---- input side -------------------------------------------------------
 
     fn count_received(&mut self, consumed: usize, out: &mut BytesMut) {
-        if consumed == 0 {
-            return;
-        }
-        self.bytes_received = self.bytes_received.wrapping_add(consumed as u64);
-        if let Some(window) = self.peer_window {
-            if window > 0 && self.bytes_received - self.last_ack_at >= u64::from(window) {
-                self.last_ack_at = self.bytes_received;
-                self.acks_sent += 1;
-                // On the wire the sequence number wraps at 2^32.
-                let sequence = self.bytes_received as u32;
-                trace!("ack {sequence}");
-                self.write_control(RtmpMessage::Acknowledgement { sequence }, out);
-            }
+        if let Some(sequence) = self.acks.record(consumed) {
+            trace!("ack {sequence}");
+            self.write_control(RtmpMessage::Acknowledgement { sequence }, out);
         }
     }
 
@@ -471,7 +492,7 @@ impl ServerSession {
             RtmpMessage::Acknowledgement { sequence } => trace!("peer ack {sequence}"),
             RtmpMessage::WindowAckSize(size) => {
                 debug!("peer window ack size {size}");
-                self.peer_window = Some(size);
+                self.acks.set_window(size);
             }
             RtmpMessage::SetPeerBandwidth { size, limit_type } => {
                 debug!("peer bandwidth {size} type {limit_type} ignored")
