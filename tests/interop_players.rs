@@ -9,69 +9,17 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use common::{have_tool, wait_child, ServerProcess, TempDir};
-
-fn ffmpeg_publish(url: &str, seconds: u32) -> Child {
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-re"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-tune",
-            "zerolatency",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args([
-            "-g",
-            "25",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "64k",
-            "-t",
-            &seconds.to_string(),
-            "-f",
-            "flv",
-            url,
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ffmpeg publisher")
-}
+use common::{ffmpeg_publish, have_tool, probe_streams, wait_child, ServerProcess, TempDir};
 
 /// (codec names, decoded video frames) of an FLV file.
 fn probe(file: &Path) -> (Vec<String>, u64) {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-count_frames",
-            "-show_entries",
-            "stream=codec_name,codec_type,nb_read_frames",
-        ])
-        .args(["-of", "csv=p=0"])
-        .arg(file)
-        .output()
-        .expect("ffprobe");
-    let mut codecs = Vec::new();
-    let mut video_frames = 0;
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() >= 3 {
-            codecs.push(f[0].to_string());
-            if f[1] == "video" {
-                video_frames = f[2].trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    (codecs, video_frames)
+    let streams = probe_streams(file);
+    let video = streams
+        .iter()
+        .find(|s| s.kind == "video")
+        .map(|s| s.frames)
+        .unwrap_or(0);
+    (streams.into_iter().map(|s| s.codec).collect(), video)
 }
 
 fn interrupt(child: &mut Child) {

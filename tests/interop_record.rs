@@ -5,35 +5,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{have_tool, wait_child, ServerProcess, TempDir};
-
-fn publish(url: &str, seconds: u32) -> Child {
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-re"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-tune",
-            "zerolatency",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-g", "25", "-c:a", "aac", "-b:a", "64k"])
-        .args(["-t", &seconds.to_string(), "-f", "flv", url])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ffmpeg publisher")
-}
+use common::{ffmpeg_publish, have_tool, wait_child, ServerProcess, TempDir};
 
 fn recordings(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -126,7 +102,7 @@ fn recording_after_unpublish_has_the_right_duration() {
     let dir = TempDir::new("rec-unpublish");
     let server =
         ServerProcess::start(&["--record-all", "--record-dir", dir.path().to_str().unwrap()]);
-    let mut publisher = publish(&server.url("live/rec"), 10);
+    let mut publisher = ffmpeg_publish(&server.url("live/rec"), 10);
     let status = wait_child(&mut publisher, Duration::from_secs(40)).expect("publisher finished");
     assert!(status.success());
     // Finalized within 1 s of the unpublish.
@@ -157,7 +133,7 @@ fn recording_is_finalized_on_sigterm_mid_publish() {
     let dir = TempDir::new("rec-sigterm");
     let mut server =
         ServerProcess::start(&["--record-all", "--record-dir", dir.path().to_str().unwrap()]);
-    let mut publisher = publish(&server.url("live/rec"), 20);
+    let mut publisher = ffmpeg_publish(&server.url("live/rec"), 20);
     thread::sleep(Duration::from_millis(5_000));
     let t0 = Instant::now();
     let status = server
@@ -191,7 +167,7 @@ fn recording_has_a_playable_prefix_after_kill_9() {
     let dir = TempDir::new("rec-kill9");
     let mut server =
         ServerProcess::start(&["--record-all", "--record-dir", dir.path().to_str().unwrap()]);
-    let mut publisher = publish(&server.url("live/rec"), 20);
+    let mut publisher = ffmpeg_publish(&server.url("live/rec"), 20);
     thread::sleep(Duration::from_millis(5_000));
     server.child.kill().expect("kill -9");
     let _ = server.child.wait();

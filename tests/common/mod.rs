@@ -176,3 +176,104 @@ pub fn wait_until(max: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// Frame rate of the generated test stream.
+pub const TEST_FPS: u32 = 25;
+
+/// ffmpeg publishing `seconds` of generated H.264 (1 s GOP) + AAC in real time.
+pub fn ffmpeg_publish(url: &str, seconds: u32) -> Child {
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-re"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size=320x240:rate={TEST_FPS}"),
+        ])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-tune",
+            "zerolatency",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-g", &TEST_FPS.to_string(), "-c:a", "aac", "-b:a", "64k"])
+        .args(["-t", &seconds.to_string(), "-f", "flv", url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ffmpeg publisher")
+}
+
+/// ffmpeg playing `url` into an FLV file (ends on UnpublishNotify).
+pub fn ffmpeg_play(url: &str, out: &Path) -> Child {
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i", url])
+        .args(["-c", "copy", "-f", "flv", "-y"])
+        .arg(out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ffmpeg player")
+}
+
+/// One stream of a media file as ffprobe decodes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbedStream {
+    pub codec: String,
+    pub kind: String,
+    pub frames: u64,
+}
+
+/// ffprobe -count_frames over `file`.
+pub fn probe_streams(file: &Path) -> Vec<ProbedStream> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,codec_type,nb_read_frames",
+        ])
+        .args(["-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .expect("run ffprobe");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f.len() >= 3).then(|| ProbedStream {
+                codec: f[0].to_string(),
+                kind: f[1].to_string(),
+                frames: f[2].trim().parse().unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// Decoded frames of the stream with codec `codec` (0 if absent).
+pub fn frames_of(streams: &[ProbedStream], codec: &str) -> u64 {
+    streams
+        .iter()
+        .find(|s| s.codec == codec)
+        .map(|s| s.frames)
+        .unwrap_or(0)
+}
+
+/// Errors printed by a full decode of `file` (empty when it decodes cleanly).
+pub fn decode_errors(file: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("run ffmpeg decode");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
