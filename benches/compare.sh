@@ -7,7 +7,8 @@
 # env: REPS (3), DURATION seconds (15), NS single-publisher subscriber counts ("100 500 1000"),
 #      MULTI "PxS" publishers x subscribers per stream ("20x20"; empty disables), PORT base (19741),
 #      SERVERS ("floor nginx ours"), OUT folder for raw results (target/compare),
-#      OURS server binary taking --listen ADDR (target/release/rtmp-server).
+#      OURS server binary taking --listen ADDR (target/release/rtmp-server); "ours40" is the same binary
+#      with --write-coalesce-ms 40 (throughput mode); PIN=1 pins servers to CPU 0 and the load to CPU 1.
 # Scenario input: bench.flv (720p30 H.264 2.5 Mbit/s + AAC 128k, 60 s), made once with ffmpeg and cached.
 # Every process started here is stopped by its PID and every wait is bounded. A server that fails
 # (e.g. ours not built or not listening yet) is reported as failed and the script goes on.
@@ -15,7 +16,10 @@ set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 REPS=${REPS:-3}; DURATION=${DURATION:-15}; NS=${NS:-"100 500 1000"}; MULTI=${MULTI-20x20}
-PORT=${PORT:-19741}; SERVERS=${SERVERS:-"floor nginx ours"}; OUT=${OUT:-$ROOT/target/compare}
+PORT=${PORT:-19741}; SERVERS=${SERVERS:-"floor nginx ours ours40"}; OUT=${OUT:-$ROOT/target/compare}
+# PIN=1: every server on CPU 0, the load generator (rtmp-bench / sink) on CPU 1.
+PIN=${PIN:-0}
+if [ "$PIN" = 1 ]; then ON_SERVER="taskset -c 0"; ON_LOAD="taskset -c 1"; else ON_SERVER=""; ON_LOAD=""; fi
 mkdir -p "$OUT"; RAW=$OUT/raw.txt; : > "$RAW"
 FLV=$OUT/bench.flv
 FLOOR=""
@@ -60,7 +64,7 @@ record() { echo "server=$1 scen=$2 rep=$3 ${*:4}" >> "$RAW"; }
 # run_rtmp SERVER SCEN REP P S: bench against a server already listening on $SPORT with pid $SPID
 run_bench() {
   local server=$1 scen=$2 rep=$3 p=$4 s=$5 j=$OUT/$1-$2-$3.json
-  timeout $((DURATION + 90)) "$BENCH" --url "rtmp://127.0.0.1:$SPORT/live/bench" --flv "$FLV" \
+  timeout $((DURATION + 90)) $ON_LOAD "$BENCH" --url "rtmp://127.0.0.1:$SPORT/live/bench" --flv "$FLV" \
     --publishers "$p" --subscribers "$s" --duration "$DURATION" --server-pid "$SPID" --json > "$j" 2> "$OUT/$1-$2-$3.err"
   if [ ! -s "$j" ]; then record "$server" "$scen" "$rep" ok=0 why=bench_failed; return; fi
   record "$server" "$scen" "$rep" ok=1 connected="$(json "$j" connected)" failed="$(json "$j" failed)" \
@@ -78,17 +82,19 @@ load_module $NGINX_MODULE; daemon off; master_process off; error_log stderr warn
 worker_rlimit_nofile 8192; events { worker_connections 8192; }
 rtmp { server { listen 127.0.0.1:$SPORT; chunk_size 4096; application live { live on; publish_notify on; } } }
 CONF
-  nginx -e stderr -c "$dir/nginx.conf" -p "$dir" 2> "$OUT/nginx.log" & SPID=$!
+  $ON_SERVER nginx -e stderr -c "$dir/nginx.conf" -p "$dir" 2> "$OUT/nginx.log" & SPID=$!
   if wait_port "$SPORT" "$SPID"; then run_bench nginx "$scen" "$rep" "$p" "$s"; else record nginx "$scen" "$rep" ok=0 why=not_listening; fi
   stop_pid "$SPID"; rm -rf "$dir"
 }
 
+# run_ours SCEN REP P S [NAME [SERVER ARGS...]]
 run_ours() {
-  local scen=$1 rep=$2 p=$3 s=$4 bin=${OURS:-$ROOT/target/release/rtmp-server}
+  local scen=$1 rep=$2 p=$3 s=$4 name=${5:-ours} bin=${OURS:-$ROOT/target/release/rtmp-server}
+  shift 5 2>/dev/null || shift $#
   SPORT=$((PORT + 3))
-  if [ ! -x "$bin" ]; then record ours "$scen" "$rep" ok=0 why=not_built; return; fi
-  "$bin" --listen "127.0.0.1:$SPORT" > "$OUT/ours.log" 2>&1 & SPID=$!
-  if wait_port "$SPORT" "$SPID"; then run_bench ours "$scen" "$rep" "$p" "$s"; else record ours "$scen" "$rep" ok=0 why=not_listening; fi
+  if [ ! -x "$bin" ]; then record "$name" "$scen" "$rep" ok=0 why=not_built; return; fi
+  $ON_SERVER "$bin" --listen "127.0.0.1:$SPORT" "$@" > "$OUT/$name.log" 2>&1 & SPID=$!
+  if wait_port "$SPORT" "$SPID"; then run_bench "$name" "$scen" "$rep" "$p" "$s"; else record "$name" "$scen" "$rep" ok=0 why=not_listening; fi
   stop_pid "$SPID"
 }
 
@@ -96,9 +102,9 @@ run_ours() {
 run_floor() {
   local scen=$1 rep=$2 n=$3 fp sp rss=0 f=$OUT/fanout.out k
   if [ -z "$FLOOR" ]; then record floor "$scen" "$rep" ok=0 why=not_found; return; fi
-  "$OUT/fanout" $((PORT + 1)) "$n" "$DURATION" > "$f" 2> "$OUT/fanout.err" & fp=$!
+  $ON_SERVER "$OUT/fanout" $((PORT + 1)) "$n" "$DURATION" > "$f" 2> "$OUT/fanout.err" & fp=$!
   sleep 0.3
-  "$OUT/sink" $((PORT + 1)) "$n" "$DURATION" > "$OUT/sink.out" 2> "$OUT/sink.err" & sp=$!
+  $ON_LOAD "$OUT/sink" $((PORT + 1)) "$n" "$DURATION" > "$OUT/sink.out" 2> "$OUT/sink.err" & sp=$!
   while kill -0 "$fp" 2>/dev/null; do
     k=$(awk '/^VmHWM:/{print $2}' "/proc/$fp/status" 2>/dev/null); [ -n "$k" ] && rss=$k; sleep 0.5
   done
@@ -122,7 +128,8 @@ for scen in $SCENS; do
       case $server in
         floor) run_floor "$scen" "$rep" "$total" ;;
         nginx) run_nginx "$scen" "$rep" "$p" "$total" ;;
-        ours) run_ours "$scen" "$rep" "$p" "$total" ;;
+        ours) run_ours "$scen" "$rep" "$p" "$total" ours ;;
+        ours40) run_ours "$scen" "$rep" "$p" "$total" ours40 --write-coalesce-ms 40 ;;
       esac
       sleep 1
     done
@@ -164,11 +171,14 @@ END {
   split("cpu_per_gbit user_share lat_p99 startup_p50 rss_mb", ks, " ")
   for (i = 1; i <= nc; i++) {
     c = cv[i]
-    for (r = 1; r <= 2; r++) {
-      other = (r == 1) ? "nginx" : "floor"
-      line = "| " c " | ours / " other
-      for (k = 1; k <= 5; k++) line = line " | " ratio(med("ours" SUBSEP c SUBSEP ks[k]), med(other SUBSEP c SUBSEP ks[k]))
-      print line " |"
+    for (j = 1; j <= ns; j++) {
+      mine = sv[j]; if (mine !~ /^ours/) continue
+      for (r = 1; r <= 2; r++) {
+        other = (r == 1) ? "nginx" : "floor"
+        line = "| " c " | " mine " / " other
+        for (k = 1; k <= 5; k++) line = line " | " ratio(med(mine SUBSEP c SUBSEP ks[k]), med(other SUBSEP c SUBSEP ks[k]))
+        print line " |"
+      }
     }
   }
   print ""

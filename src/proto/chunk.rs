@@ -440,8 +440,13 @@ impl ChunkDecoder {
         buf.advance(pos);
         let payload = if !in_progress {
             if completes {
-                // Fits in this chunk: split off without copying.
-                buf.split_to(take).freeze()
+                // Fits in this chunk: copied into a buffer of its own, so
+                // a cached frame never keeps the caller's whole read buffer
+                // alive (a 64 KiB read buffer per 300-byte audio frame) and
+                // the caller can reuse that buffer.
+                let payload = Bytes::copy_from_slice(&buf[..take]);
+                buf.advance(take);
+                payload
             } else {
                 let mut p = BytesMut::with_capacity(len as usize);
                 p.extend_from_slice(&buf[..take]);

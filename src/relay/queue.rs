@@ -107,6 +107,10 @@ pub struct SubscriberQueue {
     dropped_bytes: u64,
 }
 
+/// Ring slots kept when a queue drains after a burst (a late join's GOP);
+/// enough for a few live frames without reallocating.
+const RING_KEEP: usize = 64;
+
 fn share(budget: usize, pct: u8) -> usize {
     let pct = pct.min(100) as u128;
     (budget as u128 * pct / 100) as usize
@@ -114,7 +118,9 @@ fn share(budget: usize, pct: u8) -> usize {
 
 impl SubscriberQueue {
     pub fn new(cfg: QueueConfig) -> Self {
-        let ring = VecDeque::with_capacity(cfg.max_frames.clamp(1, 1024));
+        // Start small: an idle connection must stay cheap; the ring grows
+        // with bursts and is given back when they have drained.
+        let ring = VecDeque::new();
         SubscriberQueue {
             key_limit: share(cfg.byte_budget, cfg.key_pct),
             audio_limit: share(cfg.byte_budget, cfg.audio_pct),
@@ -326,6 +332,9 @@ impl SubscriberQueue {
             self.queued -= rest;
             self.head_offset = 0;
             self.ring.pop_front();
+        }
+        if self.ring.is_empty() && self.ring.capacity() > RING_KEEP {
+            self.ring.shrink_to(RING_KEEP);
         }
         if self.queued <= self.inter_limit && !self.last_dropped {
             self.congested_since = None;

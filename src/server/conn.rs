@@ -67,6 +67,8 @@ pub struct Conn {
     pub writable: bool,
     /// Complete input left unprocessed by the per-turn message limit.
     pub pending_input: bool,
+    /// On the loop's still-readable list.
+    pub in_still_readable: bool,
     /// Already on the loop's dirty list this batch.
     pub in_dirty: bool,
     /// Waiting on the loop's coalescing list.
@@ -107,6 +109,7 @@ impl Conn {
             readable: false,
             writable: false,
             pending_input: false,
+            in_still_readable: false,
             in_dirty: false,
             deferred: false,
             urgent: false,

@@ -20,38 +20,31 @@ pub enum ReadOutcome {
 }
 
 /// Read into `buf` until WouldBlock, EOF, an error, or `budget` bytes.
-/// `step` is how much buffer to offer the kernel per read call.
+/// Each read goes into `scratch` (one server-wide buffer, zeroed once) and
+/// only the bytes read are appended to `buf`: no zero-filling per read, and
+/// `buf` grows by what arrived, not by the read size.
 pub fn read_some<R: Read>(
     socket: &mut R,
     buf: &mut BytesMut,
     budget: usize,
-    step: usize,
+    scratch: &mut [u8],
 ) -> (usize, ReadOutcome) {
     let mut total = 0;
     loop {
         if total >= budget {
             return (total, ReadOutcome::Budget);
         }
-        let start = buf.len();
-        buf.resize(start + step, 0);
-        let res = socket.read(&mut buf[start..]);
-        match res {
-            Ok(0) => {
-                buf.truncate(start);
-                return (total, ReadOutcome::Closed);
-            }
+        match socket.read(scratch) {
+            Ok(0) => return (total, ReadOutcome::Closed),
             Ok(n) => {
-                buf.truncate(start + n);
+                buf.extend_from_slice(&scratch[..n]);
                 total += n;
             }
-            Err(e) => {
-                buf.truncate(start);
-                match e.kind() {
-                    io::ErrorKind::WouldBlock => return (total, ReadOutcome::WouldBlock),
-                    io::ErrorKind::Interrupted => continue,
-                    kind => return (total, ReadOutcome::Error(kind)),
-                }
-            }
+            Err(e) => match e.kind() {
+                io::ErrorKind::WouldBlock => return (total, ReadOutcome::WouldBlock),
+                io::ErrorKind::Interrupted => continue,
+                kind => return (total, ReadOutcome::Error(kind)),
+            },
         }
     }
 }
@@ -128,7 +121,7 @@ mod tests {
         ]);
         let mut buf = BytesMut::new();
         assert_eq!(
-            read_some(&mut s, &mut buf, 1000, 16),
+            read_some(&mut s, &mut buf, 1000, &mut [0; 16]),
             (5, ReadOutcome::WouldBlock)
         );
         assert_eq!(&buf[..], b"abcde");
@@ -139,11 +132,11 @@ mod tests {
         let mut s = Script(vec![Ok(vec![1; 10]), Ok(vec![2; 10]), Ok(vec![])]);
         let mut buf = BytesMut::new();
         assert_eq!(
-            read_some(&mut s, &mut buf, 10, 16),
+            read_some(&mut s, &mut buf, 10, &mut [0; 16]),
             (10, ReadOutcome::Budget)
         );
         assert_eq!(
-            read_some(&mut s, &mut buf, 100, 16),
+            read_some(&mut s, &mut buf, 100, &mut [0; 16]),
             (10, ReadOutcome::Closed)
         );
         assert_eq!(buf.len(), 20);
@@ -154,7 +147,7 @@ mod tests {
         let mut s = Script(vec![Err(io::ErrorKind::ConnectionReset.into())]);
         let mut buf = BytesMut::new();
         assert_eq!(
-            read_some(&mut s, &mut buf, 100, 16),
+            read_some(&mut s, &mut buf, 100, &mut [0; 16]),
             (0, ReadOutcome::Error(io::ErrorKind::ConnectionReset))
         );
         assert!(buf.is_empty());

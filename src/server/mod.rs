@@ -67,9 +67,8 @@ const ACCEPT_RETRY_MS: u64 = 100;
 const SHUTDOWN_GRACE_MS: u64 = 700;
 /// How long shutdown waits for the recorder to finalize its files.
 const RECORDER_SHUTDOWN_MS: u64 = 900;
-/// Read step for connections that publish (large reads) and the others.
-const READ_STEP_PUBLISHER: usize = 64 * 1024;
-const READ_STEP_OTHER: usize = 4 * 1024;
+/// Largest single read (the size of the server's one read buffer).
+const READ_STEP: usize = 64 * 1024;
 /// Messages one connection may have handled per loop turn; the rest waits
 /// for the next turn (a flood of tiny messages must not stall other streams).
 const MESSAGES_PER_TURN: usize = 1024;
@@ -123,6 +122,8 @@ pub struct Server {
     accept_retry_at: Option<u64>,
     session_events: Vec<ServerEvent>,
     scratch_out: BytesMut,
+    /// Every read lands here first; only the bytes read are copied on.
+    read_scratch: Vec<u8>,
     shutdown_deadline: Option<u64>,
     next_sweep_ms: u64,
     next_stats_ms: u64,
@@ -202,6 +203,7 @@ impl Server {
             accept_retry_at: None,
             session_events: Vec::new(),
             scratch_out: BytesMut::new(),
+            read_scratch: vec![0; READ_STEP],
             shutdown_deadline: None,
             next_sweep_ms: 0,
             next_stats_ms: config.stats_interval_ms,
@@ -300,6 +302,17 @@ impl Server {
         }
     }
 
+    /// Serve this connection again after the batch (read budget or message
+    /// limit reached): it gets no new edge for what is already there.
+    fn push_still_readable(&mut self, id: ConnId) {
+        if let Some(conn) = self.lookup(id) {
+            if !conn.in_still_readable {
+                conn.in_still_readable = true;
+                self.still_readable.push(id);
+            }
+        }
+    }
+
     fn mark_dirty(&mut self, id: ConnId) {
         if let Some(conn) = self.lookup(id) {
             if !conn.in_dirty {
@@ -329,16 +342,19 @@ impl Server {
                 .lookup(id)
                 .is_some_and(|c| c.pending_input || c.readable)
             {
-                self.still_readable.push(id);
+                self.push_still_readable(id);
             }
             return;
         }
-        let step = if conn.is_publisher() {
-            READ_STEP_PUBLISHER
-        } else {
-            READ_STEP_OTHER
+        let Server {
+            conns,
+            read_scratch,
+            ..
+        } = self;
+        let Some(conn) = conns.get_mut(id.index as usize).filter(|c| c.id == id) else {
+            return;
         };
-        let (n, outcome) = io::read_some(&mut conn.socket, &mut conn.inbound, budget, step);
+        let (n, outcome) = io::read_some(&mut conn.socket, &mut conn.inbound, budget, read_scratch);
         conn.readable = outcome == ReadOutcome::Budget;
         if n > 0 {
             conn.stats.bytes_in += n as u64;
@@ -346,10 +362,10 @@ impl Server {
             self.process_input(id, now);
         }
         match outcome {
-            ReadOutcome::Budget => self.still_readable.push(id),
+            ReadOutcome::Budget => self.push_still_readable(id),
             ReadOutcome::WouldBlock => {
                 if self.lookup(id).is_some_and(|c| c.pending_input) {
-                    self.still_readable.push(id);
+                    self.push_still_readable(id);
                 }
             }
             // Input still pending is dropped with the connection.
@@ -776,6 +792,11 @@ impl Server {
     fn end_of_batch(&mut self, now: u64) {
         // Connections that stopped on their read budget get another turn.
         let again = std::mem::take(&mut self.still_readable);
+        for &id in &again {
+            if let Some(conn) = self.lookup(id) {
+                conn.in_still_readable = false;
+            }
+        }
         for id in again {
             if self
                 .lookup(id)
