@@ -69,7 +69,7 @@ run_bench() {
   if [ ! -s "$j" ]; then record "$server" "$scen" "$rep" ok=0 why=bench_failed; return; fi
   record "$server" "$scen" "$rep" ok=1 connected="$(json "$j" connected)" failed="$(json "$j" failed)" \
     cpu_per_gbit="$(json "$j" server_cpu_s_per_gbit)" user_share="$(json "$j" server_user_share)" \
-    lat_p99="$(json "$j" latency_ms_p99)" startup_p50="$(json "$j" startup_ms_p50)" rss_mb="$(jq -r '(.server_peak_rss_kb // 0)/1024' "$j")" \
+    lat_p99="$(json "$j" latency_ms_p99)" lat_steady="$(json "$j" latency_ms_p99_steady)" startup_p50="$(json "$j" startup_ms_p50)" rss_mb="$(jq -r '(.server_peak_rss_kb // 0)/1024' "$j")" \
     delivered="$(json "$j" delivered_mbps)" expected="$(json "$j" expected_payload_mbps)" missing="$(json "$j" messages_missing)"
 }
 
@@ -113,7 +113,7 @@ run_floor() {
   g() { tr ' ' '\n' < "$f" | awk -F= -v k="$1" '$1==k{print $2}'; }
   record floor "$scen" "$rep" ok=1 connected="$n" failed=0 cpu_per_gbit="$(g cpu_s_per_gbit)" \
     user_share="$(awk -v u="$(g cpu_user_s)" -v c="$(g cpu_s)" 'BEGIN{ if (c > 0) printf "%.3f", u/c }')" \
-    lat_p99="$(g max_lag_ms)" startup_p50="" rss_mb="$(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}')" \
+    lat_p99="$(g max_lag_ms)" lat_steady="$(g max_lag_ms)" startup_p50="" rss_mb="$(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}')" \
     delivered="$(awk -v g="$(g gbit)" -v d="$(g elapsed_s)" 'BEGIN{ if (d > 0) printf "%.1f", g*1000/d }')" expected="" missing=0
 }
 
@@ -150,25 +150,25 @@ function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "n/a" : sprin
 {
   s = g("server"); c = g("scen"); runs[s, c]++
   if (g("ok") != 1) { fails[s, c]++; why[s, c] = g("why"); next }
-  nm = split("cpu_per_gbit user_share lat_p99 startup_p50 rss_mb delivered connected", ms, " ")
+  nm = split("cpu_per_gbit user_share lat_p99 lat_steady startup_p50 rss_mb delivered connected", ms, " ")
   for (i = 1; i <= nm; i++) { v = g(ms[i]); if (v != "") vals[s, c, ms[i]] = vals[s, c, ms[i]] (vals[s, c, ms[i]] == "" ? "" : " ") v }
 }
 END {
   ns = split(servers, sv, " "); nc = split(scens, cv, " ")
-  print "| scenario | server | runs ok | subs connected | delivered Mbit/s | CPU s / delivered Gbit | user share | latency p99 ms | startup p50 ms | peak RSS MB |"
-  print "|---|---|---|---|---|---|---|---|---|---|"
+  print "| scenario | server | runs ok | subs connected | delivered Mbit/s | CPU s / delivered Gbit | user share | latency p99 ms | steady p99 ms | startup p50 ms | peak RSS MB |"
+  print "|---|---|---|---|---|---|---|---|---|---|---|"
   for (i = 1; i <= nc; i++) for (j = 1; j <= ns; j++) {
     s = sv[j]; c = cv[i]; ok = runs[s, c] - fails[s, c]
     note = (fails[s, c] > 0) ? " (failed: " why[s, c] ")" : ""
-    printf "| %s | %s%s | %d/%d | %s | %s | %s | %s | %s | %s | %s |\n", c, s, (s == "floor" ? "*" : ""), ok, runs[s, c] + 0,
+    printf "| %s | %s%s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, s, (s == "floor" ? "*" : ""), ok, runs[s, c] + 0,
       cell(s SUBSEP c SUBSEP "connected", "%d"), cell(s SUBSEP c SUBSEP "delivered", "%.0f"), cell(s SUBSEP c SUBSEP "cpu_per_gbit", "%.3f"),
-      cell(s SUBSEP c SUBSEP "user_share", "%.2f"), cell(s SUBSEP c SUBSEP "lat_p99", "%.1f"), cell(s SUBSEP c SUBSEP "startup_p50", "%.0f"),
+      cell(s SUBSEP c SUBSEP "user_share", "%.2f"), cell(s SUBSEP c SUBSEP "lat_p99", "%.1f"), cell(s SUBSEP c SUBSEP "lat_steady", "%.1f"), cell(s SUBSEP c SUBSEP "startup_p50", "%.0f"),
       cell(s SUBSEP c SUBSEP "rss_mb", "%.1f") note
   }
   print ""
-  print "| scenario | ratio | CPU / Gbit | user share | latency p99 | startup p50 | peak RSS |"
-  print "|---|---|---|---|---|---|---|"
-  split("cpu_per_gbit user_share lat_p99 startup_p50 rss_mb", ks, " ")
+  print "| scenario | ratio | CPU / Gbit | user share | latency p99 | steady p99 | startup p50 | peak RSS |"
+  print "|---|---|---|---|---|---|---|---|"
+  split("cpu_per_gbit user_share lat_p99 lat_steady startup_p50 rss_mb", ks, " ")
   for (i = 1; i <= nc; i++) {
     c = cv[i]
     for (j = 1; j <= ns; j++) {
@@ -176,12 +176,13 @@ END {
       for (r = 1; r <= 2; r++) {
         other = (r == 1) ? "nginx" : "floor"
         line = "| " c " | " mine " / " other
-        for (k = 1; k <= 5; k++) line = line " | " ratio(med(mine SUBSEP c SUBSEP ks[k]), med(other SUBSEP c SUBSEP ks[k]))
+        for (k = 1; k <= 6; k++) line = line " | " ratio(med(mine SUBSEP c SUBSEP ks[k]), med(other SUBSEP c SUBSEP ks[k]))
         print line " |"
       }
     }
   }
   print ""
   print "*floor: fanout.c/sink.c from the shared floor folder, one stream with P*S subscribers; its latency column is the"
-  print "fanout max emit lag (no RTMP), it has no startup time. CPU = server user+sys from /proc/PID/stat (floor: getrusage)."
+  print "fanout max emit lag (no RTMP), it has no startup time. Steady p99: live frames published 3 s or more after the viewer connected."
+  print "Latency p99 counts every live frame (published after the viewer connected; cached GOP frames are excluded). CPU = server user+sys from /proc/PID/stat (floor: getrusage)."
 }' "$RAW"

@@ -90,6 +90,9 @@ struct Sub {
     startup: Option<Duration>,
 }
 
+/// Where steady-state latency starts, counted from a subscriber's connect.
+const STEADY_AFTER: Duration = Duration::from_secs(3);
+
 fn main() -> ExitCode {
     let a: Args = argh::from_env();
     let level = a.log.parse().unwrap_or(log::LevelFilter::Warn);
@@ -250,6 +253,9 @@ fn run(a: &Args) -> Result<(), String> {
     // Frames published before the subscriber connected (a server's cached
     // GOP): delivered and counted, but not live latency.
     let mut catchup_frames: u64 = 0;
+    // Live frames published at least STEADY_AFTER after the subscriber
+    // connected: latency once the late-join burst is over.
+    let mut steady_us: Vec<u64> = Vec::new();
     let mut first_error: Option<String> = None;
 
     let hz = clk_tck();
@@ -417,8 +423,11 @@ fn run(a: &Args) -> Result<(), String> {
                     };
                     if let Some(x) = matched {
                         if s.connect_at.is_some_and(|c| x.at >= c) {
-                            latencies_us
-                                .push(at.saturating_duration_since(x.at).as_micros() as u64);
+                            let us = at.saturating_duration_since(x.at).as_micros() as u64;
+                            latencies_us.push(us);
+                            if s.connect_at.is_some_and(|c| x.at >= c + STEADY_AFTER) {
+                                steady_us.push(us);
+                            }
                         } else {
                             catchup_frames += 1;
                         }
@@ -496,6 +505,8 @@ fn run(a: &Args) -> Result<(), String> {
     startups.sort_unstable();
     let no_startup = subs.values().filter(|s| s.startup.is_none()).count();
     let ms = |us: Option<u64>| us.map(|v| v as f64 / 1000.0);
+    steady_us.sort_unstable();
+    let steady_p99 = ms(percentile(&steady_us, 0.99));
     let lat = (
         ms(percentile(&latencies_us, 0.5)),
         ms(percentile(&latencies_us, 0.99)),
@@ -525,7 +536,7 @@ fn run(a: &Args) -> Result<(), String> {
              \"duration_s\":{:.3},\"bytes_received\":{},\"messages_received\":{},\"messages_missing\":{},\
              \"delivered_mbps\":{:.3},\"delivered_payload_mbps\":{:.3},\"expected_payload_mbps\":{:.3},\
              \"latency_ms_p50\":{},\"latency_ms_p99\":{},\"latency_ms_max\":{},\
-             \"startup_ms_p50\":{},\"startup_ms_p99\":{},\"no_keyframe\":{},\"catchup_frames\":{},\"bench_cpu_s\":{}",
+             \"startup_ms_p50\":{},\"startup_ms_p99\":{},\"no_keyframe\":{},\"catchup_frames\":{},\"latency_ms_p99_steady\":{},\"bench_cpu_s\":{}",
             pubs.len(),
             pubs_failed,
             a.subscribers,
@@ -545,6 +556,7 @@ fn run(a: &Args) -> Result<(), String> {
             int(st.1),
             no_startup,
             catchup_frames,
+            num(steady_p99),
             num(own),
         );
         if let Some((u, s)) = srv {
@@ -592,11 +604,13 @@ fn run(a: &Args) -> Result<(), String> {
             missing
         );
         println!(
-            "  latency ms p50 {} p99 {} max {} (live frames; {} cached catch-up frames excluded); startup ms p50 {} p99 {} ({} without a keyframe); bench CPU {} s",
+            "  latency ms p50 {} p99 {} max {} (live frames; {} cached catch-up frames excluded; p99 from {}s after connect {}); startup ms p50 {} p99 {} ({} without a keyframe); bench CPU {} s",
             hnum(lat.0),
             hnum(lat.1),
             hnum(lat.2),
             catchup_frames,
+            STEADY_AFTER.as_secs(),
+            hnum(steady_p99),
             hint(st.0),
             hint(st.1),
             no_startup,

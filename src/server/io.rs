@@ -54,6 +54,8 @@ pub fn read_some<R: Read>(
 pub enum WriteOutcome {
     /// Everything queued was written.
     Drained,
+    /// The per-turn budget ran out with output left: write again next turn.
+    Budget,
     /// The kernel buffer is full: wait for the next writable edge.
     WouldBlock,
     Error(io::ErrorKind),
@@ -62,11 +64,20 @@ pub enum WriteOutcome {
 /// Most slices handed to one `writev` call.
 const MAX_IOV: usize = 64;
 
-/// Write the queue's frames with vectored writes until it is empty or the
-/// socket would block. Returns bytes written and why it stopped.
-pub fn write_queue<W: Write>(socket: &mut W, queue: &mut SubscriberQueue) -> (usize, WriteOutcome) {
+/// Write the queue's frames with vectored writes until it is empty, the
+/// socket would block, or `budget` bytes went out (so one viewer's late-join
+/// burst cannot hold up everyone else's live frames). Returns bytes written
+/// and why it stopped.
+pub fn write_queue<W: Write>(
+    socket: &mut W,
+    queue: &mut SubscriberQueue,
+    budget: usize,
+) -> (usize, WriteOutcome) {
     let mut total = 0;
     loop {
+        if total >= budget {
+            return (total, WriteOutcome::Budget);
+        }
         let res = {
             let mut slices = [IoSlice::new(&[]); MAX_IOV];
             let n = queue.io_slices(&mut slices);

@@ -67,6 +67,9 @@ const ACCEPT_RETRY_MS: u64 = 100;
 const SHUTDOWN_GRACE_MS: u64 = 700;
 /// How long shutdown waits for the recorder to finalize its files.
 const RECORDER_SHUTDOWN_MS: u64 = 900;
+/// Bytes written to one connection per loop turn before the others get
+/// their turn (a keyframe fits; a late joiner's GOP takes a few turns).
+const WRITE_BUDGET: usize = 128 * 1024;
 /// Largest single read (the size of the server's one read buffer).
 const READ_STEP: usize = 64 * 1024;
 /// Messages one connection may have handled per loop turn; the rest waits
@@ -114,6 +117,8 @@ pub struct Server {
     /// The recorder thread's handle (with --record-all).
     recorder: Option<RecorderHandle>,
     dirty: Vec<ConnId>,
+    /// Connections that stopped on their write budget: flushed again next turn.
+    write_again: Vec<ConnId>,
     /// Players whose flush waits for write coalescing: (due ms, id).
     deferred: Vec<(u64, ConnId)>,
     closing: Vec<ConnId>,
@@ -197,6 +202,7 @@ impl Server {
             recorder,
             dirty: Vec::new(),
             deferred: Vec::new(),
+            write_again: Vec::new(),
             closing: Vec::new(),
             still_readable: Vec::new(),
             accept_pending: false,
@@ -260,7 +266,7 @@ impl Server {
     }
 
     fn poll_timeout(&self) -> Duration {
-        if !self.still_readable.is_empty() {
+        if !self.still_readable.is_empty() || !self.write_again.is_empty() {
             return Duration::ZERO;
         }
         let now = self.now_ms();
@@ -806,6 +812,9 @@ impl Server {
             }
         }
         self.release_deferred(now);
+        for id in std::mem::take(&mut self.write_again) {
+            self.mark_dirty(id);
+        }
         self.flush_dirty(now);
         if !self.closing.is_empty() {
             self.remove_closing(now);
@@ -859,9 +868,10 @@ impl Server {
                     }
                 }
             }
-            let (n, outcome) = io::write_queue(&mut conn.socket, &mut conn.out);
+            let (n, outcome) = io::write_queue(&mut conn.socket, &mut conn.out, WRITE_BUDGET);
             conn.stats.bytes_out += n as u64;
             match outcome {
+                WriteOutcome::Budget => self.write_again.push(id),
                 WriteOutcome::Drained => {
                     conn.urgent = false;
                     if let Some(reason) = conn.close_after_flush.take() {
