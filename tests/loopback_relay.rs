@@ -796,3 +796,34 @@ fn sigterm_with_a_stalled_player_still_exits_promptly() {
     assert!(took < Duration::from_millis(2500), "shutdown took {took:?}");
     assert!(player.wait_closed(WAIT), "healthy player not closed");
 }
+
+/// Accepted sockets carry TCP keepalive, so a peer that vanished without a
+/// FIN is found even while the server has nothing to send it (checked with
+/// `ss`, which shows the kernel's keepalive timer on the server's socket).
+#[test]
+fn accepted_sockets_have_tcp_keepalive() {
+    if !common::have_tool("ss") {
+        return;
+    }
+    let server = ServerProcess::start(&[]);
+    let player = TestClient::play(server.addr, "live", "keepalive");
+    let filter = format!("( sport = :{} )", server.addr.port());
+    let ours = player.socket.local_addr().unwrap().to_string();
+    // While sent bytes await their ACK, ss shows the retransmit timer
+    // instead; the keepalive timer shows once the socket is quiet.
+    let mut last = String::new();
+    let found = common::wait_until(Duration::from_secs(3), || {
+        let out = std::process::Command::new("ss")
+            .args(["-tnoH", "state", "established", &filter])
+            .output()
+            .expect("run ss");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        last = text
+            .lines()
+            .find(|l| l.contains(&ours))
+            .unwrap_or_default()
+            .to_string();
+        last.contains("timer:(keepalive")
+    });
+    assert!(found, "no keepalive timer on the server's socket: {last:?}");
+}

@@ -43,6 +43,7 @@ use rand::SeedableRng;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
+use socket2::{SockRef, TcpKeepalive};
 
 use crate::config::Config;
 use crate::error::{CloseReason, Error, Phase};
@@ -67,6 +68,11 @@ const ACCEPT_RETRY_MS: u64 = 100;
 const SHUTDOWN_GRACE_MS: u64 = 700;
 /// How long shutdown waits for the recorder to finalize its files.
 const RECORDER_SHUTDOWN_MS: u64 = 900;
+/// TCP keepalive: first probe after this much silence, then every
+/// interval; the kernel drops the connection after the probes go unanswered.
+const KEEPALIVE_IDLE_S: u64 = 60;
+const KEEPALIVE_INTERVAL_S: u64 = 10;
+const KEEPALIVE_PROBES: u32 = 3;
 /// Bytes written to one connection per loop turn before the others get
 /// their turn (a keyframe fits; a late joiner's GOP takes a few turns).
 const WRITE_BUDGET: usize = 128 * 1024;
@@ -978,6 +984,15 @@ impl Server {
     fn insert_conn(&mut self, mut socket: TcpStream, peer: SocketAddr, now: u64) {
         if let Err(e) = socket.set_nodelay(true) {
             debug!("{peer}: set_nodelay: {e}");
+        }
+        // A peer that vanished without a FIN (power loss, NAT timeout) is
+        // found by the kernel even while we have nothing to send it.
+        let keepalive = TcpKeepalive::new()
+            .with_time(Duration::from_secs(KEEPALIVE_IDLE_S))
+            .with_interval(Duration::from_secs(KEEPALIVE_INTERVAL_S))
+            .with_retries(KEEPALIVE_PROBES);
+        if let Err(e) = SockRef::from(&socket).set_tcp_keepalive(&keepalive) {
+            debug!("{peer}: TCP keepalive: {e}");
         }
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1).max(1);
