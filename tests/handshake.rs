@@ -326,14 +326,18 @@ fn captures_expose_peer_time_and_version() {
         let mut server = ServerHandshake::new(0);
         let mut rng = StdRng::seed_from_u64(1);
         let mut input = BytesMut::from(&stream[..C0C1_LEN]);
-        assert_eq!(server.peer_time(), None);
+        assert_eq!(server.peer_info().map(|p| p.time), None);
         server
             .feed(&mut input, &mut BytesMut::new(), &mut rng)
             .unwrap();
         let time = u32::from_be_bytes(stream[1..5].try_into().unwrap());
-        assert_eq!(server.peer_time(), Some(time), "{name}");
+        assert_eq!(server.peer_info().map(|p| p.time), Some(time), "{name}");
         let version: [u8; 4] = stream[5..9].try_into().unwrap();
-        assert_eq!(server.peer_version(), Some(version), "{name}");
+        assert_eq!(
+            server.peer_info().map(|p| p.version),
+            Some(version),
+            "{name}"
+        );
         let info = server.peer_info().unwrap();
         // ffmpeg sends the digest form; rtmpdump and GStreamer send zeros.
         let expect_digest = name.starts_with("ffmpeg");
@@ -358,7 +362,7 @@ fn client_reads_real_nginx_answers() {
         // nginx echoed the original client's C1, not ours.
         assert_eq!(client.s2_echoed_c1(), Some(false), "{name}");
         let time = u32::from_be_bytes(stream[1..5].try_into().unwrap());
-        assert_eq!(client.peer_time(), Some(time));
+        assert_eq!(client.peer_info().map(|p| p.time), Some(time));
 
         let mut client = ClientHandshake::new(5);
         client.start(&mut BytesMut::new(), &mut StdRng::seed_from_u64(9));
@@ -400,10 +404,10 @@ fn pair_in_memory_completes_and_keeps_trailing_bytes() {
     );
     assert_eq!(&to_server[..], b"connect...");
 
-    assert_eq!(server.peer_time(), Some(123));
-    assert_eq!(client.peer_time(), Some(456));
-    assert_eq!(server.peer_version(), Some([0; 4]));
-    assert_eq!(client.peer_version(), Some([0; 4]));
+    assert_eq!(server.peer_info().map(|p| p.time), Some(123));
+    assert_eq!(client.peer_info().map(|p| p.time), Some(456));
+    assert_eq!(server.peer_info().map(|p| p.version), Some([0; 4]));
+    assert_eq!(client.peer_info().map(|p| p.version), Some([0; 4]));
     assert_eq!(server.c2_echoed_s1(), Some(true));
     assert_eq!(client.s2_echoed_c1(), Some(true));
     assert!(server.is_done() && client.is_done());
@@ -603,7 +607,7 @@ fn prop_server_random_splits() {
         rest.extend_from_slice(&unfed);
         assert_eq!(rest, tail);
         assert_eq!(
-            server.peer_time(),
+            server.peer_info().map(|p| p.time),
             Some(u32::from_be_bytes(c1[..4].try_into().unwrap()))
         );
     });

@@ -270,16 +270,6 @@ impl ServerHandshake {
         self.peer
     }
 
-    /// The peer's C1 time (bytes 0-3), once C1 is complete.
-    pub fn peer_time(&self) -> Option<u32> {
-        self.peer.map(|p| p.time)
-    }
-
-    /// The peer's C1 bytes 4-7, once C1 is complete.
-    pub fn peer_version(&self) -> Option<[u8; 4]> {
-        self.peer.map(|p| p.version)
-    }
-
     /// Whether the C2 bytes read so far equal our S1 (`None` before S1 was
     /// sent). Informational: a differing C2 is accepted.
     pub fn c2_echoed_s1(&self) -> Option<bool> {
@@ -407,16 +397,6 @@ impl ClientHandshake {
     /// The peer's S1 time and version bytes, once S1 is complete.
     pub fn peer_info(&self) -> Option<PeerInfo> {
         self.peer
-    }
-
-    /// The peer's S1 time (bytes 0-3), once S1 is complete.
-    pub fn peer_time(&self) -> Option<u32> {
-        self.peer.map(|p| p.time)
-    }
-
-    /// The peer's S1 bytes 4-7, once S1 is complete.
-    pub fn peer_version(&self) -> Option<[u8; 4]> {
-        self.peer.map(|p| p.version)
     }
 
     /// Whether the S2 bytes read so far equal our C1 (`None` before `start`).
