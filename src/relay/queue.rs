@@ -148,7 +148,7 @@ impl SubscriberQueue {
         let len = frame.wire.len();
         let after = self.queued.saturating_add(len);
         let room = self.ring.len() < self.cfg.max_frames;
-        match frame.class {
+        let limit = match frame.class {
             FrameClass::Control | FrameClass::Metadata | FrameClass::SequenceHeader => {
                 if !room || after > self.cfg.byte_budget {
                     log::trace!(
@@ -163,30 +163,10 @@ impl SubscriberQueue {
                 }
                 self.push(frame, now_ms);
                 self.settle(now_ms);
-                Offer::Queued
+                return Offer::Queued;
             }
-            FrameClass::KeyFrame => {
-                if room && after <= self.key_limit {
-                    self.wait_key = false;
-                    self.started = true;
-                    self.last_dropped = false;
-                    self.push(frame, now_ms);
-                    self.settle(now_ms);
-                    Offer::Queued
-                } else {
-                    self.threshold_drop(&frame, now_ms)
-                }
-            }
-            FrameClass::Audio => {
-                if room && after <= self.audio_limit {
-                    self.last_dropped = false;
-                    self.push(frame, now_ms);
-                    self.settle(now_ms);
-                    Offer::Queued
-                } else {
-                    self.threshold_drop(&frame, now_ms)
-                }
-            }
+            FrameClass::KeyFrame => self.key_limit,
+            FrameClass::Audio => self.audio_limit,
             FrameClass::InterFrame => {
                 if self.wait_key {
                     if self.started {
@@ -194,16 +174,20 @@ impl SubscriberQueue {
                     }
                     return Offer::Dropped;
                 }
-                if room && after <= self.inter_limit {
-                    self.last_dropped = false;
-                    self.push(frame, now_ms);
-                    self.settle(now_ms);
-                    Offer::Queued
-                } else {
-                    self.threshold_drop(&frame, now_ms)
-                }
+                self.inter_limit
             }
+        };
+        if !room || after > limit {
+            return self.threshold_drop(&frame, now_ms);
         }
+        if frame.class == FrameClass::KeyFrame {
+            self.wait_key = false;
+            self.started = true;
+        }
+        self.last_dropped = false;
+        self.push(frame, now_ms);
+        self.settle(now_ms);
+        Offer::Queued
     }
 
     /// Admit a joining viewer's start frames (metadata, sequence headers,
