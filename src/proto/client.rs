@@ -44,10 +44,10 @@ use super::chunk::{
 };
 use super::command::{self, Command, CommandError};
 use super::message::{
-    MessageError, RtmpMessage, UserControl, CSID_AUDIO, CSID_COMMAND, CSID_CONTROL, CSID_DATA,
+    MessageError, RtmpMessage, UserControl, CSID_AUDIO, CSID_COMMAND, CSID_DATA,
     CSID_STREAM_COMMAND, CSID_VIDEO, TYPE_AUDIO, TYPE_COMMAND_AMF0, TYPE_DATA_AMF0, TYPE_VIDEO,
 };
-use super::session::{decode_message, AckWindow, MediaKind};
+use super::session::{self, decode_message, AckWindow, MediaKind};
 
 /// What the client does once connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -613,24 +613,11 @@ impl ClientSession {
         values: &[Amf0Value],
         out: &mut BytesMut,
     ) {
-        let mut body = BytesMut::new();
-        amf0::encode_all(values, &mut body);
-        let raw = RawMessage {
-            csid,
-            timestamp: 0,
-            type_id,
-            stream_id: msid,
-            payload: body.freeze(),
-        };
-        self.encoder.encode(&raw, out);
+        session::write_amf(&mut self.encoder, csid, type_id, msid, values, out);
     }
 
     fn write_control(&mut self, msg: RtmpMessage, out: &mut BytesMut) {
-        let mut raw = msg.encode();
-        raw.csid = CSID_CONTROL;
-        raw.stream_id = 0;
-        raw.timestamp = 0;
-        self.encoder.encode(&raw, out);
+        session::write_control(&mut self.encoder, msg, out);
     }
 }
 

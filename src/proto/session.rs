@@ -942,16 +942,7 @@ impl ServerSession {
         values: &[Amf0Value],
         out: &mut BytesMut,
     ) {
-        let mut body = BytesMut::new();
-        amf0::encode_all(values, &mut body);
-        let raw = RawMessage {
-            csid,
-            timestamp: 0,
-            type_id,
-            stream_id: msid,
-            payload: body.freeze(),
-        };
-        self.encoder.encode(&raw, out);
+        write_amf(&mut self.encoder, csid, type_id, msid, values, out);
     }
 
     fn write_user_control(&mut self, uc: UserControl, out: &mut BytesMut) {
@@ -960,12 +951,40 @@ impl ServerSession {
 
     /// Protocol control and user control messages: csid 2, stream 0, ts 0.
     fn write_control(&mut self, msg: RtmpMessage, out: &mut BytesMut) {
-        let mut raw = msg.encode();
-        raw.csid = CSID_CONTROL;
-        raw.stream_id = 0;
-        raw.timestamp = 0;
-        self.encoder.encode(&raw, out);
+        write_control(&mut self.encoder, msg, out);
     }
+}
+
+/// Encode AMF0 `values` as one command/data message (timestamp 0) through
+/// `encoder`. Shared by the server and client sessions.
+pub(crate) fn write_amf(
+    encoder: &mut ChunkEncoder,
+    csid: u32,
+    type_id: u8,
+    msid: u32,
+    values: &[Amf0Value],
+    out: &mut BytesMut,
+) {
+    let mut body = BytesMut::new();
+    amf0::encode_all(values, &mut body);
+    let raw = RawMessage {
+        csid,
+        timestamp: 0,
+        type_id,
+        stream_id: msid,
+        payload: body.freeze(),
+    };
+    encoder.encode(&raw, out);
+}
+
+/// Encode a protocol control or user control message on csid 2, stream 0,
+/// timestamp 0 through `encoder`. Shared by the server and client sessions.
+pub(crate) fn write_control(encoder: &mut ChunkEncoder, msg: RtmpMessage, out: &mut BytesMut) {
+    let mut raw = msg.encode();
+    raw.csid = CSID_CONTROL;
+    raw.stream_id = 0;
+    raw.timestamp = 0;
+    encoder.encode(&raw, out);
 }
 
 /// [`RtmpMessage::decode`], but command and data bodies are decoded with

@@ -474,17 +474,10 @@ impl<Id: Copy + Eq + Hash + std::fmt::Debug> StreamTable<Id> {
         payload: Bytes,
         now_ms: u64,
     ) -> Option<(Frame, &[Id])> {
-        let s = self.streams.get_mut(key)?;
-        if s.publisher != Some(id) {
-            return None;
-        }
-        s.last_activity_ms = now_ms;
-        let ts = s.ts.map(type_id, timestamp, &self.cfg);
-        let frame = Frame::media(type_id, ts, payload, self.cfg.chunk_size);
-        s.bytes_in += frame.payload.len() as u64;
-        s.frames_in += 1;
-        s.update_caches(&frame, &self.cfg);
-        Some((frame, &s.viewers))
+        self.publish_frame(key, id, now_ms, |s, cfg| {
+            let ts = s.ts.map(type_id, timestamp, cfg);
+            Frame::media(type_id, ts, payload, cfg.chunk_size)
+        })
     }
 
     /// Publisher onMetaData (the AMF0 body without `@setDataFrame`): stamped
@@ -496,14 +489,29 @@ impl<Id: Copy + Eq + Hash + std::fmt::Debug> StreamTable<Id> {
         body: Bytes,
         now_ms: u64,
     ) -> Option<(Frame, &[Id])> {
+        self.publish_frame(key, id, now_ms, |s, cfg| {
+            let frame = Frame::metadata(s.ts.last_out.unwrap_or(0), body, cfg.chunk_size);
+            debug_assert_eq!(frame.type_id, TYPE_DATA_AMF0);
+            frame
+        })
+    }
+
+    /// The part of `on_media`/`on_metadata` they share: check the publisher,
+    /// note its activity, build the frame once with `build`, count it and
+    /// update the late-join caches.
+    fn publish_frame(
+        &mut self,
+        key: &str,
+        id: Id,
+        now_ms: u64,
+        build: impl FnOnce(&mut Stream<Id>, &StreamConfig) -> Frame,
+    ) -> Option<(Frame, &[Id])> {
         let s = self.streams.get_mut(key)?;
         if s.publisher != Some(id) {
             return None;
         }
         s.last_activity_ms = now_ms;
-        let ts = s.ts.last_out.unwrap_or(0);
-        let frame = Frame::metadata(ts, body, self.cfg.chunk_size);
-        debug_assert_eq!(frame.type_id, TYPE_DATA_AMF0);
+        let frame = build(s, &self.cfg);
         s.bytes_in += frame.payload.len() as u64;
         s.frames_in += 1;
         s.update_caches(&frame, &self.cfg);
