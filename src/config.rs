@@ -22,7 +22,7 @@ pub struct Config {
     /// connect and then publish or play must arrive within this time after accept.
     pub command_timeout_ms: u64,
     /// A publisher sending no media for this long is closed.
-    pub publisher_idle_timeout_ms: u64,
+    pub publisher_timeout_ms: u64,
     /// A publisher silent this long may be taken over by a new publisher on its key.
     pub stale_publisher_ms: u64,
     /// A subscriber continuously over its budget this long is closed.
@@ -53,7 +53,7 @@ impl Default for Config {
             max_connections: 10_000,
             handshake_timeout_ms: 5_000,
             command_timeout_ms: 10_000,
-            publisher_idle_timeout_ms: 30_000,
+            publisher_timeout_ms: 30_000,
             stale_publisher_ms: 5_000,
             slow_subscriber_timeout_ms: 10_000,
             subscriber_budget_bytes: 24 * 1024 * 1024,
@@ -64,6 +64,32 @@ impl Default for Config {
             record_all: false,
             record_dir: PathBuf::from("recordings"),
         }
+    }
+}
+
+/// Per-application settings, resolved once when a connection publishes or
+/// plays on an application (`[apps.NAME]` over `[apps."*"]` over the
+/// top-level keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSettings {
+    /// Record streams published on this application.
+    pub record: bool,
+    /// Cache the current GOP for late joiners.
+    pub gop_cache: bool,
+}
+
+impl Config {
+    /// The settings that apply to application `app`.
+    pub fn app_settings(&self, _app: &str) -> AppSettings {
+        AppSettings {
+            record: self.record_all,
+            gop_cache: self.gop_cache,
+        }
+    }
+
+    /// Whether any application may record (the recorder thread is started then).
+    pub fn any_recording(&self) -> bool {
+        self.record_all
     }
 }
 

@@ -118,7 +118,7 @@ fn main() -> ExitCode {
         max_connections: args.max_connections,
         handshake_timeout_ms: args.handshake_timeout_ms,
         command_timeout_ms: args.command_timeout_ms,
-        publisher_idle_timeout_ms: args.publisher_timeout_ms,
+        publisher_timeout_ms: args.publisher_timeout_ms,
         stale_publisher_ms: args.stale_publisher_ms,
         slow_subscriber_timeout_ms: args.slow_subscriber_timeout_ms,
         subscriber_budget_bytes: args.subscriber_budget_bytes,

@@ -1032,7 +1032,7 @@ impl Server {
                     Some(Phase::Commands)
                 }
                 (_, Role::Publisher { .. })
-                    if now.saturating_sub(conn.last_media_ms) > cfg.publisher_idle_timeout_ms =>
+                    if now.saturating_sub(conn.last_media_ms) > cfg.publisher_timeout_ms =>
                 {
                     Some(Phase::PublisherIdle)
                 }
