@@ -89,6 +89,9 @@ pub enum CloseReason {
     TakenOver,
     /// Over --max-connections.
     TooManyConnections,
+    /// The peer let its control output (acknowledgements, pings, status)
+    /// pile up past its budget without reading it.
+    ControlOverflow,
     Shutdown,
 }
 
@@ -104,6 +107,9 @@ impl fmt::Display for CloseReason {
             CloseReason::DuplicatePublisher => f.write_str("duplicate publisher refused"),
             CloseReason::TakenOver => f.write_str("stale publisher taken over by a new one"),
             CloseReason::TooManyConnections => f.write_str("max-connections reached"),
+            CloseReason::ControlOverflow => {
+                f.write_str("control output not read (control budget exceeded)")
+            }
             CloseReason::Shutdown => f.write_str("server shutdown"),
         }
     }

@@ -17,6 +17,7 @@
 
 pub mod client;
 pub mod config;
+pub mod endpoint;
 pub mod error;
 pub mod proto;
 pub mod record;

@@ -62,7 +62,7 @@ pub struct QueueConfig {
 impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
-            byte_budget: 8 * 1024 * 1024,
+            byte_budget: crate::config::Config::default().subscriber_budget_bytes,
             max_frames: 4096,
             key_pct: 100,
             audio_pct: 90,

@@ -65,6 +65,7 @@ use std::hash::Hash;
 
 use bytes::Bytes;
 
+use crate::config::Config;
 use crate::proto::flv::{self, VideoCodec};
 use crate::relay::frame::{Frame, FrameClass, TYPE_AUDIO, TYPE_DATA_AMF0, TYPE_VIDEO};
 
@@ -95,20 +96,29 @@ pub struct StreamConfig {
     pub per_track_monotonic: bool,
 }
 
-impl Default for StreamConfig {
-    fn default() -> Self {
+impl StreamConfig {
+    /// The relay settings of a validated server configuration; the rest
+    /// (frame cap, timestamp policy) are the relay's own defaults.
+    pub fn from_config(config: &Config) -> StreamConfig {
         StreamConfig {
-            chunk_size: 4096,
-            gop_cache: true,
-            gop_max_bytes: 4 * 1024 * 1024,
-            gop_max_ms: 10_000,
+            chunk_size: config.chunk_size,
+            gop_cache: config.gop_cache,
+            gop_max_bytes: config.gop_max_bytes,
+            gop_max_ms: config.gop_max_ms,
             gop_max_frames: 8192,
-            stale_publisher_ms: 10_000,
+            stale_publisher_ms: config.stale_publisher_ms,
             ts_jump_back_ms: 1_000,
             ts_jump_forward_ms: 10_000,
             ts_step_ms: 10,
             per_track_monotonic: false,
         }
+    }
+}
+
+impl Default for StreamConfig {
+    /// The server's defaults ([`Config::default`]): one place for every number.
+    fn default() -> Self {
+        StreamConfig::from_config(&Config::default())
     }
 }
 
@@ -222,6 +232,8 @@ struct Stream<Id> {
     gop: Vec<Frame>,
     gop_bytes: usize,
     gop_active: bool,
+    /// This stream's application caches GOPs (`StreamConfig::gop_cache` until set).
+    gop_cache: bool,
     ts: Rebase,
     bytes_in: u64,
     frames_in: u64,
@@ -230,7 +242,7 @@ struct Stream<Id> {
 }
 
 impl<Id: Copy + Eq> Stream<Id> {
-    fn new() -> Self {
+    fn new(gop_cache: bool) -> Self {
         Stream {
             publisher: None,
             last_activity_ms: 0,
@@ -241,6 +253,7 @@ impl<Id: Copy + Eq> Stream<Id> {
             gop: Vec::new(),
             gop_bytes: 0,
             gop_active: false,
+            gop_cache,
             ts: Rebase::default(),
             bytes_in: 0,
             frames_in: 0,
@@ -294,7 +307,7 @@ impl<Id: Copy + Eq> Stream<Id> {
             }
             FrameClass::Metadata => self.metadata = Some(frame.clone()),
             FrameClass::KeyFrame => {
-                if cfg.gop_cache {
+                if self.gop_cache {
                     self.drop_gop();
                     self.gop_active = true;
                     self.push_gop(frame, cfg);
@@ -374,7 +387,8 @@ impl<Id: Copy + Eq + Hash + std::fmt::Debug> StreamTable<Id> {
     /// replaced now); else Busy (caller rejects with Publish.BadName).
     pub fn claim_publisher(&mut self, key: &str, id: Id, now_ms: u64) -> PublishClaim<Id> {
         if !self.streams.contains_key(key) {
-            self.streams.insert(key.to_owned(), Stream::new());
+            self.streams
+                .insert(key.to_owned(), Stream::new(self.cfg.gop_cache));
         }
         let s = self.streams.get_mut(key).expect("inserted above");
         match s.publisher {
@@ -423,6 +437,17 @@ impl<Id: Copy + Eq + Hash + std::fmt::Debug> StreamTable<Id> {
         viewers
     }
 
+    /// Whether `key` caches GOPs (its application's setting, applied at
+    /// publish). Turning it off drops the cached GOP.
+    pub fn set_gop_cache(&mut self, key: &str, on: bool) {
+        if let Some(s) = self.streams.get_mut(key) {
+            s.gop_cache = on;
+            if !on {
+                s.drop_gop();
+            }
+        }
+    }
+
     pub fn is_publisher(&self, key: &str, id: Id) -> bool {
         self.streams
             .get(key)
@@ -440,7 +465,8 @@ impl<Id: Copy + Eq + Hash + std::fmt::Debug> StreamTable<Id> {
     /// what exists), or None if the viewer waits for a publisher.
     pub fn add_viewer(&mut self, key: &str, id: Id) -> Option<Vec<Frame>> {
         if !self.streams.contains_key(key) {
-            self.streams.insert(key.to_owned(), Stream::new());
+            self.streams
+                .insert(key.to_owned(), Stream::new(self.cfg.gop_cache));
         }
         let s = self.streams.get_mut(key).expect("inserted above");
         if !s.viewers.contains(&id) {

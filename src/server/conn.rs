@@ -1,152 +1,89 @@
-//! One client connection as the loop sees it: socket, protocol state, role,
-//! output queue and readiness flags.
+//! A connection as the driver sees it: the transport and its readiness.
+//! Everything else about the connection lives in the endpoint under the
+//! same [`ConnId`].
 
+use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
-use std::rc::Rc;
 
-use bytes::BytesMut;
+use mio::event::Source;
 use mio::net::TcpStream;
-
-use crate::error::CloseReason;
-use crate::proto::handshake::ServerHandshake;
-use crate::proto::session::ServerSession;
-use crate::record::RecordingId;
-use crate::relay::frame::Frame;
-use crate::relay::queue::{Offer, QueueConfig, SubscriberQueue};
+use mio::{Interest, Registry, Token};
 
 use super::token::ConnId;
 
-/// Protocol phase.
+/// The byte stream under a connection's protocol. Plain TCP now; TLS will
+/// be a second variant that decrypts on read and encrypts on write, so the
+/// endpoint and the fan-out never know which transport a viewer uses.
 #[derive(Debug)]
-pub enum State {
-    Handshake(ServerHandshake),
-    Active(Box<ServerSession>),
+pub enum Transport {
+    Tcp(TcpStream),
 }
 
-/// What the connection does on a stream key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Role {
-    /// Connected, neither publishing nor playing (yet).
-    Idle,
-    Publisher {
-        key: Rc<str>,
-        stream_id: u32,
-    },
-    Player {
-        key: Rc<str>,
-        stream_id: u32,
-    },
+impl Transport {
+    pub fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+        match self {
+            Transport::Tcp(s) => {
+                s.register(registry, token, Interest::READABLE | Interest::WRITABLE)
+            }
+        }
+    }
+
+    pub fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Transport::Tcp(s) => s.deregister(registry),
+        }
+    }
 }
 
-/// Counters logged when the connection closes.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ConnStats {
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    /// Frames re-chunked for a player on a message stream id other than 1.
-    pub slow_path_frames: u64,
-    pub media_in: u64,
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(s) => s.read(buf),
+        }
+    }
 }
 
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Tcp(s) => s.flush(),
+        }
+    }
+}
+
+/// Readiness as last reported by an edge, cleared only by WouldBlock.
 #[derive(Debug)]
-pub struct Conn {
+pub struct IoConn {
     pub id: ConnId,
-    pub socket: TcpStream,
     pub peer: SocketAddr,
-    pub state: State,
-    pub inbound: BytesMut,
-    /// Everything this connection will be sent, in order: session output as
-    /// control frames, and shared media frames.
-    pub out: SubscriberQueue,
-    pub role: Role,
-    /// Has published or played at some point (the command deadline no longer applies).
-    pub had_role: bool,
-    pub app: Option<String>,
-    /// Readiness as last reported by an edge, cleared only by WouldBlock.
+    pub transport: Transport,
     pub readable: bool,
     pub writable: bool,
-    /// Complete input left unprocessed by the per-turn message limit.
-    pub pending_input: bool,
-    /// On the loop's still-readable list.
+    /// On the driver's still-readable list.
     pub in_still_readable: bool,
-    /// Already on the loop's dirty list this batch.
-    pub in_dirty: bool,
-    /// Waiting on the loop's coalescing list.
-    pub deferred: bool,
-    /// Holds output that must not wait for write coalescing.
-    pub urgent: bool,
-    /// Set once; the connection is removed at the end of the batch.
-    pub closing: Option<CloseReason>,
-    /// Close once the output queue is flushed (e.g. after Publish.BadName).
-    pub close_after_flush: Option<CloseReason>,
-    pub accepted_ms: u64,
-    pub last_recv_ms: u64,
-    pub last_media_ms: u64,
-    pub ping_sent_ms: Option<u64>,
-    /// The recording of this publisher's stream (with --record-all).
-    pub recording: Option<RecordingId>,
-    pub stats: ConnStats,
 }
 
-impl Conn {
-    pub fn new(
-        id: ConnId,
-        socket: TcpStream,
-        peer: SocketAddr,
-        queue: QueueConfig,
-        now_ms: u64,
-    ) -> Conn {
-        Conn {
+impl IoConn {
+    pub fn new(id: ConnId, peer: SocketAddr, transport: Transport) -> IoConn {
+        IoConn {
             id,
-            socket,
             peer,
-            state: State::Handshake(ServerHandshake::new(now_ms as u32)),
-            inbound: BytesMut::new(),
-            out: SubscriberQueue::new(queue),
-            role: Role::Idle,
-            had_role: false,
-            app: None,
+            transport,
             readable: false,
             writable: false,
-            pending_input: false,
             in_still_readable: false,
-            in_dirty: false,
-            deferred: false,
-            urgent: false,
-            closing: None,
-            close_after_flush: None,
-            accepted_ms: now_ms,
-            last_recv_ms: now_ms,
-            last_media_ms: now_ms,
-            ping_sent_ms: None,
-            recording: None,
-            stats: ConnStats::default(),
-        }
-    }
-
-    pub fn is_publisher(&self) -> bool {
-        matches!(self.role, Role::Publisher { .. })
-    }
-
-    /// The message stream id this connection plays on, if it plays.
-    pub fn play_stream_id(&self) -> Option<u32> {
-        match self.role {
-            Role::Player { stream_id, .. } => Some(stream_id),
-            _ => None,
-        }
-    }
-
-    /// Queue a shared frame for this player: the shared wire bytes when it
-    /// plays on stream id 1, a counted re-chunked copy otherwise.
-    pub fn offer_frame(&mut self, frame: &Frame, chunk_size: u32, now_ms: u64) -> Offer {
-        match self.play_stream_id() {
-            Some(sid) if sid != 1 && frame.type_id != 0 => {
-                self.stats.slow_path_frames += 1;
-                let mut copy = frame.clone();
-                copy.wire = frame.rechunk(sid, chunk_size);
-                self.out.offer(copy, now_ms)
-            }
-            _ => self.out.offer(frame.clone(), now_ms),
         }
     }
 }

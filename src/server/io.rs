@@ -3,9 +3,7 @@
 
 use std::io::{self, IoSlice, Read, Write};
 
-use bytes::BytesMut;
-
-use crate::relay::queue::SubscriberQueue;
+use crate::endpoint::Outbox;
 
 /// Why a read loop stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,15 +17,15 @@ pub enum ReadOutcome {
     Error(io::ErrorKind),
 }
 
-/// Read into `buf` until WouldBlock, EOF, an error, or `budget` bytes.
-/// Each read goes into `scratch` (one server-wide buffer, zeroed once) and
-/// only the bytes read are appended to `buf`: no zero-filling per read, and
-/// `buf` grows by what arrived, not by the read size.
+/// Read until WouldBlock, EOF, an error, or `budget` bytes, handing each
+/// read to `sink`. Each read goes into `scratch` (one server-wide buffer,
+/// zeroed once) and only the bytes read are passed on: no zero-filling per
+/// read, and the receiver grows by what arrived, not by the read size.
 pub fn read_some<R: Read>(
     socket: &mut R,
-    buf: &mut BytesMut,
     budget: usize,
     scratch: &mut [u8],
+    mut sink: impl FnMut(&[u8]),
 ) -> (usize, ReadOutcome) {
     let mut total = 0;
     loop {
@@ -37,7 +35,7 @@ pub fn read_some<R: Read>(
         match socket.read(scratch) {
             Ok(0) => return (total, ReadOutcome::Closed),
             Ok(n) => {
-                buf.extend_from_slice(&scratch[..n]);
+                sink(&scratch[..n]);
                 total += n;
             }
             Err(e) => match e.kind() {
@@ -64,13 +62,13 @@ pub enum WriteOutcome {
 /// Most slices handed to one `writev` call.
 const MAX_IOV: usize = 64;
 
-/// Write the queue's frames with vectored writes until it is empty, the
-/// socket would block, or `budget` bytes went out (so one viewer's late-join
-/// burst cannot hold up everyone else's live frames). Returns bytes written
-/// and why it stopped.
-pub fn write_queue<W: Write>(
+/// Write the outbox with vectored writes until it is empty, the socket
+/// would block, or `budget` bytes went out (so one viewer's late-join burst
+/// cannot hold up everyone else's live frames). Returns bytes written and
+/// why it stopped.
+pub fn write_outbox<W: Write>(
     socket: &mut W,
-    queue: &mut SubscriberQueue,
+    queue: &mut Outbox,
     budget: usize,
 ) -> (usize, WriteOutcome) {
     let mut total = 0;
@@ -130,9 +128,9 @@ mod tests {
             Err(io::ErrorKind::Interrupted.into()),
             Ok(b"de".to_vec()),
         ]);
-        let mut buf = BytesMut::new();
+        let mut buf = Vec::new();
         assert_eq!(
-            read_some(&mut s, &mut buf, 1000, &mut [0; 16]),
+            read_some(&mut s, 1000, &mut [0; 16], |b| buf.extend_from_slice(b)),
             (5, ReadOutcome::WouldBlock)
         );
         assert_eq!(&buf[..], b"abcde");
@@ -141,13 +139,13 @@ mod tests {
     #[test]
     fn stops_at_budget_and_eof() {
         let mut s = Script(vec![Ok(vec![1; 10]), Ok(vec![2; 10]), Ok(vec![])]);
-        let mut buf = BytesMut::new();
+        let mut buf = Vec::new();
         assert_eq!(
-            read_some(&mut s, &mut buf, 10, &mut [0; 16]),
+            read_some(&mut s, 10, &mut [0; 16], |b| buf.extend_from_slice(b)),
             (10, ReadOutcome::Budget)
         );
         assert_eq!(
-            read_some(&mut s, &mut buf, 100, &mut [0; 16]),
+            read_some(&mut s, 100, &mut [0; 16], |b| buf.extend_from_slice(b)),
             (10, ReadOutcome::Closed)
         );
         assert_eq!(buf.len(), 20);
@@ -156,9 +154,9 @@ mod tests {
     #[test]
     fn read_error_kind_is_reported() {
         let mut s = Script(vec![Err(io::ErrorKind::ConnectionReset.into())]);
-        let mut buf = BytesMut::new();
+        let mut buf = Vec::new();
         assert_eq!(
-            read_some(&mut s, &mut buf, 100, &mut [0; 16]),
+            read_some(&mut s, 100, &mut [0; 16], |b| buf.extend_from_slice(b)),
             (0, ReadOutcome::Error(io::ErrorKind::ConnectionReset))
         );
         assert!(buf.is_empty());

@@ -1,0 +1,146 @@
+//! One connection as the endpoint sees it: its protocol state, its role on a
+//! stream key, its pending output and its clocks. No socket: the driver keeps
+//! that, under the same [`ConnId`].
+
+use core::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+
+use crate::config::AppSettings;
+use crate::error::CloseReason;
+use crate::proto::handshake::ServerHandshake;
+use crate::proto::session::ServerSession;
+use crate::record::RecordingId;
+
+use super::id::ConnId;
+use super::outbox::Outbox;
+
+/// The protocol the connection speaks. An accepted RTMP connection moves
+/// from `Handshake` to `Rtmp`; outgoing relay connections and HTTP will be
+/// further variants.
+#[derive(Debug)]
+pub enum Protocol {
+    Handshake(Box<ServerHandshake>),
+    Rtmp(Box<ServerSession>),
+}
+
+/// What the connection does on a stream key.
+#[derive(Debug, Clone)]
+pub enum Role {
+    /// Connected, neither publishing nor playing yet: the command deadline runs.
+    New,
+    /// Published or played before and stopped; no deadline but the pings.
+    Idle,
+    Publisher(Publishing),
+    Player(Playing),
+}
+
+#[derive(Debug, Clone)]
+pub struct Publishing {
+    pub key: Rc<str>,
+    pub stream_id: u32,
+    pub app: Arc<AppSettings>,
+    pub last_media_ms: u64,
+    pub recording: Option<RecordingId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Playing {
+    pub key: Rc<str>,
+    pub stream_id: u32,
+}
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lifecycle {
+    Open,
+    /// Close once the output is written (e.g. after Publish.BadName).
+    CloseAfterFlush(CloseReason),
+    /// Being removed at the end of the batch.
+    Closing(CloseReason),
+}
+
+/// Counters logged when the connection closes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ConnStats {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Frames re-chunked for a player on a message stream id other than 1.
+    pub slow_path_frames: u64,
+    pub media_in: u64,
+}
+
+/// Membership in the endpoint's work lists (each id is on a list at most once).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Lists {
+    /// On the flush list.
+    pub dirty: bool,
+    /// Waiting for write coalescing.
+    pub deferred: bool,
+    /// Holds output that must not wait for write coalescing.
+    pub urgent: bool,
+    /// Complete input left unprocessed by the per-turn message limit.
+    pub pending_input: bool,
+}
+
+#[derive(Debug)]
+pub struct Conn {
+    pub id: ConnId,
+    pub peer: SocketAddr,
+    pub proto: Protocol,
+    pub role: Role,
+    pub life: Lifecycle,
+    pub inbound: BytesMut,
+    pub out: Outbox,
+    pub lists: Lists,
+    pub accepted_ms: u64,
+    pub last_recv_ms: u64,
+    pub ping_sent_ms: Option<u64>,
+    pub stats: ConnStats,
+}
+
+impl Conn {
+    pub fn new(id: ConnId, peer: SocketAddr, now_ms: u64) -> Conn {
+        Conn {
+            id,
+            peer,
+            proto: Protocol::Handshake(Box::new(ServerHandshake::new(now_ms as u32))),
+            role: Role::New,
+            life: Lifecycle::Open,
+            inbound: BytesMut::new(),
+            out: Outbox::default(),
+            lists: Lists::default(),
+            accepted_ms: now_ms,
+            last_recv_ms: now_ms,
+            ping_sent_ms: None,
+            stats: ConnStats::default(),
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        !matches!(self.life, Lifecycle::Closing(_))
+    }
+
+    pub fn is_publisher(&self) -> bool {
+        matches!(self.role, Role::Publisher(_))
+    }
+
+    /// The message stream id this connection plays on, if it plays.
+    pub fn play_stream_id(&self) -> Option<u32> {
+        match &self.role {
+            Role::Player(p) => Some(p.stream_id),
+            _ => None,
+        }
+    }
+
+    /// The message stream id of the current role, if any.
+    pub fn role_stream_id(&self) -> Option<u32> {
+        match &self.role {
+            Role::Publisher(p) => Some(p.stream_id),
+            Role::Player(p) => Some(p.stream_id),
+            Role::New | Role::Idle => None,
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! The sans-IO endpoint: every policy decision of the server, with no socket,
+//! no clock and no RNG of its own (the quinn-proto `Endpoint` pattern).
+//!
+//! It owns the stream table, each connection's protocol state, role and
+//! pending output, the publish/play rules (stream-key formation, admission,
+//! duplicate and stale-publisher take-over, notifications), every deadline
+//! and the pings. The driver (`crate::server`) owns the sockets, reads the
+//! clock once per turn and passes `now` (milliseconds since it started) into
+//! every call.
+//!
+//! # Driving order (one loop turn)
+//!
+//! 1. [`Endpoint::handle_accept`] for a new connection (the driver chose its
+//!    [`ConnId`]).
+//! 2. For readable input: [`Endpoint::receive`] the bytes read, then
+//!    [`Endpoint::process`] them (or [`Endpoint::handle_input`], both at
+//!    once). [`Input::Pending`] means the per-turn message limit stopped it:
+//!    read no more from that socket now and call `process` again next turn.
+//!    On end of input, [`Endpoint::handle_eof`] (what arrived is processed in
+//!    full, then the connection closes); on a transport error,
+//!    [`Endpoint::close`]. A writable edge is [`Endpoint::mark_writable`].
+//! 3. [`Endpoint::handle_timeout`] (cheap when nothing is due).
+//! 4. [`Endpoint::poll_flush`] lists the connections whose output should be
+//!    written now; the driver writes from [`Endpoint::outbox_mut`] and reports
+//!    with [`Endpoint::handle_written`].
+//! 5. [`Endpoint::poll_close`] until `None`: each returned id is forgotten by
+//!    the endpoint (its role ended, viewers told, one `closed:` log line);
+//!    the driver drops the socket. Then flush again (viewers were told).
+//! 6. Sleep until [`Endpoint::poll_timeout`] or the next readiness event.
+//!
+//! Connections are only forgotten in `poll_close`, so an id the driver holds
+//! stays valid through a batch; a stale id (old generation) is ignored by
+//! every call.
+
+mod conn;
+mod id;
+mod outbox;
+mod policy;
+mod recorder;
+mod timers;
+
+use core::net::SocketAddr;
+
+use bytes::BytesMut;
+use log::{debug, info};
+use rand::rngs::StdRng;
+
+use crate::config::Config;
+use crate::error::CloseReason;
+use crate::proto::handshake::Progress;
+use crate::proto::session::{ServerConfig, ServerEvent, ServerSession};
+use crate::relay::queue::QueueConfig;
+use crate::relay::stream::{StreamConfig, StreamTable};
+
+pub use conn::{ConnStats, Lifecycle, Role};
+pub use id::ConnId;
+pub use outbox::{Outbox, Pushed, CONTROL_BUDGET};
+pub use recorder::Recorder;
+pub use timers::WarnLimiter;
+
+use conn::{Conn, Protocol};
+use outbox::Pushed as P;
+use timers::Timers;
+
+/// Messages one connection may have handled per loop turn; the rest waits
+/// for the next turn (a flood of tiny messages must not stall other streams).
+pub const MESSAGES_PER_TURN: usize = 1024;
+
+/// What [`Endpoint::process`] left behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Everything complete was handled; read more when the socket has it.
+    Done,
+    /// Stopped at the per-turn message limit: call `process` next turn before reading more.
+    Pending,
+    /// The connection is closing (or unknown): stop reading it.
+    Closed,
+}
+
+/// How a write attempt ended, as the driver reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// The outbox is empty.
+    Drained,
+    /// The driver's per-turn write budget ran out: list it again next turn.
+    Budget,
+    /// The socket would block: the driver waits for its writable edge.
+    Blocked,
+}
+
+/// See the module docs.
+pub struct Endpoint {
+    config: Config,
+    session_config: ServerConfig,
+    queue_config: QueueConfig,
+    /// Indexed by `ConnId::index`; the generation is checked on every lookup.
+    conns: Vec<Option<Conn>>,
+    open: usize,
+    streams: StreamTable<ConnId>,
+    rng: StdRng,
+    recorder: Option<Box<dyn Recorder>>,
+    dirty: Vec<ConnId>,
+    write_again: Vec<ConnId>,
+    /// Players whose flush waits for write coalescing: (due ms, id).
+    deferred: Vec<(u64, ConnId)>,
+    closing: Vec<ConnId>,
+    events: Vec<ServerEvent>,
+    scratch_out: BytesMut,
+    timers: Timers,
+    overload_warn: WarnLimiter,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("connections", &self.open)
+            .field("streams", &self.streams.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// `config` must be validated; `rng` feeds the handshakes (seeded in
+    /// tests); `recorder` is used for every application that records.
+    pub fn new(config: Config, rng: StdRng, recorder: Option<Box<dyn Recorder>>) -> Endpoint {
+        let session_config = ServerConfig {
+            out_chunk_size: config.chunk_size,
+            ..ServerConfig::default()
+        };
+        let queue_config = QueueConfig {
+            byte_budget: config.subscriber_budget_bytes,
+            ..QueueConfig::default()
+        };
+        let streams = StreamTable::new(StreamConfig::from_config(&config));
+        Endpoint {
+            timers: Timers::new(&config),
+            config,
+            session_config,
+            queue_config,
+            conns: Vec::new(),
+            open: 0,
+            streams,
+            rng,
+            recorder,
+            dirty: Vec::new(),
+            write_again: Vec::new(),
+            deferred: Vec::new(),
+            closing: Vec::new(),
+            events: Vec::new(),
+            scratch_out: BytesMut::new(),
+            overload_warn: WarnLimiter::default(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Connections the endpoint knows (closing ones until `poll_close`).
+    pub fn len(&self) -> usize {
+        self.open
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.open == 0
+    }
+
+    /// Stream keys with a publisher or viewers.
+    pub fn stream_count(&self) -> usize {
+        self.streams.len()
+    }
+
+    fn lookup(&mut self, id: ConnId) -> Option<&mut Conn> {
+        self.conns
+            .get_mut(id.index as usize)
+            .and_then(|c| c.as_mut())
+            .filter(|c| c.id == id)
+    }
+
+    fn get(&self, id: ConnId) -> Option<&Conn> {
+        self.conns
+            .get(id.index as usize)
+            .and_then(|c| c.as_ref())
+            .filter(|c| c.id == id)
+    }
+
+    /// Known and not closing.
+    pub fn is_open(&self, id: ConnId) -> bool {
+        self.get(id).is_some_and(|c| c.is_open())
+    }
+
+    /// The connection's role (tests and the driver's logging).
+    pub fn role(&self, id: ConnId) -> Option<&Role> {
+        self.get(id).map(|c| &c.role)
+    }
+
+    /// The connection's counters.
+    pub fn stats(&self, id: ConnId) -> Option<ConnStats> {
+        self.get(id).map(|c| c.stats)
+    }
+
+    /// A new connection from `peer`. `id.index` must not be in use.
+    pub fn handle_accept(&mut self, id: ConnId, peer: SocketAddr, now: u64) {
+        let index = id.index as usize;
+        if self.conns.len() <= index {
+            self.conns.resize_with(index + 1, || None);
+        }
+        debug_assert!(self.conns[index].is_none(), "{id}: slot in use");
+        info!("{id} {peer} accepted");
+        self.conns[index] = Some(Conn::new(id, peer, now));
+        self.open += 1;
+    }
+
+    /// Append bytes read from the connection (processed by [`Endpoint::process`]).
+    pub fn receive(&mut self, id: ConnId, bytes: &[u8], now: u64) {
+        if let Some(conn) = self.lookup(id) {
+            conn.inbound.extend_from_slice(bytes);
+            conn.stats.bytes_in += bytes.len() as u64;
+            conn.last_recv_ms = now;
+        }
+    }
+
+    /// `receive` then `process`.
+    pub fn handle_input(&mut self, id: ConnId, bytes: &[u8], now: u64) -> Input {
+        self.receive(id, bytes, now);
+        self.process(id, now)
+    }
+
+    /// True while complete input waits for the next turn.
+    pub fn has_pending_input(&self, id: ConnId) -> bool {
+        self.get(id).is_some_and(|c| c.lists.pending_input)
+    }
+
+    /// Step the handshake and the session over the buffered input, at most
+    /// [`MESSAGES_PER_TURN`] messages.
+    pub fn process(&mut self, id: ConnId, now: u64) -> Input {
+        self.process_limited(id, now, MESSAGES_PER_TURN)
+    }
+
+    fn process_limited(&mut self, id: ConnId, now: u64, limit: usize) -> Input {
+        let mut events = std::mem::take(&mut self.events);
+        let mut out = std::mem::take(&mut self.scratch_out);
+        let result = self.step_protocol(id, &mut events, &mut out, limit);
+        self.push_control(id, &mut out, now);
+        for event in events.drain(..) {
+            self.on_session_event(id, event, now);
+        }
+        self.events = events;
+        self.scratch_out = out;
+        if let Err(reason) = result {
+            self.close(id, reason);
+        }
+        match self.get(id) {
+            Some(c) if !c.is_open() => Input::Closed,
+            Some(c) if c.lists.pending_input => Input::Pending,
+            Some(_) => Input::Done,
+            None => Input::Closed,
+        }
+    }
+
+    /// The part of `process` that borrows the connection: handshake, then session.
+    fn step_protocol(
+        &mut self,
+        id: ConnId,
+        events: &mut Vec<ServerEvent>,
+        out: &mut BytesMut,
+        limit: usize,
+    ) -> Result<(), CloseReason> {
+        let Endpoint {
+            conns,
+            rng,
+            session_config,
+            ..
+        } = self;
+        let Some(conn) = conns
+            .get_mut(id.index as usize)
+            .and_then(|c| c.as_mut())
+            .filter(|c| c.id == id && c.is_open())
+        else {
+            return Ok(());
+        };
+        conn.lists.pending_input = false;
+        if let Protocol::Handshake(hs) = &mut conn.proto {
+            match hs.feed(&mut conn.inbound, out, rng) {
+                Ok(Progress::InProgress) => {}
+                Ok(Progress::Done) => {
+                    debug!("{} {} handshake done", id, conn.peer);
+                    conn.proto =
+                        Protocol::Rtmp(Box::new(ServerSession::new(session_config.clone())));
+                }
+                Err(e) => return Err(CloseReason::Handshake(e)),
+            }
+        }
+        if let Protocol::Rtmp(session) = &mut conn.proto {
+            if !conn.inbound.is_empty() {
+                let more = session
+                    .handle_input_limited(&mut conn.inbound, events, out, limit)
+                    .map_err(CloseReason::Protocol)?;
+                conn.lists.pending_input = more && !conn.inbound.is_empty();
+            }
+        }
+        // Players send little: give back a large idle read buffer.
+        if conn.inbound.is_empty() && !conn.is_publisher() && conn.inbound.capacity() > 16 * 1024 {
+            conn.inbound = BytesMut::new();
+        }
+        Ok(())
+    }
+
+    /// The peer ended its side: handle everything it sent before (a final
+    /// deleteStream is not lost), then close.
+    pub fn handle_eof(&mut self, id: ConnId, now: u64) {
+        // Bounded by what is buffered: each pass consumes input or stops.
+        while self.process_limited(id, now, usize::MAX) == Input::Pending {}
+        self.close(id, CloseReason::PeerClosed);
+    }
+
+    /// Close the connection at the end of the batch (first reason wins).
+    pub fn close(&mut self, id: ConnId, reason: CloseReason) {
+        if let Some(conn) = self.lookup(id) {
+            if conn.is_open() {
+                conn.life = Lifecycle::Closing(reason);
+                self.closing.push(id);
+            }
+        }
+    }
+
+    /// Queue session output (already chunked) on the connection, in order with its media.
+    fn push_control(&mut self, id: ConnId, out: &mut BytesMut, now: u64) {
+        if out.is_empty() {
+            return;
+        }
+        let bytes = out.split().freeze();
+        let Some(conn) = self.lookup(id) else { return };
+        conn.lists.urgent = true;
+        match conn.out.push_control(bytes, now) {
+            P::Queued | P::Dropped => self.mark_dirty(id),
+            P::ControlOverflow => self.close(id, CloseReason::ControlOverflow),
+            P::MediaOverflow => self.close(id, CloseReason::SlowSubscriber),
+        }
+    }
+
+    /// Run a session method that writes output for connection `id`, then queue that output.
+    fn with_session<F>(&mut self, id: ConnId, now: u64, f: F)
+    where
+        F: FnOnce(&mut ServerSession, &mut BytesMut),
+    {
+        let mut out = std::mem::take(&mut self.scratch_out);
+        if let Some(conn) = self.lookup(id) {
+            if let Protocol::Rtmp(session) = &mut conn.proto {
+                f(session, &mut out);
+            }
+        }
+        self.push_control(id, &mut out, now);
+        self.scratch_out = out;
+    }
+
+    fn mark_dirty(&mut self, id: ConnId) {
+        if let Some(conn) = self.lookup(id) {
+            if !conn.lists.dirty {
+                conn.lists.dirty = true;
+                self.dirty.push(id);
+            }
+        }
+    }
+
+    /// The driver saw a writable edge: try to write this connection.
+    pub fn mark_writable(&mut self, id: ConnId) {
+        self.mark_dirty(id);
+    }
+
+    /// The connections to write now, appended to `ready`. With
+    /// `write_coalesce_ms` > 0 a player's media may wait until its oldest
+    /// queued frame is that old, so several frames go out in one write;
+    /// control output and a new player's first frames (`urgent`) never wait.
+    pub fn poll_flush(&mut self, now: u64, ready: &mut Vec<ConnId>) {
+        self.release_deferred(now);
+        for id in std::mem::take(&mut self.write_again) {
+            self.mark_dirty(id);
+        }
+        let coalesce = self.config.write_coalesce_ms;
+        let dirty = std::mem::take(&mut self.dirty);
+        for &id in &dirty {
+            let Some(conn) = self.lookup(id) else {
+                continue;
+            };
+            conn.lists.dirty = false;
+            if !conn.is_open() {
+                continue;
+            }
+            if coalesce > 0 && !conn.lists.urgent && conn.play_stream_id().is_some() {
+                if let Some(oldest) = conn.out.oldest_enqueued_ms() {
+                    let due = oldest + coalesce;
+                    if now < due {
+                        if !conn.lists.deferred {
+                            conn.lists.deferred = true;
+                            self.deferred.push((due, id));
+                        }
+                        continue;
+                    }
+                }
+            }
+            ready.push(id);
+        }
+        // Reuse the allocation when nothing was added meanwhile.
+        if self.dirty.is_empty() {
+            let mut dirty = dirty;
+            dirty.clear();
+            self.dirty = dirty;
+        }
+    }
+
+    /// Move deferred (coalescing) connections whose time has come back to the dirty list.
+    fn release_deferred(&mut self, now: u64) {
+        if self.deferred.is_empty() {
+            return;
+        }
+        let mut deferred = std::mem::take(&mut self.deferred);
+        deferred.retain(|&(due, id)| {
+            if due > now {
+                return true;
+            }
+            if let Some(conn) = self.lookup(id) {
+                conn.lists.deferred = false;
+            }
+            self.mark_dirty(id);
+            false
+        });
+        self.deferred = deferred;
+    }
+
+    /// The connection's pending output, for the driver to write.
+    pub fn outbox_mut(&mut self, id: ConnId) -> Option<&mut Outbox> {
+        self.lookup(id).filter(|c| c.is_open()).map(|c| &mut c.out)
+    }
+
+    /// The driver wrote `n` bytes from the outbox and stopped for `why`.
+    pub fn handle_written(&mut self, id: ConnId, n: usize, why: Written) {
+        let Some(conn) = self.lookup(id) else { return };
+        conn.stats.bytes_out += n as u64;
+        match why {
+            Written::Drained => {
+                conn.lists.urgent = false;
+                if let Lifecycle::CloseAfterFlush(reason) = &conn.life {
+                    let reason = reason.clone();
+                    self.close(id, reason);
+                }
+            }
+            Written::Budget => self.write_again.push(id),
+            Written::Blocked => {}
+        }
+    }
+
+    /// The next connection to forget (see the module docs), after ending its
+    /// role and logging its `closed:` line.
+    pub fn poll_close(&mut self, now: u64) -> Option<ConnId> {
+        let id = self.closing.pop()?;
+        self.end_role(id, now);
+        let conn = self.conns.get_mut(id.index as usize)?.take()?;
+        self.open -= 1;
+        let reason = match conn.life {
+            Lifecycle::Closing(reason) => reason,
+            _ => CloseReason::PeerClosed,
+        };
+        info!(
+            "{} {} closed: {} (in {} B, out {} B, dropped {} frames, slow path {})",
+            id,
+            conn.peer,
+            reason,
+            conn.stats.bytes_in,
+            conn.stats.bytes_out,
+            conn.out.dropped_frames(),
+            conn.stats.slow_path_frames
+        );
+        Some(id)
+    }
+
+    /// Tell every player the stream ends and close everyone once their
+    /// output is written (the driver closes what is left at its deadline).
+    pub fn begin_shutdown(&mut self, now: u64) {
+        let ids: Vec<ConnId> = self.conns.iter().flatten().map(|c| c.id).collect();
+        for id in ids {
+            let Some(conn) = self.lookup(id) else {
+                continue;
+            };
+            match &conn.role {
+                Role::Player(p) => {
+                    let stream_id = p.stream_id;
+                    let name = policy::stream_name(&p.key).to_string();
+                    conn.life = Lifecycle::CloseAfterFlush(CloseReason::Shutdown);
+                    self.with_session(id, now, |s, out| s.notify_unpublish(stream_id, &name, out));
+                    if self.get(id).is_some_and(|c| c.out.is_empty()) {
+                        self.close(id, CloseReason::Shutdown);
+                    }
+                }
+                _ => self.close(id, CloseReason::Shutdown),
+            }
+        }
+    }
+
+    /// Close every connection now.
+    pub fn close_all(&mut self, reason: CloseReason) {
+        let ids: Vec<ConnId> = self.conns.iter().flatten().map(|c| c.id).collect();
+        for id in ids {
+            self.close(id, reason.clone());
+        }
+    }
+
+    /// Stop the recorder hand-over (the driver shuts the recorder down).
+    pub fn take_recorder(&mut self) -> Option<Box<dyn Recorder>> {
+        self.recorder.take()
+    }
+}

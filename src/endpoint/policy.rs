@@ -1,0 +1,326 @@
+//! The publish/play rules: what a session event does to the stream table,
+//! the connection's role and the viewers.
+//!
+//! * The stream key is `app/name` (the query string is not part of it).
+//! * Publish: refused (`Publish.BadName`) if the connection already has a
+//!   role; `Busy` key → refused and the connection closed once the answer is
+//!   written; a key whose publisher was silent for `stale_publisher_ms` is
+//!   taken over (the old publisher is closed); waiting players are told
+//!   (`Publish.Notify`).
+//! * Play: always accepted; a player of a live key gets the start frames
+//!   (metadata, sequence headers, GOP) at once, otherwise it waits.
+//! * A publisher leaving (unpublish or close) tells its players
+//!   (`UnpublishNotify` + StreamEOF); they stay for the next publisher.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use log::{debug, info, warn};
+
+use crate::error::CloseReason;
+use crate::proto::message::{TYPE_AUDIO, TYPE_VIDEO};
+use crate::proto::session::{MediaKind, ServerEvent};
+use crate::relay::frame::{Frame, FrameClass};
+use crate::relay::queue::Offer;
+use crate::relay::stream::PublishClaim;
+
+use super::conn::{Lifecycle, Playing, Publishing, Role};
+use super::outbox::Pushed;
+use super::timers::log_codec;
+use super::{ConnId, Endpoint};
+
+/// The stream name part of a key (`app/name` → `name`).
+pub fn stream_name(key: &str) -> &str {
+    key.split_once('/').map_or(key, |(_, n)| n)
+}
+
+impl Endpoint {
+    fn peer(&self, id: ConnId) -> String {
+        self.get(id).map(|c| c.peer.to_string()).unwrap_or_default()
+    }
+
+    pub(super) fn on_session_event(&mut self, id: ConnId, event: ServerEvent, now: u64) {
+        match event {
+            ServerEvent::Connected { params } => {
+                debug!(
+                    "{} {} connect app={:?} tcUrl={:?}",
+                    id,
+                    self.peer(id),
+                    params.app,
+                    params.tc_url
+                );
+            }
+            ServerEvent::PublishRequested {
+                stream_id,
+                app,
+                name,
+                ..
+            } => self.on_publish(id, stream_id, &app, &name.name, now),
+            ServerEvent::PlayRequested {
+                stream_id,
+                app,
+                name,
+                ..
+            } => self.on_play(id, stream_id, &app, &name.name, now),
+            ServerEvent::Media {
+                kind,
+                stream_id,
+                timestamp,
+                payload,
+            } => {
+                let type_id = match kind {
+                    MediaKind::Audio => TYPE_AUDIO,
+                    MediaKind::Video => TYPE_VIDEO,
+                };
+                self.on_media(id, stream_id, Some(type_id), timestamp, payload, now);
+            }
+            ServerEvent::Metadata {
+                stream_id,
+                body,
+                timestamp,
+                ..
+            } => self.on_media(id, stream_id, None, timestamp, body, now),
+            ServerEvent::Unpublished { stream_id } | ServerEvent::PlayStopped { stream_id } => {
+                if self.get(id).and_then(|c| c.role_stream_id()) == Some(stream_id) {
+                    self.end_role(id, now);
+                }
+            }
+            ServerEvent::Pause { pause, .. } => {
+                debug!("{} {} pause={}", id, self.peer(id), pause);
+            }
+            ServerEvent::PingResponse { .. } => {
+                if let Some(conn) = self.lookup(id) {
+                    conn.ping_sent_ms = None;
+                }
+            }
+        }
+    }
+
+    fn refuse_publish(&mut self, id: ConnId, stream_id: u32, description: &str, now: u64) {
+        self.with_session(id, now, |s, out| {
+            s.reject_publish(stream_id, "NetStream.Publish.BadName", description, out)
+        });
+    }
+
+    fn on_publish(&mut self, id: ConnId, stream_id: u32, app: &str, name: &str, now: u64) {
+        let key: Rc<str> = Rc::from(format!("{app}/{name}"));
+        let peer = self.peer(id);
+        let Some(conn) = self.get(id) else { return };
+        if matches!(conn.role, Role::Publisher(_) | Role::Player(_)) {
+            info!("{id} {peer} publish {key} refused: connection already has a role");
+            self.refuse_publish(id, stream_id, "already publishing or playing", now);
+            return;
+        }
+        match self.streams.claim_publisher(&key, id, now) {
+            PublishClaim::Busy { current } => {
+                info!("{id} {peer} publish {key} refused: {current} is publishing it");
+                self.refuse_publish(id, stream_id, "stream already publishing", now);
+                if let Some(conn) = self.lookup(id) {
+                    conn.life = Lifecycle::CloseAfterFlush(CloseReason::DuplicatePublisher);
+                }
+                return;
+            }
+            PublishClaim::TakeOver { old } => {
+                info!("{id} {peer} publish {key}: taking over from silent publisher {old}");
+                // Its claim is already replaced: ending its role only stops
+                // its recording and logs it; the viewers stay.
+                self.end_role(old, now);
+                self.close(old, CloseReason::TakenOver);
+            }
+            PublishClaim::Granted => {}
+        }
+        let settings = Arc::new(self.config.app_settings(app));
+        self.streams.set_gop_cache(&key, settings.gop_cache);
+        let recording = match self.recorder.as_mut() {
+            Some(r) if settings.record => Some(r.start(app, name)),
+            _ => None,
+        };
+        if let Some(conn) = self.lookup(id) {
+            conn.role = Role::Publisher(Publishing {
+                key: key.clone(),
+                stream_id,
+                app: settings,
+                last_media_ms: now,
+                recording,
+            });
+        }
+        match recording {
+            Some(rec) => info!("{id} {peer} publish start {key} (recording {rec})"),
+            None => info!("{id} {peer} publish start {key}"),
+        }
+        self.with_session(id, now, |s, out| s.accept_publish(stream_id, name, out));
+        let waiting: Vec<ConnId> = self.streams.viewers(&key).to_vec();
+        for viewer in waiting {
+            let sid = self
+                .get(viewer)
+                .and_then(|c| c.play_stream_id())
+                .unwrap_or(1);
+            self.with_session(viewer, now, |s, out| s.notify_publish(sid, name, out));
+        }
+    }
+
+    fn on_play(&mut self, id: ConnId, stream_id: u32, app: &str, name: &str, now: u64) {
+        let key: Rc<str> = Rc::from(format!("{app}/{name}"));
+        let peer = self.peer(id);
+        let queue_config = self.queue_config.clone();
+        let Some(conn) = self.lookup(id) else { return };
+        if matches!(conn.role, Role::Publisher(_) | Role::Player(_)) {
+            info!("{id} {peer} play {key} ignored: connection already has a role");
+            return;
+        }
+        conn.role = Role::Player(Playing {
+            key: key.clone(),
+            stream_id,
+        });
+        conn.out.media_mut(&queue_config);
+        self.with_session(id, now, |s, out| s.accept_play(stream_id, name, out));
+        let Some(frames) = self.streams.add_viewer(&key, id) else {
+            info!("{id} {peer} play start {key} (waiting for a publisher)");
+            return;
+        };
+        info!(
+            "{id} {peer} play start {key} ({} start frames)",
+            frames.len()
+        );
+        let chunk_size = self.config.chunk_size;
+        let frames: Vec<Frame> = if stream_id == 1 {
+            frames
+        } else {
+            frames
+                .iter()
+                .map(|f| {
+                    let mut copy = f.clone();
+                    if f.type_id != 0 {
+                        copy.wire = f.rechunk(stream_id, chunk_size);
+                    }
+                    copy
+                })
+                .collect()
+        };
+        let Some(conn) = self.lookup(id) else { return };
+        conn.lists.urgent = true;
+        if conn.out.media_mut(&queue_config).offer_start(&frames, now) == Offer::Overflow {
+            self.close(id, CloseReason::SlowSubscriber);
+            return;
+        }
+        self.mark_dirty(id);
+    }
+
+    /// Relay a publisher's media (`type_id` Some) or metadata (None).
+    fn on_media(
+        &mut self,
+        id: ConnId,
+        stream_id: u32,
+        type_id: Option<u8>,
+        timestamp: u32,
+        payload: Bytes,
+        now: u64,
+    ) {
+        let Some(conn) = self.lookup(id) else { return };
+        let (key, recording) = match &mut conn.role {
+            Role::Publisher(p) if p.stream_id == stream_id => {
+                p.last_media_ms = now;
+                conn.stats.media_in += 1;
+                (p.key.clone(), p.recording)
+            }
+            _ => return,
+        };
+        let Endpoint {
+            streams,
+            conns,
+            dirty,
+            closing,
+            config,
+            overload_warn,
+            recorder,
+            ..
+        } = self;
+        let relayed = match type_id {
+            Some(t) => streams.on_media(&key, id, t, timestamp, payload, now),
+            None => streams.on_metadata(&key, id, payload, now),
+        };
+        let Some((frame, viewers)) = relayed else {
+            return;
+        };
+        if frame.class == FrameClass::SequenceHeader {
+            log_codec(id, &key, &frame);
+        }
+        if let (Some(recorder), Some(rec)) = (recorder.as_mut(), recording) {
+            match type_id {
+                Some(_) => {
+                    recorder.frame(rec, frame.type_id, frame.timestamp, frame.payload.clone())
+                }
+                None => recorder.metadata(rec, frame.timestamp, frame.payload.clone()),
+            }
+        }
+        for &viewer in viewers {
+            let Some(conn) = conns
+                .get_mut(viewer.index as usize)
+                .and_then(|c| c.as_mut())
+                .filter(|c| c.id == viewer && c.is_open())
+            else {
+                continue;
+            };
+            let pushed = match conn.play_stream_id() {
+                Some(sid) if sid != 1 && frame.type_id != 0 => {
+                    conn.stats.slow_path_frames += 1;
+                    let mut copy = frame.clone();
+                    copy.wire = frame.rechunk(sid, config.chunk_size);
+                    conn.out.offer(copy, now)
+                }
+                _ => conn.out.offer(frame.clone(), now),
+            };
+            if pushed == Pushed::MediaOverflow {
+                if let Some(suppressed) = overload_warn.allow(now) {
+                    warn!(
+                        "{} {} closing slow subscriber on {} ({} similar suppressed)",
+                        viewer, conn.peer, key, suppressed
+                    );
+                }
+                conn.life = Lifecycle::Closing(CloseReason::SlowSubscriber);
+                closing.push(viewer);
+                continue;
+            }
+            if !conn.lists.dirty {
+                conn.lists.dirty = true;
+                dirty.push(viewer);
+            }
+        }
+    }
+
+    /// The connection stops publishing or playing (unpublish, stop, close, take-over).
+    pub(super) fn end_role(&mut self, id: ConnId, now: u64) {
+        let peer = self.peer(id);
+        let Some(conn) = self.lookup(id) else { return };
+        let role = std::mem::replace(&mut conn.role, Role::Idle);
+        match role {
+            Role::Publisher(p) => {
+                let key = p.key;
+                match (self.recorder.as_mut(), p.recording) {
+                    (Some(recorder), Some(rec)) => {
+                        let dropped = recorder.stop(rec);
+                        info!(
+                            "{id} {peer} publish stop {key} (recording {rec} finalizing, {dropped} frames dropped)"
+                        );
+                    }
+                    _ => info!("{id} {peer} publish stop {key}"),
+                }
+                let viewers = self.streams.release_publisher(&key, id);
+                let name = stream_name(&key).to_string();
+                for viewer in viewers {
+                    let sid = self
+                        .get(viewer)
+                        .and_then(|c| c.play_stream_id())
+                        .unwrap_or(1);
+                    self.with_session(viewer, now, |s, out| s.notify_unpublish(sid, &name, out));
+                }
+            }
+            Role::Player(p) => {
+                info!("{id} {peer} play stop {}", p.key);
+                self.streams.remove_viewer(&p.key, id);
+            }
+            Role::New | Role::Idle => {}
+        }
+    }
+}
