@@ -451,8 +451,8 @@ impl Endpoint {
     }
 
     /// The next connection to forget (see the module docs), after ending its
-    /// role and logging its `closed:` line.
-    pub fn poll_close(&mut self, now: u64) -> Option<ConnId> {
+    /// role and logging its `closed:` line; with the reason it closed.
+    pub fn poll_close(&mut self, now: u64) -> Option<(ConnId, CloseReason)> {
         let id = self.closing.pop()?;
         self.end_role(id, now);
         let conn = self.conns.get_mut(id.index as usize)?.take()?;
@@ -471,7 +471,7 @@ impl Endpoint {
             conn.out.dropped_frames(),
             conn.stats.slow_path_frames
         );
-        Some(id)
+        Some((id, reason))
     }
 
     /// Tell every player the stream ends and close everyone once their

@@ -345,7 +345,7 @@ impl Server {
     /// Drop the sockets of the connections the endpoint closed; true if any.
     fn remove_closed(&mut self, now: u64) -> bool {
         let mut any = false;
-        while let Some(id) = self.endpoint.poll_close(now) {
+        while let Some((id, _)) = self.endpoint.poll_close(now) {
             any = true;
             if self.lookup(id).is_none() {
                 continue;

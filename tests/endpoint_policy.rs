@@ -1,0 +1,708 @@
+//! The server's policy through the sans-IO endpoint, with a simulated clock:
+//! no sockets, no sleeps. Each test builds an [`Endpoint`], drives real
+//! client sessions (`proto::client`) against it by moving bytes by hand, sets
+//! the clock, and asserts on what the endpoint wrote and whom it closed.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::IoSlice;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use bytes::{Bytes, BytesMut};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use rtmp_edge::config::Config;
+use rtmp_edge::endpoint::{ConnId, Endpoint, Input, Recorder, Role, Written};
+use rtmp_edge::error::{CloseReason, Phase};
+use rtmp_edge::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession};
+use rtmp_edge::proto::handshake::{ClientHandshake, Progress};
+use rtmp_edge::proto::session::MediaKind;
+use rtmp_edge::record::RecordingId;
+
+const VIDEO_HEADER: &[u8] = &[0x17, 0x00, 0, 0, 0, 1, 0x64, 0x00, 0x1f, 0xff];
+const AUDIO_HEADER: &[u8] = &[0xaf, 0x00, 0x12, 0x10];
+
+fn keyframe(n: u8) -> Bytes {
+    Bytes::from(vec![0x17, 0x01, 0, 0, 0, n, n, n])
+}
+
+fn inter(n: u8) -> Bytes {
+    Bytes::from(vec![0x27, 0x01, 0, 0, 0, n, n])
+}
+
+fn audio(n: u8) -> Bytes {
+    Bytes::from(vec![0xaf, 0x01, n, n])
+}
+
+/// What the fake recorder was asked, in order.
+type RecLog = Rc<RefCell<Vec<String>>>;
+
+struct FakeRecorder {
+    log: RecLog,
+    next: u64,
+}
+
+impl Recorder for FakeRecorder {
+    fn start(&mut self, app: &str, name: &str) -> RecordingId {
+        self.next += 1;
+        self.log.borrow_mut().push(format!("start {app}/{name}"));
+        RecordingId(self.next)
+    }
+    fn metadata(&mut self, id: RecordingId, _ts: u32, _body: Bytes) {
+        self.log.borrow_mut().push(format!("meta {}", id.0));
+    }
+    fn frame(&mut self, id: RecordingId, type_id: u8, ts: u32, _payload: Bytes) {
+        self.log
+            .borrow_mut()
+            .push(format!("frame {} {type_id} {ts}", id.0));
+    }
+    fn stop(&mut self, id: RecordingId) -> u64 {
+        self.log.borrow_mut().push(format!("stop {}", id.0));
+        0
+    }
+}
+
+/// A client on the far side of a simulated connection.
+struct Peer {
+    id: ConnId,
+    hs: Option<ClientHandshake>,
+    session: ClientSession,
+    inbound: BytesMut,
+    outbound: BytesMut,
+    events: Vec<ClientEvent>,
+    /// Bytes the endpoint wrote to this peer.
+    received: usize,
+    /// Sends nothing (its output is discarded).
+    mute: bool,
+    /// Reads nothing: the endpoint's writes would block.
+    deaf: bool,
+}
+
+impl Peer {
+    fn media(&self) -> Vec<(MediaKind, u32, Bytes)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                ClientEvent::Media {
+                    kind,
+                    timestamp,
+                    payload,
+                } => Some((*kind, *timestamp, payload.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn status_codes(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                ClientEvent::Status { code, .. } | ClientEvent::Error { code, .. } => {
+                    Some(code.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn has(&self, want: &ClientEvent) -> bool {
+        self.events.contains(want)
+    }
+
+    fn send(&mut self, kind: MediaKind, ts: u32, payload: &Bytes) {
+        self.session
+            .send_media(kind, ts, payload, &mut self.outbound)
+            .expect("publishing");
+    }
+}
+
+/// The endpoint, a clock, and the peers' connections.
+struct Sim {
+    ep: Endpoint,
+    now: u64,
+    next_generation: u32,
+    next_index: u32,
+    closed: HashMap<ConnId, CloseReason>,
+    rng: StdRng,
+}
+
+fn test_config() -> Config {
+    Config {
+        stats_interval_ms: 3_600_000,
+        ..Config::default()
+    }
+}
+
+impl Sim {
+    fn new(config: Config) -> Sim {
+        Sim::with_recorder(config, None)
+    }
+
+    fn with_recorder(config: Config, recorder: Option<Box<dyn Recorder>>) -> Sim {
+        let config = config.validate().expect("valid test config");
+        Sim {
+            ep: Endpoint::new(config, StdRng::seed_from_u64(7), recorder),
+            now: 1_000,
+            next_generation: 1,
+            next_index: 0,
+            closed: HashMap::new(),
+            rng: StdRng::seed_from_u64(11),
+        }
+    }
+
+    fn accept(&mut self) -> ConnId {
+        let id = ConnId {
+            index: self.next_index,
+            generation: self.next_generation,
+        };
+        self.next_index += 1;
+        self.next_generation += 1;
+        let peer: SocketAddr = ([127, 0, 0, 1], 40_000 + id.index as u16).into();
+        self.ep.handle_accept(id, peer, self.now);
+        id
+    }
+
+    /// A client that will publish or play `live/<stream>` once driven.
+    fn client(&mut self, mode: ClientMode, stream: &str) -> Peer {
+        let id = self.accept();
+        let mut hs = ClientHandshake::new(0);
+        let mut outbound = BytesMut::new();
+        hs.start(&mut outbound, &mut self.rng);
+        let cfg = ClientConfig::new("live", "rtmp://127.0.0.1/live", stream, mode);
+        Peer {
+            id,
+            hs: Some(hs),
+            session: ClientSession::new(cfg),
+            inbound: BytesMut::new(),
+            outbound,
+            events: Vec::new(),
+            received: 0,
+            mute: false,
+            deaf: false,
+        }
+    }
+
+    /// Publisher or player driven until its Start (or refusal).
+    fn started(&mut self, mode: ClientMode, stream: &str) -> Peer {
+        let mut p = self.client(mode, stream);
+        self.pump(&mut [&mut p]);
+        p
+    }
+
+    fn is_open(&self, p: &Peer) -> bool {
+        self.ep.is_open(p.id)
+    }
+
+    /// Move bytes both ways until nothing moves (no time passes).
+    fn pump(&mut self, peers: &mut [&mut Peer]) {
+        for _ in 0..10_000 {
+            let mut moved = false;
+            for p in peers.iter_mut() {
+                if !p.outbound.is_empty() {
+                    let bytes = p.outbound.split();
+                    if !p.mute && self.ep.is_open(p.id) {
+                        let mut input = self.ep.handle_input(p.id, &bytes, self.now);
+                        while input == Input::Pending {
+                            input = self.ep.process(p.id, self.now);
+                        }
+                        moved = true;
+                    }
+                }
+            }
+            moved |= self.flush(peers);
+            for p in peers.iter_mut() {
+                moved |= drive_client(p);
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("pump did not settle");
+    }
+
+    /// Write what the endpoint lists to the peers that read; forget closed ones.
+    fn flush(&mut self, peers: &mut [&mut Peer]) -> bool {
+        let mut moved = false;
+        let mut ready = Vec::new();
+        self.ep.poll_flush(self.now, &mut ready);
+        for id in ready {
+            let Some(p) = peers.iter_mut().find(|p| p.id == id) else {
+                continue;
+            };
+            if p.deaf {
+                self.ep.handle_written(id, 0, Written::Blocked);
+                continue;
+            }
+            let outbox = self.ep.outbox_mut(id).expect("listed connections are open");
+            let mut n = 0;
+            while !outbox.is_empty() {
+                let mut slices = [IoSlice::new(&[]); 16];
+                let k = outbox.io_slices(&mut slices);
+                let mut step = 0;
+                for s in &slices[..k] {
+                    p.inbound.extend_from_slice(s);
+                    step += s.len();
+                }
+                outbox.advance(step);
+                n += step;
+            }
+            p.received += n;
+            moved |= n > 0;
+            self.ep.handle_written(id, n, Written::Drained);
+        }
+        while let Some((id, reason)) = self.ep.poll_close(self.now) {
+            self.closed.insert(id, reason);
+            moved = true;
+        }
+        moved
+    }
+
+    /// Let `ms` pass in steps of at most 100 ms, running timers and moving bytes.
+    fn advance(&mut self, ms: u64, peers: &mut [&mut Peer]) {
+        let end = self.now + ms;
+        while self.now < end {
+            self.now = (self.now + 100).min(end);
+            self.ep.handle_timeout(self.now);
+            self.pump(peers);
+        }
+    }
+
+    fn closed_with(&self, p: &Peer) -> Option<&CloseReason> {
+        self.closed.get(&p.id)
+    }
+}
+
+/// Feed the client what it received; returns whether anything happened.
+fn drive_client(p: &mut Peer) -> bool {
+    if p.inbound.is_empty() {
+        return false;
+    }
+    let before = p.outbound.len() + p.events.len();
+    if let Some(hs) = p.hs.as_mut() {
+        match hs.feed(&mut p.inbound, &mut p.outbound).expect("handshake") {
+            Progress::InProgress => return p.outbound.len() + p.events.len() != before,
+            Progress::Done => {
+                p.hs = None;
+                p.session.start(&mut p.outbound);
+            }
+        }
+    }
+    p.session
+        .handle_input(&mut p.inbound, &mut p.events, &mut p.outbound)
+        .expect("server output decodes");
+    true
+}
+
+fn publish_start(sim: &mut Sim, publisher: &mut Peer, players: &mut [&mut Peer]) {
+    publisher.send(MediaKind::Video, 0, &Bytes::from_static(VIDEO_HEADER));
+    publisher.send(MediaKind::Audio, 0, &Bytes::from_static(AUDIO_HEADER));
+    publisher.send(MediaKind::Video, 0, &keyframe(0));
+    let mut all: Vec<&mut Peer> = vec![publisher];
+    all.extend(players.iter_mut().map(|p| &mut **p));
+    sim.pump(&mut all);
+}
+
+#[test]
+fn handshake_deadline_closes_a_silent_connection_at_the_configured_time() {
+    let mut sim = Sim::new(Config {
+        handshake_timeout_ms: 2_000,
+        ..test_config()
+    });
+    let id = sim.accept();
+    sim.advance(1_900, &mut []);
+    assert!(sim.ep.is_open(id), "closed before the deadline");
+    sim.advance(300, &mut []);
+    assert_eq!(
+        sim.closed.get(&id),
+        Some(&CloseReason::Timeout(Phase::Handshake))
+    );
+}
+
+#[test]
+fn command_deadline_closes_a_connection_that_never_publishes_or_plays() {
+    let mut sim = Sim::new(Config {
+        command_timeout_ms: 3_000,
+        ..test_config()
+    });
+    // Handshake done (C2 delivered) but the connect after it never arrives.
+    let mut idle = sim.client(ClientMode::Play, "x");
+    let mut player = sim.client(ClientMode::Play, "x");
+    let c0c1 = idle.outbound.split();
+    sim.ep.handle_input(idle.id, &c0c1, sim.now);
+    sim.flush(&mut [&mut idle]);
+    assert!(drive_client(&mut idle));
+    assert!(idle.hs.is_none(), "client handshake not done");
+    let c2 = idle.outbound.split_to(1536);
+    sim.ep.handle_input(idle.id, &c2, sim.now);
+    idle.mute = true;
+    sim.pump(&mut [&mut idle, &mut player]);
+    assert!(player.has(&ClientEvent::PlayStarted));
+    sim.advance(2_900, &mut [&mut idle, &mut player]);
+    assert!(sim.is_open(&idle), "closed before the command deadline");
+    sim.advance(300, &mut [&mut idle, &mut player]);
+    assert_eq!(
+        sim.closed_with(&idle),
+        Some(&CloseReason::Timeout(Phase::Commands))
+    );
+    assert!(sim.is_open(&player), "a player is exempt from the deadline");
+}
+
+#[test]
+fn publisher_sending_no_media_is_closed_after_publisher_timeout() {
+    let mut sim = Sim::new(Config {
+        publisher_timeout_ms: 5_000,
+        ..test_config()
+    });
+    let mut publisher = sim.started(ClientMode::Publish, "idle");
+    assert!(publisher.has(&ClientEvent::PublishStarted));
+    publish_start(&mut sim, &mut publisher, &mut []);
+    sim.advance(4_900, &mut [&mut publisher]);
+    assert!(sim.is_open(&publisher));
+    // Media resets the clock.
+    publisher.send(MediaKind::Video, 40, &inter(1));
+    sim.advance(4_900, &mut [&mut publisher]);
+    assert!(
+        sim.is_open(&publisher),
+        "media did not reset the idle clock"
+    );
+    sim.advance(300, &mut [&mut publisher]);
+    assert_eq!(
+        sim.closed_with(&publisher),
+        Some(&CloseReason::Timeout(Phase::PublisherIdle))
+    );
+}
+
+#[test]
+fn silent_peer_gets_a_ping_and_is_closed_after_three_intervals() {
+    let mut sim = Sim::new(Config {
+        ping_interval_ms: 2_000,
+        ..test_config()
+    });
+    let mut answering = sim.started(ClientMode::Play, "p");
+    let mut silent = sim.started(ClientMode::Play, "p");
+    silent.mute = true;
+    let before = silent.received;
+    sim.advance(1_900, &mut [&mut answering, &mut silent]);
+    assert_eq!(silent.received, before, "pinged before the interval");
+    sim.advance(300, &mut [&mut answering, &mut silent]);
+    assert!(
+        silent.received > before,
+        "no PingRequest after the interval"
+    );
+    // Three intervals of silence in all: still open just before, closed after.
+    sim.advance(3_700, &mut [&mut answering, &mut silent]);
+    assert!(sim.is_open(&silent));
+    sim.advance(300, &mut [&mut answering, &mut silent]);
+    assert_eq!(
+        sim.closed_with(&silent),
+        Some(&CloseReason::Timeout(Phase::Ping))
+    );
+    // The peer that answers its pings stays, however long it is quiet otherwise.
+    sim.advance(20_000, &mut [&mut answering]);
+    assert!(sim.is_open(&answering));
+}
+
+#[test]
+fn stale_publisher_is_taken_over_only_after_the_configured_silence() {
+    let mut sim = Sim::new(Config {
+        stale_publisher_ms: 4_000,
+        ..test_config()
+    });
+    let mut old = sim.started(ClientMode::Publish, "s");
+    let mut player = sim.started(ClientMode::Play, "s");
+    publish_start(&mut sim, &mut old, &mut [&mut player]);
+    assert_eq!(player.media().len(), 3);
+    old.mute = true; // stops sending, connection stays open
+    sim.advance(3_000, &mut [&mut old, &mut player]);
+
+    let early = sim.started(ClientMode::Publish, "s");
+    assert!(
+        early
+            .status_codes()
+            .contains(&"NetStream.Publish.BadName".to_string()),
+        "second publisher within the stale time not refused: {:?}",
+        early.status_codes()
+    );
+    assert_eq!(
+        sim.closed_with(&early),
+        Some(&CloseReason::DuplicatePublisher)
+    );
+    assert!(sim.is_open(&old));
+
+    sim.advance(1_100, &mut [&mut old, &mut player]);
+    let mut new = sim.started(ClientMode::Publish, "s");
+    assert!(new.has(&ClientEvent::PublishStarted));
+    assert_eq!(sim.closed_with(&old), Some(&CloseReason::TakenOver));
+    assert!(sim.is_open(&player), "the player stays through a take-over");
+    new.send(MediaKind::Video, 0, &keyframe(9));
+    sim.pump(&mut [&mut new, &mut player]);
+    let media = player.media();
+    assert_eq!(media.last().unwrap().2, keyframe(9));
+}
+
+#[test]
+fn slow_viewer_is_evicted_after_its_timeout_and_the_healthy_one_keeps_everything() {
+    let mut sim = Sim::new(Config {
+        gop_cache: false,
+        subscriber_budget_bytes: 64 * 1024,
+        slow_subscriber_timeout_ms: 2_000,
+        ..test_config()
+    });
+    let mut publisher = sim.started(ClientMode::Publish, "v");
+    let mut stalled = sim.started(ClientMode::Play, "v");
+    let mut healthy = sim.started(ClientMode::Play, "v");
+    stalled.deaf = true;
+    publish_start(&mut sim, &mut publisher, &mut [&mut stalled, &mut healthy]);
+    let big = Bytes::from(vec![0x27u8; 4_000]);
+    let mut sent = 0;
+    let mut send_for = |sim: &mut Sim, ms: u64, p: &mut Peer, s: &mut Peer, h: &mut Peer| {
+        let end = sim.now + ms;
+        while sim.now < end {
+            sent += 1;
+            p.send(MediaKind::Video, (sim.now % 100_000) as u32, &big);
+            sim.advance(100, &mut [&mut *p, &mut *s, &mut *h]);
+        }
+    };
+    send_for(&mut sim, 1_500, &mut publisher, &mut stalled, &mut healthy);
+    assert!(
+        sim.is_open(&stalled),
+        "evicted before congestion lasted its timeout"
+    );
+    send_for(&mut sim, 2_500, &mut publisher, &mut stalled, &mut healthy);
+    assert_eq!(
+        sim.closed_with(&stalled),
+        Some(&CloseReason::SlowSubscriber)
+    );
+    let got = healthy.media().iter().filter(|m| m.2 == big).count();
+    assert_eq!(got, sent, "the healthy viewer lost frames");
+}
+
+#[test]
+fn play_before_publish_waits_then_gets_publish_notify_and_media() {
+    let mut sim = Sim::new(test_config());
+    let mut player = sim.started(ClientMode::Play, "early");
+    assert!(player.has(&ClientEvent::PlayStarted));
+    assert!(player.media().is_empty());
+    sim.advance(5_000, &mut [&mut player]);
+    assert!(sim.is_open(&player), "a waiting player must not time out");
+    let mut publisher = sim.started(ClientMode::Publish, "early");
+    publish_start(&mut sim, &mut publisher, &mut [&mut player]);
+    let codes = player.status_codes();
+    assert!(
+        codes.contains(&"NetStream.Play.PublishNotify".to_string()),
+        "{codes:?}"
+    );
+    let kinds: Vec<(MediaKind, Bytes)> = player.media().into_iter().map(|m| (m.0, m.2)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (MediaKind::Video, Bytes::from_static(VIDEO_HEADER)),
+            (MediaKind::Audio, Bytes::from_static(AUDIO_HEADER)),
+            (MediaKind::Video, keyframe(0)),
+        ]
+    );
+}
+
+#[test]
+fn publisher_leaving_and_returning_keeps_the_player_and_its_clock() {
+    let mut sim = Sim::new(test_config());
+    let mut player = sim.started(ClientMode::Play, "r");
+    let mut first = sim.started(ClientMode::Publish, "r");
+    publish_start(&mut sim, &mut first, &mut [&mut player]);
+    first.send(MediaKind::Video, 5_000, &inter(1));
+    first.session.finish(&mut first.outbound).unwrap();
+    sim.pump(&mut [&mut first, &mut player]);
+    assert!(
+        player
+            .status_codes()
+            .contains(&"NetStream.Play.UnpublishNotify".to_string()),
+        "{:?}",
+        player.status_codes()
+    );
+    assert!(sim.is_open(&player));
+    let mut second = sim.started(ClientMode::Publish, "r");
+    assert!(
+        second.has(&ClientEvent::PublishStarted),
+        "key not free again"
+    );
+    publish_start(&mut sim, &mut second, &mut [&mut player]);
+    second.send(MediaKind::Video, 40, &inter(2));
+    sim.pump(&mut [&mut second, &mut player]);
+    let media = player.media();
+    assert_eq!(media.last().unwrap().2, inter(2));
+    let ts: Vec<u32> = media.iter().map(|m| m.1).collect();
+    assert!(
+        ts.windows(2).all(|w| w[1] >= w[0]),
+        "timestamps went back across publishers: {ts:?}"
+    );
+}
+
+#[test]
+fn input_that_arrived_before_eof_is_handled_in_full() {
+    let mut sim = Sim::new(test_config());
+    let mut player = sim.started(ClientMode::Play, "eof");
+    let mut publisher = sim.started(ClientMode::Publish, "eof");
+    publish_start(&mut sim, &mut publisher, &mut [&mut player]);
+    // More messages than one turn handles, then deleteStream, then EOF.
+    let n = 3 * rtmp_edge::endpoint::MESSAGES_PER_TURN;
+    for i in 0..n {
+        publisher.send(MediaKind::Audio, 10 + i as u32, &audio(i as u8));
+    }
+    publisher.session.finish(&mut publisher.outbound).unwrap();
+    let bytes = publisher.outbound.split();
+    assert_eq!(
+        sim.ep.handle_input(publisher.id, &bytes, sim.now),
+        Input::Pending
+    );
+    sim.ep.handle_eof(publisher.id, sim.now);
+    sim.pump(&mut [&mut player]);
+    let audio_frames = player
+        .media()
+        .iter()
+        .filter(|m| m.0 == MediaKind::Audio)
+        .count();
+    assert_eq!(audio_frames, n + 1, "frames before EOF were lost");
+    assert!(player
+        .status_codes()
+        .contains(&"NetStream.Play.UnpublishNotify".to_string()));
+    assert_eq!(sim.closed_with(&publisher), Some(&CloseReason::PeerClosed));
+}
+
+#[test]
+fn recording_follows_the_application_setting_and_stops_with_the_publish() {
+    let log: RecLog = Rc::default();
+    let recorder = FakeRecorder {
+        log: log.clone(),
+        next: 0,
+    };
+    let mut sim = Sim::with_recorder(
+        Config {
+            record_all: true,
+            ..test_config()
+        },
+        Some(Box::new(recorder)),
+    );
+    let mut publisher = sim.started(ClientMode::Publish, "rec");
+    publish_start(&mut sim, &mut publisher, &mut []);
+    publisher.session.finish(&mut publisher.outbound).unwrap();
+    sim.pump(&mut [&mut publisher]);
+    let log = log.borrow();
+    assert_eq!(log.first().map(String::as_str), Some("start live/rec"));
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("frame 1 ")).count(),
+        3,
+        "{log:?}"
+    );
+    assert_eq!(log.last().map(String::as_str), Some("stop 1"));
+    assert!(matches!(sim.ep.role(publisher.id), Some(Role::Idle)));
+}
+
+#[test]
+fn nothing_is_recorded_when_the_application_does_not_record() {
+    let log: RecLog = Rc::default();
+    let recorder = FakeRecorder {
+        log: log.clone(),
+        next: 0,
+    };
+    let mut sim = Sim::with_recorder(test_config(), Some(Box::new(recorder)));
+    let mut publisher = sim.started(ClientMode::Publish, "norec");
+    publish_start(&mut sim, &mut publisher, &mut []);
+    assert!(log.borrow().is_empty(), "{:?}", log.borrow());
+}
+
+#[test]
+fn a_refused_publisher_is_closed_only_after_its_answer_is_written() {
+    let mut sim = Sim::new(test_config());
+    let mut first = sim.started(ClientMode::Publish, "dup");
+    publish_start(&mut sim, &mut first, &mut []);
+    let mut second = sim.client(ClientMode::Publish, "dup");
+    second.deaf = true;
+    sim.pump(&mut [&mut second]);
+    // Connect result not even read yet: nothing refused, nothing closed.
+    assert!(sim.is_open(&second));
+    second.deaf = false;
+    sim.ep.mark_writable(second.id);
+    sim.pump(&mut [&mut second]);
+    assert!(second
+        .status_codes()
+        .contains(&"NetStream.Publish.BadName".to_string()));
+    assert_eq!(
+        sim.closed_with(&second),
+        Some(&CloseReason::DuplicatePublisher)
+    );
+    assert!(sim.is_open(&first));
+}
+
+#[test]
+fn shutdown_tells_players_and_closes_everyone() {
+    let mut sim = Sim::new(test_config());
+    let mut player = sim.started(ClientMode::Play, "sd");
+    let mut publisher = sim.started(ClientMode::Publish, "sd");
+    publish_start(&mut sim, &mut publisher, &mut [&mut player]);
+    sim.ep.begin_shutdown(sim.now);
+    sim.pump(&mut [&mut player, &mut publisher]);
+    assert!(player
+        .status_codes()
+        .contains(&"NetStream.Play.UnpublishNotify".to_string()));
+    assert_eq!(sim.closed_with(&player), Some(&CloseReason::Shutdown));
+    assert_eq!(sim.closed_with(&publisher), Some(&CloseReason::Shutdown));
+    assert!(sim.ep.is_empty());
+}
+
+#[test]
+fn stale_ids_are_ignored() {
+    let mut sim = Sim::new(test_config());
+    let id = sim.accept();
+    sim.ep.close(id, CloseReason::PeerClosed);
+    sim.flush(&mut []);
+    assert!(sim.ep.is_empty());
+    // Same slot, next generation: the old id reaches nothing.
+    let stale = id;
+    let fresh = ConnId {
+        index: id.index,
+        generation: id.generation + 100,
+    };
+    sim.ep
+        .handle_accept(fresh, ([127, 0, 0, 1], 1).into(), sim.now);
+    assert_eq!(sim.ep.handle_input(stale, b"\x03", sim.now), Input::Closed);
+    sim.ep.close(stale, CloseReason::PeerClosed);
+    assert!(sim.ep.is_open(fresh));
+    assert_eq!(sim.ep.stats(fresh).unwrap().bytes_in, 0);
+}
+
+#[test]
+fn take_over_finalizes_the_old_publishers_recording() {
+    let log: RecLog = Rc::default();
+    let recorder = FakeRecorder {
+        log: log.clone(),
+        next: 0,
+    };
+    let mut sim = Sim::with_recorder(
+        Config {
+            record_all: true,
+            stale_publisher_ms: 1_000,
+            ..test_config()
+        },
+        Some(Box::new(recorder)),
+    );
+    let mut old = sim.started(ClientMode::Publish, "to");
+    publish_start(&mut sim, &mut old, &mut []);
+    old.mute = true;
+    sim.advance(1_500, &mut [&mut old]);
+    let new = sim.started(ClientMode::Publish, "to");
+    assert!(new.has(&ClientEvent::PublishStarted));
+    let log = log.borrow();
+    let stop_old = log.iter().position(|x| x == "stop 1");
+    let starts: Vec<usize> = (0..log.len())
+        .filter(|&i| log[i].starts_with("start "))
+        .collect();
+    assert_eq!(starts.len(), 2, "{log:?}");
+    let stop_old = stop_old.unwrap_or_else(|| panic!("old recording never stopped: {log:?}"));
+    assert!(
+        stop_old < starts[1],
+        "stopped after the new one started: {log:?}"
+    );
+    assert!(!log.contains(&"stop 2".to_string()), "{log:?}");
+}
