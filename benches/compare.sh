@@ -9,6 +9,8 @@
 #      SERVERS ("floor nginx ours"), OUT folder for raw results (target/compare),
 #      OURS server binary taking --listen ADDR (target/release/rtmp-server); "ours40" is the same binary
 #      with --write-coalesce-ms 40 (throughput mode); PIN=1 pins servers to CPU 0 and the load to CPU 1.
+#      BASE another build of our server (e.g. from an older commit) run as server "base" when SERVERS
+#      names it: SERVERS="ours base" BASE=/path/rtmp-server NS=500 MULTI="" benches/compare.sh
 # Scenario input: bench.flv (720p30 H.264 2.5 Mbit/s + AAC 128k, 60 s), made once with ffmpeg and cached.
 # Every process started here is stopped by its PID and every wait is bounded. A server that fails
 # (e.g. ours not built or not listening yet) is reported as failed and the script goes on.
@@ -90,6 +92,7 @@ CONF
 # run_ours SCEN REP P S [NAME [SERVER ARGS...]]
 run_ours() {
   local scen=$1 rep=$2 p=$3 s=$4 name=${5:-ours} bin=${OURS:-$ROOT/target/release/rtmp-server}
+  [ "$name" = base ] && bin=${BASE:-}
   shift 5 2>/dev/null || shift $#
   SPORT=$((PORT + 3))
   if [ ! -x "$bin" ]; then record "$name" "$scen" "$rep" ok=0 why=not_built; return; fi
@@ -130,6 +133,7 @@ for scen in $SCENS; do
         nginx) run_nginx "$scen" "$rep" "$p" "$total" ;;
         ours) run_ours "$scen" "$rep" "$p" "$total" ours ;;
         ours40) run_ours "$scen" "$rep" "$p" "$total" ours40 --write-coalesce-ms 40 ;;
+        base) run_ours "$scen" "$rep" "$p" "$total" base ;;
       esac
       sleep 1
     done
@@ -173,8 +177,9 @@ END {
     c = cv[i]
     for (j = 1; j <= ns; j++) {
       mine = sv[j]; if (mine !~ /^ours/) continue
-      for (r = 1; r <= 2; r++) {
-        other = (r == 1) ? "nginx" : "floor"
+      for (r = 1; r <= 3; r++) {
+        other = (r == 1) ? "nginx" : (r == 2) ? "floor" : "base"
+        if (index(" " servers " ", " " other " ") == 0) continue
         line = "| " c " | " mine " / " other
         for (k = 1; k <= 6; k++) line = line " | " ratio(med(mine SUBSEP c SUBSEP ks[k]), med(other SUBSEP c SUBSEP ks[k]))
         print line " |"

@@ -2,17 +2,33 @@
 //!
 //! # Architecture
 //!
+//! ```text
+//!  sockets ─► server (mio driver: Poll, Slab of transports, clock read once per turn)
+//!               │ bytes, readiness, now            ▲ outboxes to write, ids to close
+//!               ▼                                  │
+//!             endpoint (sans-IO policy: connections, roles, deadlines, fan-out)
+//!               │ uses                             │ Recorder trait
+//!               ▼                                  ▼
+//!             proto (handshake, chunks, AMF0,    record (recorder thread, FLV files)
+//!             sessions) + relay (frames, rings,
+//!             stream table, GOP cache)
+//! ```
+//!
 //! * [`proto`] is the sans-IO protocol core: handshake, chunk streams, control
-//!   messages, AMF0, commands, FLV framing and the server/client sessions. It
-//!   takes bytes and returns events and bytes; it never touches a socket, a
-//!   clock or an RNG of its own.
+//!   messages, AMF0, commands, FLV framing and the server/client sessions.
 //! * [`relay`] (sans-IO as well) turns published media into shared frames,
 //!   keeps each stream's late-join cache and runs the per-subscriber queues.
-//! * `server` is the single-threaded mio event loop that owns every socket in
-//!   a slab and drives the above; `record` is the recorder thread that writes
-//!   FLV files; `client` is a small mio loop driving client sessions.
+//! * [`endpoint`] owns every policy decision: the connection table, each
+//!   connection's protocol state and role, the publish/play rules, deadlines,
+//!   pings and slow viewers. It is driven by `handle_*` calls with `now` and
+//!   answers through `poll_flush` / `poll_close` / `poll_timeout`.
+//! * [`server`] is the single-threaded mio driver that owns every socket in a
+//!   slab and moves bytes between them and the endpoint; [`record`] is the
+//!   recorder thread that writes FLV files; [`client`] is a small mio loop
+//!   driving client sessions; [`config`] holds every default once.
 //!
-//! `proto/` and `relay/` never import `mio` or `std::net` (CI greps for it).
+//! `proto/`, `relay/` and `endpoint/` never import `mio` or `std::net`, never
+//! read a clock and never create an RNG (CI greps for it).
 #![forbid(unsafe_code)]
 
 pub mod client;
