@@ -168,7 +168,7 @@ fn one_line(message: &str) -> String {
 /// The dotted path of the innermost key whose name or value holds `offset`.
 fn path_at(table: &DeTable<'_>, offset: usize, path: &mut Vec<String>) -> bool {
     for (k, v) in table.iter() {
-        path.push(k.get_ref().to_string());
+        path.push(key_segment(k.get_ref()));
         if let DeValue::Table(inner) = v.get_ref() {
             if path_at(inner, offset, path) {
                 return true;
@@ -182,15 +182,30 @@ fn path_at(table: &DeTable<'_>, offset: usize, path: &mut Vec<String>) -> bool {
     false
 }
 
-/// `apps.NAME.KEY` splits into three parts even when NAME holds dots.
+/// A key as written in a dotted path: bare when it can be, else quoted.
+fn key_segment(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if bare {
+        key.to_string()
+    } else {
+        format!("{key:?}")
+    }
+}
+
+/// `apps.NAME.KEY` splits into three parts even when NAME holds dots or is
+/// quoted (`apps."*".record`).
 fn key_path(key: &str) -> Vec<&str> {
-    match key
+    let Some((app, field)) = key
         .strip_prefix("apps.")
         .and_then(|rest| rest.rsplit_once('.'))
-    {
-        Some((app, field)) => vec!["apps", app, field],
-        None => vec![key],
-    }
+    else {
+        return vec![key];
+    };
+    let unquoted = app.strip_prefix('"').and_then(|a| a.strip_suffix('"'));
+    vec!["apps", unquoted.unwrap_or(app), field]
 }
 
 type Entry<'t, 'a> = (
@@ -205,5 +220,37 @@ fn find<'t, 'a>(table: &'t DeTable<'a>, path: &[&str]) -> Option<Entry<'t, 'a>> 
         (true, _) => Some(entry),
         (false, DeValue::Table(inner)) => find(inner, rest),
         (false, _) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_paths_split_and_quote() {
+        assert_eq!(key_path("chunk_size"), ["chunk_size"]);
+        assert_eq!(key_path("apps.live.record"), ["apps", "live", "record"]);
+        assert_eq!(key_path("apps.\"*\".record"), ["apps", "*", "record"]);
+        assert_eq!(key_path("apps.a.b.record"), ["apps", "a.b", "record"]);
+        assert_eq!(key_segment("live-2"), "live-2");
+        assert_eq!(key_segment("*"), "\"*\"");
+        assert_eq!(key_segment("a.b"), "\"a.b\"");
+    }
+
+    #[test]
+    fn lines_count_from_one() {
+        assert_eq!(line_of("a\nb\nc", 0), 1);
+        assert_eq!(line_of("a\nb\nc", 2), 2);
+        assert_eq!(line_of("a\nb\nc", 99), 3);
+    }
+
+    #[test]
+    fn locate_finds_app_keys() {
+        let flags = Overrides::default();
+        let text = "[apps.\"*\"]\nrecord = true\n";
+        let source = Source::parse("f.toml", text, &flags).unwrap();
+        let e = source.locate(ConfigError::new("apps.\"*\".record", "x", "bad"));
+        assert_eq!(e.to_string(), "f.toml:2: apps.\"*\".record = true: bad");
     }
 }
