@@ -196,3 +196,13 @@ fn example_file_app_tables() {
     assert_eq!(c.app_settings("other"), settings(false, true));
     assert!(c.any_recording());
 }
+
+#[test]
+fn readme_example_parses() {
+    let readme = include_str!("../README.md");
+    let start = readme.find("```toml\n").expect("README has a toml block") + 8;
+    let len = readme[start..].find("```").unwrap();
+    let c = parse(&readme[start..start + len]).unwrap();
+    assert_eq!(c.app_settings("live"), settings(true, true));
+    assert_eq!(c.app_settings("other"), settings(false, true));
+}
