@@ -68,7 +68,8 @@ impl fmt::Display for ConfigError {
         match (&self.origin, self.key.as_deref()) {
             (Origin::Flag, Some(key)) => {
                 write!(f, "--{}", Self::flag_name(key))?;
-                if let Some(v) = value {
+                // A switch has no value to show.
+                if let Some(v) = value.filter(|v| !matches!(*v, "true" | "false")) {
                     write!(f, " {v}")?;
                 }
                 return write!(f, ": {}", self.reason);
@@ -119,6 +120,9 @@ mod tests {
             e.to_string(),
             "rtmp-server.toml:7: chunk_size = 64: must be between 128 and 16777215"
         );
+        let mut e = ConfigError::new("record_all", true, "no");
+        e.origin = Origin::Flag;
+        assert_eq!(e.to_string(), "--record-all: no");
         let e = ConfigError::file("a.toml", None, "cannot read: not found");
         assert_eq!(e.to_string(), "a.toml: cannot read: not found");
     }

@@ -97,6 +97,8 @@ impl<'a> Source<'a> {
         if let Some(table) = &self.table {
             path_at(table.get_ref(), span.start, &mut path);
         }
+        // serde's deny_unknown_fields message ("unknown field `x`, expected
+        // one of ...") lists every key; the key is named from the span instead.
         let unknown = e.message().starts_with("unknown field");
         ConfigError {
             origin: self.file_origin(Some(span.start)),
