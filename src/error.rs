@@ -157,11 +157,10 @@ mod tests {
     fn error_display() {
         let e = Error::Bind(io::Error::from(io::ErrorKind::AddrInUse));
         assert!(e.to_string().starts_with("cannot listen: "));
-        let e: Error = ConfigError {
-            field: "x",
-            reason: "y",
-        }
-        .into();
-        assert_eq!(e.to_string(), "configuration: invalid x: y");
+        let e: Error = ConfigError::new("chunk_size", 1, "too small").into();
+        assert_eq!(
+            e.to_string(),
+            "configuration: invalid chunk_size = 1: too small"
+        );
     }
 }

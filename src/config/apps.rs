@@ -1,0 +1,165 @@
+//! Per-application settings: `[apps.NAME]` and `[apps."*"]` tables and their
+//! resolution into one immutable [`AppSettings`] per application.
+//!
+//! Precedence: `[apps.NAME]` over `[apps."*"]` over the top-level key. Adding a
+//! setting is one line in the `app_settings!` list below (plus, when it has
+//! a top-level counterpart, one line in `AppSettings::inherited`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::Config;
+
+/// The name of the table that applies to every application without its own.
+pub const ANY_APP: &str = "*";
+
+macro_rules! app_settings {
+    ($( $(#[$doc:meta])* $name:ident: $ty:ty, )*) => {
+        /// Settings resolved for one application (immutable once resolved;
+        /// share it as `Arc<AppSettings>`, see [`AppMap`]).
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct AppSettings {
+            $( $(#[$doc])* pub $name: $ty, )*
+        }
+
+        /// One `[apps.NAME]` table as written: every key optional, unknown
+        /// keys refused.
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct AppTable {
+            $( $(#[$doc])* pub $name: Option<$ty>, )*
+        }
+
+        impl AppTable {
+            /// Overwrite the settings this table names.
+            fn apply_to(&self, settings: &mut AppSettings) {
+                $( if let Some(v) = &self.$name { settings.$name = v.clone(); } )*
+            }
+        }
+    };
+}
+
+app_settings! {
+    /// Record streams published on this application (top level: `record_all`).
+    record: bool,
+    /// Cache the current GOP for late joiners (top level: `gop_cache`).
+    gop_cache: bool,
+}
+
+impl AppSettings {
+    /// The settings an application gets from the top-level keys alone.
+    fn inherited(config: &Config) -> AppSettings {
+        AppSettings {
+            record: config.record_all,
+            gop_cache: config.gop_cache,
+        }
+    }
+}
+
+impl Config {
+    /// The settings that apply to application `app`.
+    pub fn app_settings(&self, app: &str) -> AppSettings {
+        let mut settings = AppSettings::inherited(self);
+        if let Some(any) = self.apps.get(ANY_APP) {
+            any.apply_to(&mut settings);
+        }
+        if let Some(table) = self.apps.get(app) {
+            table.apply_to(&mut settings);
+        }
+        settings
+    }
+
+    /// Whether any application may record (the recorder thread is started
+    /// then): the top-level `record_all` or any app table with `record = true`.
+    pub fn any_recording(&self) -> bool {
+        self.record_all || self.apps.values().any(|t| t.record == Some(true))
+    }
+
+    /// Whether any application may cache a GOP (the subscriber budget must
+    /// then hold one).
+    pub fn any_gop_cache(&self) -> bool {
+        self.gop_cache || self.apps.values().any(|t| t.gop_cache == Some(true))
+    }
+
+    /// Every application's settings resolved once, to hand out as shared
+    /// `Arc`s (build again after a reload; holders keep their old `Arc`).
+    pub fn app_map(&self) -> AppMap {
+        let named = self
+            .apps
+            .keys()
+            .filter(|name| name.as_str() != ANY_APP)
+            .map(|name| (name.clone(), Arc::new(self.app_settings(name))))
+            .collect();
+        AppMap {
+            any: Arc::new(self.app_settings(ANY_APP)),
+            named,
+        }
+    }
+}
+
+/// Resolved settings of every application: a lookup is a map probe and an
+/// `Arc` clone, no allocation.
+#[derive(Debug, Clone)]
+pub struct AppMap {
+    any: Arc<AppSettings>,
+    named: HashMap<String, Arc<AppSettings>>,
+}
+
+impl AppMap {
+    /// The settings of application `app` (`[apps."*"]` when it has no table).
+    pub fn get(&self, app: &str) -> Arc<AppSettings> {
+        self.named.get(app).unwrap_or(&self.any).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(record: Option<bool>, gop_cache: Option<bool>) -> AppTable {
+        AppTable { record, gop_cache }
+    }
+
+    fn config_with(apps: &[(&str, AppTable)]) -> Config {
+        Config {
+            apps: apps
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.clone()))
+                .collect(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn app_over_any_over_top_level() {
+        let mut c = config_with(&[
+            (ANY_APP, table(Some(true), None)),
+            ("live", table(Some(false), Some(false))),
+        ]);
+        c.gop_cache = true;
+        let live = c.app_settings("live");
+        assert_eq!((live.record, live.gop_cache), (false, false));
+        let other = c.app_settings("other");
+        assert_eq!((other.record, other.gop_cache), (true, true));
+        assert!(c.any_recording());
+        let map = c.app_map();
+        assert_eq!(*map.get("live"), live);
+        assert_eq!(*map.get("other"), other);
+        assert!(Arc::ptr_eq(&map.get("x"), &map.get("y")));
+    }
+
+    #[test]
+    fn recording_and_gop_cache_seen_in_any_table() {
+        let c = config_with(&[]);
+        assert!(!c.any_recording());
+        let c = config_with(&[("live", table(Some(true), None))]);
+        assert!(c.any_recording());
+        assert!(!c.app_settings("other").record);
+        let mut c = config_with(&[("live", table(None, Some(true)))]);
+        c.gop_cache = false;
+        assert!(c.any_gop_cache());
+        assert!(!c.app_settings("other").gop_cache);
+    }
+}

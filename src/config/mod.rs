@@ -1,0 +1,180 @@
+//! Server configuration: every default in one place ([`Config::default`]),
+//! the TOML file (`--config FILE`), command-line overrides, validation, and
+//! per-application settings.
+//!
+//! Layers, lowest first: defaults, the file's top-level keys, set flags
+//! ([`Overrides`], top-level keys only). Per application: `[apps.NAME]` over
+//! `[apps."*"]` over the top-level key ([`Config::app_settings`]). Errors
+//! name the file and line or the flag ([`ConfigError`]). This module reads
+//! files but never binds a socket; it does not depend on the logger.
+
+mod apps;
+mod error;
+mod overrides;
+mod paths;
+mod source;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+pub use apps::{AppMap, AppSettings, AppTable, ANY_APP};
+pub use error::{ConfigError, Origin};
+pub use overrides::Overrides;
+pub use paths::{NamedPath, PathUse};
+pub use validate::{MAX_BUDGET_BYTES, MAX_CONNECTIONS, MAX_GOP_MS, MAX_MS, MAX_READ_BUDGET_BYTES};
+
+/// Everything the server needs to run. Deserialized from the TOML file with
+/// these field names as top-level keys; a missing key keeps its default.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Default `0.0.0.0:1935`.
+    pub listen: SocketAddr,
+    /// Log level. Default `info`.
+    pub log_level: LogLevel,
+    /// Outbound chunk size announced at connect and used for every frame
+    /// (128..=16777215). Default 4096.
+    pub chunk_size: u32,
+    /// Cache the current GOP for late joiners (flag: `--no-gop-cache` turns
+    /// it off; per app: `gop_cache`). Default on.
+    pub gop_cache: bool,
+    /// Cap on the cached GOP, bytes; a subscriber's budget is raised to hold
+    /// it. Default 16 MiB.
+    pub gop_max_bytes: usize,
+    /// Cap on the cached GOP, media duration in ms. Default 10000.
+    pub gop_max_ms: u32,
+    /// Most simultaneous connections; more are accepted and closed. Default 10000.
+    pub max_connections: usize,
+    /// The handshake must finish within this time after accept (ms). Default 5000.
+    pub handshake_timeout_ms: u64,
+    /// connect and then publish or play must arrive within this time after
+    /// accept (ms). Default 10000.
+    pub command_timeout_ms: u64,
+    /// A publisher sending no media for this long is closed (ms). Default 30000.
+    pub publisher_timeout_ms: u64,
+    /// A publisher silent this long may be taken over by a new publisher on
+    /// its key (ms; 0 = at once). Default 5000.
+    pub stale_publisher_ms: u64,
+    /// A subscriber continuously over its budget this long is closed (ms).
+    /// Default 10000.
+    pub slow_subscriber_timeout_ms: u64,
+    /// Per-subscriber output byte budget (at least the GOP cache). Default 24 MiB.
+    pub subscriber_budget_bytes: usize,
+    /// Send a PingRequest to a peer that sent nothing for this long; close it
+    /// after three intervals (ms). Default 30000.
+    pub ping_interval_ms: u64,
+    /// Bytes read from one socket per loop turn before moving on (fairness).
+    /// Default 256 KiB.
+    pub read_budget_bytes: usize,
+    /// Hold a subscriber's queued frames up to this long to write them in one
+    /// call (ms; 0 = off). Default 0.
+    pub write_coalesce_ms: u64,
+    /// Interval of the per-stream statistics log line (ms). Default 30000.
+    pub stats_interval_ms: u64,
+    /// Record every published stream (per app: `record`). Default off.
+    pub record_all: bool,
+    /// Directory for recordings. Default `recordings`.
+    pub record_dir: PathBuf,
+    /// `[apps.NAME]` and `[apps."*"]` tables. Default none.
+    pub apps: BTreeMap<String, AppTable>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([0, 0, 0, 0], 1935)),
+            log_level: LogLevel::Info,
+            chunk_size: 4096,
+            gop_cache: true,
+            gop_max_bytes: 16 * 1024 * 1024,
+            gop_max_ms: 10_000,
+            max_connections: 10_000,
+            handshake_timeout_ms: 5_000,
+            command_timeout_ms: 10_000,
+            publisher_timeout_ms: 30_000,
+            stale_publisher_ms: 5_000,
+            slow_subscriber_timeout_ms: 10_000,
+            subscriber_budget_bytes: 24 * 1024 * 1024,
+            ping_interval_ms: 30_000,
+            read_budget_bytes: 256 * 1024,
+            write_coalesce_ms: 0,
+            stats_interval_ms: 30_000,
+            record_all: false,
+            record_dir: PathBuf::from("recordings"),
+            apps: BTreeMap::new(),
+        }
+    }
+}
+
+/// How much the server logs (the binary maps it onto its logger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    const NAMES: [(&'static str, LogLevel); 5] = [
+        ("error", LogLevel::Error),
+        ("warn", LogLevel::Warn),
+        ("info", LogLevel::Info),
+        ("debug", LogLevel::Debug),
+        ("trace", LogLevel::Trace),
+    ];
+}
+
+impl FromStr for LogLevel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(s))
+            .map(|&(_, level)| level)
+            .ok_or_else(|| format!("unknown log level {s:?} (error, warn, info, debug, trace)"))
+    }
+}
+
+impl TryFrom<String> for LogLevel {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_level_names_round_trip() {
+        for (name, level) in LogLevel::NAMES {
+            assert_eq!(name.to_uppercase().parse::<LogLevel>(), Ok(level));
+            assert_eq!(level.to_string(), name);
+        }
+        assert!("loud".parse::<LogLevel>().unwrap_err().contains("\"loud\""));
+    }
+}
