@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use rtmp_edge::config::Config;
+use rtmp_edge::config::{Config, Overrides};
 use rtmp_edge::endpoint::{ConnId, Endpoint, Input, Recorder, Role, Written};
 use rtmp_edge::error::{CloseReason, Phase};
 use rtmp_edge::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession};
@@ -166,11 +166,17 @@ impl Sim {
 
     /// A client that will publish or play `live/<stream>` once driven.
     fn client(&mut self, mode: ClientMode, stream: &str) -> Peer {
+        self.client_on("live", mode, stream)
+    }
+
+    /// A client of application `app`.
+    fn client_on(&mut self, app: &str, mode: ClientMode, stream: &str) -> Peer {
         let id = self.accept();
         let mut hs = ClientHandshake::new(0);
         let mut outbound = BytesMut::new();
         hs.start(&mut outbound, &mut self.rng);
-        let cfg = ClientConfig::new("live", "rtmp://127.0.0.1/live", stream, mode);
+        let tc_url = format!("rtmp://127.0.0.1/{app}");
+        let cfg = ClientConfig::new(app, &tc_url, stream, mode);
         Peer {
             id,
             hs: Some(hs),
@@ -705,4 +711,48 @@ fn take_over_finalizes_the_old_publishers_recording() {
         "stopped after the new one started: {log:?}"
     );
     assert!(!log.contains(&"stop 2".to_string()), "{log:?}");
+}
+
+#[test]
+fn per_application_settings_decide_recording_and_gop_cache() {
+    let toml = r#"
+record_all = true
+[apps.norec]
+record = false
+gop_cache = false
+"#;
+    let config = Config::from_toml(toml, "test.toml", &Overrides::default()).expect("parses");
+    let config = Config {
+        stats_interval_ms: 3_600_000,
+        ..config
+    };
+    let log: RecLog = Rc::default();
+    let recorder = FakeRecorder {
+        log: log.clone(),
+        next: 0,
+    };
+    let mut sim = Sim::with_recorder(config, Some(Box::new(recorder)));
+    for app in ["live", "norec"] {
+        let mut publisher = sim.client_on(app, ClientMode::Publish, "s");
+        sim.pump(&mut [&mut publisher]);
+        publish_start(&mut sim, &mut publisher, &mut []);
+        publisher.send(MediaKind::Video, 40, &inter(1));
+        sim.pump(&mut [&mut publisher]);
+        let mut late = sim.client_on(app, ClientMode::Play, "s");
+        sim.pump(&mut [&mut late]);
+        let got: Vec<Bytes> = late.media().into_iter().map(|m| m.2).collect();
+        let gop = vec![keyframe(0), inter(1)];
+        if app == "live" {
+            assert!(got.ends_with(&gop), "{app}: late joiner missed the GOP");
+        } else {
+            assert_eq!(got.len(), 2, "{app}: only the sequence headers: {got:?}");
+        }
+    }
+    let starts: Vec<String> = log
+        .borrow()
+        .iter()
+        .filter(|l| l.starts_with("start "))
+        .cloned()
+        .collect();
+    assert_eq!(starts, vec!["start live/s".to_string()]);
 }

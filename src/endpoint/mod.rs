@@ -45,7 +45,7 @@ use bytes::BytesMut;
 use log::{debug, info};
 use rand::rngs::StdRng;
 
-use crate::config::Config;
+use crate::config::{AppMap, Config};
 use crate::error::CloseReason;
 use crate::proto::handshake::Progress;
 use crate::proto::session::{ServerConfig, ServerEvent, ServerSession};
@@ -91,6 +91,8 @@ pub enum Written {
 /// See the module docs.
 pub struct Endpoint {
     config: Config,
+    /// Per-application settings, resolved once per configuration.
+    apps: AppMap,
     session_config: ServerConfig,
     queue_config: QueueConfig,
     /// Indexed by `ConnId::index`; the generation is checked on every lookup.
@@ -134,6 +136,7 @@ impl Endpoint {
         let streams = StreamTable::new(StreamConfig::from_config(&config));
         Endpoint {
             timers: Timers::new(&config),
+            apps: config.app_map(),
             config,
             session_config,
             queue_config,

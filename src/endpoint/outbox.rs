@@ -45,7 +45,8 @@ struct ControlQueue {
 #[derive(Debug, Default)]
 pub struct Outbox {
     control: ControlQueue,
-    media: Option<Box<SubscriberQueue>>,
+    /// Inline, not boxed: the fan-out touches it for every viewer and frame.
+    media: Option<SubscriberQueue>,
 }
 
 impl Outbox {
@@ -69,11 +70,11 @@ impl Outbox {
     /// The media ring, created on first use (when the connection starts playing).
     pub fn media_mut(&mut self, cfg: &QueueConfig) -> &mut SubscriberQueue {
         self.media
-            .get_or_insert_with(|| Box::new(SubscriberQueue::new(cfg.clone())))
+            .get_or_insert_with(|| SubscriberQueue::new(cfg.clone()))
     }
 
     pub fn media(&self) -> Option<&SubscriberQueue> {
-        self.media.as_deref()
+        self.media.as_ref()
     }
 
     /// Offer a shared frame to the media ring (which must exist).

@@ -13,7 +13,6 @@
 //!   (`UnpublishNotify` + StreamEOF); they stay for the next publisher.
 
 use std::rc::Rc;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use log::{debug, info, warn};
@@ -130,7 +129,7 @@ impl Endpoint {
             }
             PublishClaim::Granted => {}
         }
-        let settings = Arc::new(self.config.app_settings(app));
+        let settings = self.apps.get(app);
         self.streams.set_gop_cache(&key, settings.gop_cache);
         let recording = match self.recorder.as_mut() {
             Some(r) if settings.record => Some(r.start(app, name)),
