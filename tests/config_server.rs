@@ -1,0 +1,68 @@
+//! The server started with `--config FILE`: per-application settings reach
+//! the streams through the real driver.
+
+mod common;
+
+use std::time::Duration;
+
+use common::rtmp::{aac_frame, aac_seq_header, avc_frame, avc_seq_header, TestClient};
+use common::{wait_until, ServerProcess, TempDir};
+use rtmp_edge::proto::session::MediaKind;
+
+fn publish_a_gop(server: &ServerProcess, app: &str, name: &str) {
+    let mut publisher = TestClient::publish(server.addr, app, name);
+    publisher.send_media(MediaKind::Video, 0, &avc_seq_header());
+    publisher.send_media(MediaKind::Audio, 0, &aac_seq_header());
+    for n in 0..5 {
+        publisher.send_media(MediaKind::Video, n * 40, &avc_frame(n == 0, n, 300));
+        publisher.send_media(MediaKind::Audio, n * 40, &aac_frame(n));
+    }
+    publisher.finish();
+}
+
+#[test]
+fn only_the_application_whose_table_says_record_is_recorded() {
+    let root = TempDir::new("cfg-apps");
+    let rec_dir = root.path().join("rec");
+    let file = root.path().join("server.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "record_dir = {:?}\n[apps.\"*\"]\nrecord = false\n[apps.archive]\nrecord = true\n",
+            rec_dir.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let server = ServerProcess::start(&["--config", file.to_str().unwrap()]);
+    publish_a_gop(&server, "live", "a");
+    publish_a_gop(&server, "archive", "b");
+    let names = || -> Vec<String> {
+        std::fs::read_dir(&rec_dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let log = server.log_text();
+    assert!(
+        wait_until(Duration::from_secs(10), || server
+            .log_text()
+            .matches("publish stop")
+            .count()
+            >= 2),
+        "publishes did not end; log:\n{log}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || !names().is_empty()),
+        "nothing recorded; log:\n{}",
+        server.log_text()
+    );
+    let files = names();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].starts_with("archive_b_"), "{files:?}");
+    let log = server.log_text();
+    assert!(log.contains("publish start archive/b (recording"), "{log}");
+    assert!(!log.contains("publish start live/a (recording"), "{log}");
+}
