@@ -3,6 +3,8 @@
 //! client sessions (`proto::client`) against it by moving bytes by hand, sets
 //! the clock, and asserts on what the endpoint wrote and whom it closed.
 
+mod common;
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::IoSlice;
@@ -13,6 +15,7 @@ use bytes::{Bytes, BytesMut};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+use common::rtmp::media_of;
 use rtmp_edge::config::{Config, Overrides};
 use rtmp_edge::endpoint::{ConnId, Endpoint, Input, Recorder, Role, Written};
 use rtmp_edge::error::{CloseReason, Phase};
@@ -82,17 +85,7 @@ struct Peer {
 
 impl Peer {
     fn media(&self) -> Vec<(MediaKind, u32, Bytes)> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                ClientEvent::Media {
-                    kind,
-                    timestamp,
-                    payload,
-                } => Some((*kind, *timestamp, payload.clone())),
-                _ => None,
-            })
-            .collect()
+        media_of(&self.events)
     }
 
     fn status_codes(&self) -> Vec<String> {
