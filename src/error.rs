@@ -89,6 +89,10 @@ pub enum CloseReason {
     TakenOver,
     /// Over --max-connections.
     TooManyConnections,
+    /// More connections from the peer's address than the per-address limits allow.
+    PerIpLimit,
+    /// A publish or play refused by the access rules (then closed).
+    Refused(&'static str),
     /// The peer let its control output (acknowledgements, pings, status)
     /// pile up past its budget without reading it.
     ControlOverflow,
@@ -107,6 +111,8 @@ impl fmt::Display for CloseReason {
             CloseReason::DuplicatePublisher => f.write_str("duplicate publisher refused"),
             CloseReason::TakenOver => f.write_str("stale publisher taken over by a new one"),
             CloseReason::TooManyConnections => f.write_str("max-connections reached"),
+            CloseReason::PerIpLimit => f.write_str("per-address connection limit reached"),
+            CloseReason::Refused(why) => write!(f, "refused: {why}"),
             CloseReason::ControlOverflow => {
                 f.write_str("control output not read (control budget exceeded)")
             }

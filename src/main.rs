@@ -46,6 +46,12 @@ struct Args {
     /// most simultaneous connections; more are accepted and closed
     #[argh(option)]
     max_connections: Option<usize>,
+    /// most simultaneous connections from one address (0 = no limit)
+    #[argh(option)]
+    max_connections_per_ip: Option<usize>,
+    /// most connections from one address not yet publishing or playing (0 = no limit)
+    #[argh(option)]
+    max_handshakes_per_ip: Option<usize>,
     /// handshake deadline from accept, in milliseconds
     #[argh(option)]
     handshake_timeout_ms: Option<u64>,
@@ -98,6 +104,8 @@ impl Args {
             gop_max_bytes: self.gop_max_bytes,
             gop_max_ms: self.gop_max_ms,
             max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            max_handshakes_per_ip: self.max_handshakes_per_ip,
             handshake_timeout_ms: self.handshake_timeout_ms,
             command_timeout_ms: self.command_timeout_ms,
             publisher_timeout_ms: self.publisher_timeout_ms,

@@ -15,7 +15,11 @@ fn error(text: &str) -> String {
 }
 
 fn settings(record: bool, gop_cache: bool) -> AppSettings {
-    AppSettings { record, gop_cache }
+    AppSettings {
+        record,
+        gop_cache,
+        ..Config::default().app_settings("any")
+    }
 }
 
 const LAYERED: &str = r#"

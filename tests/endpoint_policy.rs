@@ -146,13 +146,17 @@ impl Sim {
     }
 
     fn accept(&mut self) -> ConnId {
+        self.accept_from([127, 0, 0, 1])
+    }
+
+    fn accept_from(&mut self, ip: [u8; 4]) -> ConnId {
         let id = ConnId {
             index: self.next_index,
             generation: self.next_generation,
         };
         self.next_index += 1;
         self.next_generation += 1;
-        let peer: SocketAddr = ([127, 0, 0, 1], 40_000 + id.index as u16).into();
+        let peer: SocketAddr = (ip, 40_000 + id.index as u16).into();
         self.ep.handle_accept(id, peer, self.now);
         id
     }
@@ -164,7 +168,12 @@ impl Sim {
 
     /// A client of application `app`.
     fn client_on(&mut self, app: &str, mode: ClientMode, stream: &str) -> Peer {
-        let id = self.accept();
+        self.client_from([127, 0, 0, 1], app, mode, stream)
+    }
+
+    /// A client of application `app` (whose name may carry a query) from `ip`.
+    fn client_from(&mut self, ip: [u8; 4], app: &str, mode: ClientMode, stream: &str) -> Peer {
+        let id = self.accept_from(ip);
         let mut hs = ClientHandshake::new(0);
         let mut outbound = BytesMut::new();
         hs.start(&mut outbound, &mut self.rng);
@@ -748,4 +757,144 @@ gop_cache = false
         .cloned()
         .collect();
     assert_eq!(starts, vec!["start live/s".to_string()]);
+}
+
+fn access_sim(toml: &str) -> Sim {
+    let config = Config::from_toml(toml, "access.toml", &Overrides::default()).expect("parses");
+    Sim::new(Config {
+        stats_interval_ms: 3_600_000,
+        ..config
+    })
+}
+
+fn refused_with(p: &Peer, code: &str) -> bool {
+    p.events.iter().any(|e| {
+        matches!(e, ClientEvent::Error { code: c, description, .. }
+            if c == code && !description.is_empty())
+    })
+}
+
+#[test]
+fn publish_keys_admit_the_right_key_only_and_refusals_never_reach_players() {
+    let mut sim = access_sim("[apps.live]\npublish_keys = [\"s3cret\"]\n");
+    let mut player = sim.started(ClientMode::Play, "cam");
+    for (stream, why) in [("cam", "no key"), ("cam?key=wrong", "wrong key")] {
+        let mut p = sim.started(ClientMode::Publish, stream);
+        assert!(
+            refused_with(&p, "NetStream.Publish.Denied"),
+            "{why}: {:?}",
+            p.events
+        );
+        assert!(!p.has(&ClientEvent::PublishStarted), "{why}");
+        assert_eq!(
+            sim.closed_with(&p),
+            Some(&CloseReason::Refused("unauthorized (missing or wrong key)")),
+            "{why}"
+        );
+        // Whatever it still sends reaches nobody.
+        let _ = p
+            .session
+            .send_media(MediaKind::Video, 0, &keyframe(1), &mut p.outbound);
+        sim.pump(&mut [&mut p, &mut player]);
+    }
+    assert!(
+        player.media().is_empty(),
+        "a refused publisher's frame reached a player"
+    );
+    let mut good = sim.started(ClientMode::Publish, "cam?key=s3cret");
+    assert!(good.has(&ClientEvent::PublishStarted));
+    publish_start(&mut sim, &mut good, &mut [&mut player]);
+    assert_eq!(
+        player.media().len(),
+        3,
+        "the stream key is `live/cam`, query stripped"
+    );
+}
+
+#[test]
+fn a_key_in_the_connect_url_counts_too() {
+    let mut sim = access_sim("[apps.\"*\"]\npublish_keys = [\"k1\"]\n");
+    let mut p = sim.client_from([127, 0, 0, 1], "live?key=k1", ClientMode::Publish, "s");
+    sim.pump(&mut [&mut p]);
+    assert!(p.has(&ClientEvent::PublishStarted), "{:?}", p.events);
+}
+
+#[test]
+fn play_keys_guard_playing_only() {
+    let mut sim = access_sim("[apps.live]\nplay_keys = [\"watch\"]\n");
+    let publisher = sim.started(ClientMode::Publish, "s");
+    assert!(
+        publisher.has(&ClientEvent::PublishStarted),
+        "publish needs no key"
+    );
+    let denied = sim.started(ClientMode::Play, "s?key=nope");
+    assert!(
+        refused_with(&denied, "NetStream.Play.Failed"),
+        "{:?}",
+        denied.events
+    );
+    assert!(!denied.has(&ClientEvent::PlayStarted));
+    assert!(sim.closed_with(&denied).is_some());
+    let ok = sim.started(ClientMode::Play, "s?key=watch");
+    assert!(ok.has(&ClientEvent::PlayStarted));
+}
+
+#[test]
+fn denied_address_is_refused_while_others_are_served() {
+    let mut sim = access_sim(
+        "[apps.live]\nplay_deny = [\"127.0.0.2\"]\npublish_allow = [\"127.0.0.1/32\"]\n",
+    );
+    let from2 = sim.client_from([127, 0, 0, 2], "live", ClientMode::Play, "s");
+    let mut from2 = from2;
+    sim.pump(&mut [&mut from2]);
+    assert!(refused_with(&from2, "NetStream.Play.Failed"));
+    assert_eq!(
+        sim.closed_with(&from2),
+        Some(&CloseReason::Refused("denied address"))
+    );
+    let mut pub2 = sim.client_from([127, 0, 0, 2], "live", ClientMode::Publish, "s");
+    sim.pump(&mut [&mut pub2]);
+    assert!(
+        refused_with(&pub2, "NetStream.Publish.Denied"),
+        "not in the allow list"
+    );
+    let player = sim.started(ClientMode::Play, "s");
+    assert!(player.has(&ClientEvent::PlayStarted));
+    let publisher = sim.started(ClientMode::Publish, "s");
+    assert!(publisher.has(&ClientEvent::PublishStarted));
+}
+
+#[test]
+fn per_address_limits_close_the_extra_connection_only() {
+    let mut sim = access_sim("max_connections_per_ip = 5\n");
+    let mut first: Vec<Peer> = (0..5)
+        .map(|_| sim.client_from([127, 0, 0, 1], "live", ClientMode::Play, "s"))
+        .collect();
+    let mut sixth = sim.client_from([127, 0, 0, 1], "live", ClientMode::Play, "s");
+    let mut other = sim.client_from([127, 0, 0, 2], "live", ClientMode::Publish, "s");
+    sim.pump(&mut [&mut sixth, &mut other]);
+    assert_eq!(sim.closed_with(&sixth), Some(&CloseReason::PerIpLimit));
+    assert!(other.has(&ClientEvent::PublishStarted));
+    for p in first.iter_mut() {
+        sim.pump(&mut [p]);
+        assert!(p.has(&ClientEvent::PlayStarted));
+    }
+    // One leaves: the address has room again.
+    sim.ep.close(first[0].id, CloseReason::PeerClosed);
+    sim.pump(&mut []);
+    let again = sim.started(ClientMode::Play, "s");
+    assert!(again.has(&ClientEvent::PlayStarted));
+}
+
+#[test]
+fn handshake_limit_counts_only_connections_not_yet_playing() {
+    let mut sim = access_sim("max_handshakes_per_ip = 2\n");
+    let players: Vec<Peer> = (0..4).map(|_| sim.started(ClientMode::Play, "s")).collect();
+    assert!(players.iter().all(|p| p.has(&ClientEvent::PlayStarted)));
+    let a = sim.accept();
+    let b = sim.accept();
+    let c = sim.accept();
+    sim.pump(&mut []);
+    assert!(sim.ep.is_open(a) && sim.ep.is_open(b));
+    assert_eq!(sim.closed.get(&c), Some(&CloseReason::PerIpLimit));
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::Config;
+use super::{Cidr, Config};
 
 /// The name of the table that applies to every application without its own.
 pub const ANY_APP: &str = "*";
@@ -46,6 +46,18 @@ app_settings! {
     record: bool,
     /// Cache the current GOP for late joiners (top level: `gop_cache`).
     gop_cache: bool,
+    /// When set, publishing needs a `key` query parameter equal to one of these.
+    publish_keys: Vec<String>,
+    /// When set, playing needs a `key` query parameter equal to one of these.
+    play_keys: Vec<String>,
+    /// Addresses or CIDR blocks that may publish (empty: everyone not denied).
+    publish_allow: Vec<Cidr>,
+    /// Addresses or CIDR blocks that may not publish (deny wins).
+    publish_deny: Vec<Cidr>,
+    /// Addresses or CIDR blocks that may play (empty: everyone not denied).
+    play_allow: Vec<Cidr>,
+    /// Addresses or CIDR blocks that may not play (deny wins).
+    play_deny: Vec<Cidr>,
 }
 
 impl AppSettings {
@@ -54,6 +66,12 @@ impl AppSettings {
         AppSettings {
             record: config.record_all,
             gop_cache: config.gop_cache,
+            publish_keys: Vec::new(),
+            play_keys: Vec::new(),
+            publish_allow: Vec::new(),
+            publish_deny: Vec::new(),
+            play_allow: Vec::new(),
+            play_deny: Vec::new(),
         }
     }
 }
@@ -119,7 +137,11 @@ mod tests {
     use super::*;
 
     fn table(record: Option<bool>, gop_cache: Option<bool>) -> AppTable {
-        AppTable { record, gop_cache }
+        AppTable {
+            record,
+            gop_cache,
+            ..AppTable::default()
+        }
     }
 
     fn config_with(apps: &[(&str, AppTable)]) -> Config {

@@ -9,6 +9,7 @@
 //! files but never binds a socket; it does not depend on the logger.
 
 mod apps;
+mod cidr;
 mod error;
 mod overrides;
 mod paths;
@@ -24,6 +25,7 @@ use std::str::FromStr;
 use serde::Deserialize;
 
 pub use apps::{AppMap, AppSettings, AppTable, ANY_APP};
+pub use cidr::{address_allowed, Cidr};
 pub use error::{ConfigError, Origin};
 pub use overrides::Overrides;
 pub use paths::{NamedPath, PathUse};
@@ -51,6 +53,12 @@ pub struct Config {
     pub gop_max_ms: u32,
     /// Most simultaneous connections; more are accepted and closed. Default 10000.
     pub max_connections: usize,
+    /// Most simultaneous connections from one address (0 = no limit); more
+    /// are accepted and closed at once. Default 0.
+    pub max_connections_per_ip: usize,
+    /// Most connections from one address that have not yet started to
+    /// publish or play (0 = no limit). Default 0.
+    pub max_handshakes_per_ip: usize,
     /// The handshake must finish within this time after accept (ms). Default 5000.
     pub handshake_timeout_ms: u64,
     /// connect and then publish or play must arrive within this time after
@@ -95,6 +103,8 @@ impl Default for Config {
             gop_max_bytes: 16 * 1024 * 1024,
             gop_max_ms: 10_000,
             max_connections: 10_000,
+            max_connections_per_ip: 0,
+            max_handshakes_per_ip: 0,
             handshake_timeout_ms: 5_000,
             command_timeout_ms: 10_000,
             publisher_timeout_ms: 30_000,

@@ -41,6 +41,8 @@ overrides! {
     gop_max_bytes: usize,
     gop_max_ms: u32,
     max_connections: usize,
+    max_connections_per_ip: usize,
+    max_handshakes_per_ip: usize,
     handshake_timeout_ms: u64,
     command_timeout_ms: u64,
     publisher_timeout_ms: u64,

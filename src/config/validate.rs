@@ -38,7 +38,7 @@ impl Config {
     }
 
     /// `(key, value, min, max)` of every numeric top-level key.
-    fn ranges(&self) -> [(&'static str, u64, u64, u64); 14] {
+    fn ranges(&self) -> [(&'static str, u64, u64, u64); 16] {
         let bytes = |n: usize| n as u64;
         [
             ("chunk_size", self.chunk_size.into(), 128, 0x00FF_FFFF),
@@ -46,6 +46,18 @@ impl Config {
                 "max_connections",
                 bytes(self.max_connections),
                 1,
+                MAX_CONNECTIONS,
+            ),
+            (
+                "max_connections_per_ip",
+                bytes(self.max_connections_per_ip),
+                0,
+                MAX_CONNECTIONS,
+            ),
+            (
+                "max_handshakes_per_ip",
+                bytes(self.max_handshakes_per_ip),
+                0,
                 MAX_CONNECTIONS,
             ),
             (

@@ -98,6 +98,8 @@ pub struct Conn {
     pub accepted_ms: u64,
     pub last_recv_ms: u64,
     pub ping_sent_ms: Option<u64>,
+    /// The query of the connect URL (`tcUrl` or `app`), for keys.
+    pub connect_query: Option<String>,
     pub stats: ConnStats,
 }
 
@@ -115,6 +117,7 @@ impl Conn {
             accepted_ms: now_ms,
             last_recv_ms: now_ms,
             ping_sent_ms: None,
+            connect_query: None,
             stats: ConnStats::default(),
         }
     }

@@ -32,6 +32,7 @@
 //! stays valid through a batch; a stale id (old generation) is ignored by
 //! every call.
 
+mod access;
 mod conn;
 mod id;
 mod outbox;
@@ -42,7 +43,7 @@ mod timers;
 use core::net::SocketAddr;
 
 use bytes::BytesMut;
-use log::{debug, info};
+use log::{debug, info, warn};
 use rand::rngs::StdRng;
 
 use crate::config::{AppMap, Config};
@@ -52,6 +53,7 @@ use crate::proto::session::{ServerConfig, ServerEvent, ServerSession};
 use crate::relay::queue::QueueConfig;
 use crate::relay::stream::{StreamConfig, StreamTable};
 
+pub use access::{query_param, redact_query, Refusal};
 pub use conn::{ConnStats, Lifecycle, Role};
 pub use id::ConnId;
 pub use outbox::{Outbox, Pushed, CONTROL_BUDGET};
@@ -110,6 +112,8 @@ pub struct Endpoint {
     scratch_out: BytesMut,
     timers: Timers,
     overload_warn: WarnLimiter,
+    per_ip: access::PerIp,
+    per_ip_warn: WarnLimiter,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -152,6 +156,8 @@ impl Endpoint {
             events: Vec::new(),
             scratch_out: BytesMut::new(),
             overload_warn: WarnLimiter::default(),
+            per_ip: access::PerIp::default(),
+            per_ip_warn: WarnLimiter::default(),
         }
     }
 
@@ -212,6 +218,18 @@ impl Endpoint {
         info!("{id} {peer} accepted");
         self.conns[index] = Some(Conn::new(id, peer, now));
         self.open += 1;
+        let (max_conns, max_handshakes) = (
+            self.config.max_connections_per_ip,
+            self.config.max_handshakes_per_ip,
+        );
+        if !self.per_ip.accept(peer.ip(), max_conns, max_handshakes) {
+            if let Some(suppressed) = self.per_ip_warn.allow(now) {
+                warn!(
+                    "{id} {peer} refused: over the per-address limits (max_connections_per_ip {max_conns}, max_handshakes_per_ip {max_handshakes}; {suppressed} similar suppressed)"
+                );
+            }
+            self.close(id, CloseReason::PerIpLimit);
+        }
     }
 
     /// Append bytes read from the connection (processed by [`Endpoint::process`]).
@@ -457,6 +475,10 @@ impl Endpoint {
     /// role and logging its `closed:` line; with the reason it closed.
     pub fn poll_close(&mut self, now: u64) -> Option<(ConnId, CloseReason)> {
         let id = self.closing.pop()?;
+        if let Some(conn) = self.get(id) {
+            let started = !matches!(conn.role, Role::New);
+            self.per_ip.closed(conn.peer.ip(), started);
+        }
         self.end_role(id, now);
         let conn = self.conns.get_mut(id.index as usize)?.take()?;
         self.open -= 1;

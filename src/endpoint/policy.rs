@@ -17,13 +17,17 @@ use std::rc::Rc;
 use bytes::Bytes;
 use log::{debug, info, warn};
 
+use crate::config::AppSettings;
 use crate::error::CloseReason;
+use crate::proto::amf0::Amf0Value;
+use crate::proto::command::StreamName;
 use crate::proto::message::{TYPE_AUDIO, TYPE_VIDEO};
 use crate::proto::session::{MediaKind, ServerEvent};
 use crate::relay::frame::{Frame, FrameClass};
 use crate::relay::queue::Offer;
 use crate::relay::stream::PublishClaim;
 
+use super::access::{self, query_of, redact_query, Action};
 use super::conn::{Lifecycle, Playing, Publishing, Role};
 use super::outbox::Pushed;
 use super::timers::log_codec;
@@ -42,26 +46,38 @@ impl Endpoint {
     pub(super) fn on_session_event(&mut self, id: ConnId, event: ServerEvent, now: u64) {
         match event {
             ServerEvent::Connected { params } => {
+                let tc_url = params.tc_url.as_deref().unwrap_or("");
                 debug!(
                     "{} {} connect app={:?} tcUrl={:?}",
                     id,
                     self.peer(id),
                     params.app,
-                    params.tc_url
+                    redact_query(tc_url)
                 );
+                let raw_app = params.object.iter().find_map(|(k, v)| match v {
+                    Amf0Value::String(s) if k == "app" => Some(s.as_str()),
+                    _ => None,
+                });
+                let query = raw_app
+                    .and_then(query_of)
+                    .or_else(|| query_of(tc_url))
+                    .map(str::to_owned);
+                if let Some(conn) = self.lookup(id) {
+                    conn.connect_query = query;
+                }
             }
             ServerEvent::PublishRequested {
                 stream_id,
                 app,
                 name,
                 ..
-            } => self.on_publish(id, stream_id, &app, &name.name, now),
+            } => self.on_publish(id, stream_id, &app, &name, now),
             ServerEvent::PlayRequested {
                 stream_id,
                 app,
                 name,
                 ..
-            } => self.on_play(id, stream_id, &app, &name.name, now),
+            } => self.on_play(id, stream_id, &app, &name, now),
             ServerEvent::Media {
                 kind,
                 stream_id,
@@ -102,13 +118,71 @@ impl Endpoint {
         });
     }
 
-    fn on_publish(&mut self, id: ConnId, stream_id: u32, app: &str, name: &str, now: u64) {
+    /// Check the access rules of `app` for a publish or play; on refusal
+    /// answer with `code` (level error), log one line, and close once the
+    /// answer is written.
+    #[allow(clippy::too_many_arguments)]
+    fn admit(
+        &mut self,
+        id: ConnId,
+        stream_id: u32,
+        settings: &AppSettings,
+        action: Action,
+        key: &str,
+        name: &StreamName,
+        now: u64,
+    ) -> bool {
+        let Some(conn) = self.get(id) else {
+            return false;
+        };
+        let peer = conn.peer;
+        let checked = access::check(
+            settings,
+            action,
+            peer.ip(),
+            name.query.as_deref(),
+            conn.connect_query.as_deref(),
+        );
+        let Err(refusal) = checked else {
+            return true;
+        };
+        let (verb, code) = match action {
+            Action::Publish => ("publish", "NetStream.Publish.Denied"),
+            Action::Play => ("play", "NetStream.Play.Failed"),
+        };
+        info!("{id} {peer} {verb} {key} refused: {refusal}");
+        let description = refusal.to_string();
+        self.with_session(id, now, |s, out| {
+            s.reject_publish(stream_id, code, &description, out)
+        });
+        if let Some(conn) = self.lookup(id) {
+            conn.life = Lifecycle::CloseAfterFlush(CloseReason::Refused(refusal.reason()));
+        }
+        false
+    }
+
+    /// The connection leaves `Role::New` (the per-address handshake count).
+    fn role_started(&mut self, id: ConnId) {
+        if let Some(conn) = self.get(id) {
+            if matches!(conn.role, Role::New) {
+                let ip = conn.peer.ip();
+                self.per_ip.started(ip);
+            }
+        }
+    }
+
+    fn on_publish(&mut self, id: ConnId, stream_id: u32, app: &str, sname: &StreamName, now: u64) {
+        let name = sname.name.as_str();
         let key: Rc<str> = Rc::from(format!("{app}/{name}"));
         let peer = self.peer(id);
         let Some(conn) = self.get(id) else { return };
         if matches!(conn.role, Role::Publisher(_) | Role::Player(_)) {
             info!("{id} {peer} publish {key} refused: connection already has a role");
             self.refuse_publish(id, stream_id, "already publishing or playing", now);
+            return;
+        }
+        let settings = self.apps.get(app);
+        if !self.admit(id, stream_id, &settings, Action::Publish, &key, sname, now) {
             return;
         }
         match self.streams.claim_publisher(&key, id, now) {
@@ -129,12 +203,12 @@ impl Endpoint {
             }
             PublishClaim::Granted => {}
         }
-        let settings = self.apps.get(app);
         self.streams.set_gop_cache(&key, settings.gop_cache);
         let recording = match self.recorder.as_mut() {
             Some(r) if settings.record => Some(r.start(app, name)),
             _ => None,
         };
+        self.role_started(id);
         if let Some(conn) = self.lookup(id) {
             conn.role = Role::Publisher(Publishing {
                 key: key.clone(),
@@ -159,15 +233,22 @@ impl Endpoint {
         }
     }
 
-    fn on_play(&mut self, id: ConnId, stream_id: u32, app: &str, name: &str, now: u64) {
+    fn on_play(&mut self, id: ConnId, stream_id: u32, app: &str, sname: &StreamName, now: u64) {
+        let name = sname.name.as_str();
         let key: Rc<str> = Rc::from(format!("{app}/{name}"));
         let peer = self.peer(id);
         let queue_config = self.queue_config.clone();
-        let Some(conn) = self.lookup(id) else { return };
+        let Some(conn) = self.get(id) else { return };
         if matches!(conn.role, Role::Publisher(_) | Role::Player(_)) {
             info!("{id} {peer} play {key} ignored: connection already has a role");
             return;
         }
+        let settings = self.apps.get(app);
+        if !self.admit(id, stream_id, &settings, Action::Play, &key, sname, now) {
+            return;
+        }
+        self.role_started(id);
+        let Some(conn) = self.lookup(id) else { return };
         conn.role = Role::Player(Playing {
             key: key.clone(),
             stream_id,
@@ -292,6 +373,9 @@ impl Endpoint {
     pub(super) fn end_role(&mut self, id: ConnId, now: u64) {
         let peer = self.peer(id);
         let Some(conn) = self.lookup(id) else { return };
+        if matches!(conn.role, Role::New) {
+            return;
+        }
         let role = std::mem::replace(&mut conn.role, Role::Idle);
         match role {
             Role::Publisher(p) => {
