@@ -32,6 +32,37 @@ impl TestClient {
     pub fn connect(addr: SocketAddr, app: &str, stream: &str, mode: ClientMode) -> TestClient {
         let socket =
             TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("tcp connect");
+        TestClient::over(socket, addr, app, stream, mode)
+    }
+
+    /// Like [`TestClient::connect`], from local address `local` (e.g.
+    /// 127.0.0.2, a second client address on loopback).
+    pub fn connect_from(
+        local: std::net::IpAddr,
+        addr: SocketAddr,
+        app: &str,
+        stream: &str,
+        mode: ClientMode,
+    ) -> TestClient {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket
+            .bind(&SocketAddr::new(local, 0).into())
+            .expect("bind the local address");
+        socket
+            .connect_timeout(&addr.into(), Duration::from_secs(5))
+            .expect("tcp connect");
+        TestClient::over(socket.into(), addr, app, stream, mode)
+    }
+
+    /// Handshake and `connect` over an already connected socket.
+    fn over(
+        socket: TcpStream,
+        addr: SocketAddr,
+        app: &str,
+        stream: &str,
+        mode: ClientMode,
+    ) -> TestClient {
         socket.set_nodelay(true).unwrap();
         let mut client = TestClient {
             socket,
