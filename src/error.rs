@@ -20,6 +20,8 @@ pub enum Error {
     Signals(io::Error),
     /// The recording directory could not be created.
     RecordDir(io::Error),
+    /// The RTMPS certificates could not be loaded.
+    Tls(crate::tls::TlsError),
 }
 
 impl fmt::Display for Error {
@@ -30,6 +32,7 @@ impl fmt::Display for Error {
             Error::Poll(e) => write!(f, "event loop: {e}"),
             Error::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
             Error::RecordDir(e) => write!(f, "cannot create the recording directory: {e}"),
+            Error::Tls(e) => write!(f, "cannot load the TLS certificates: {e}"),
         }
     }
 }
@@ -38,6 +41,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Config(e) => Some(e),
+            Error::Tls(e) => Some(e),
             Error::Bind(e) | Error::Poll(e) | Error::Signals(e) | Error::RecordDir(e) => Some(e),
         }
     }
@@ -89,6 +93,8 @@ pub enum CloseReason {
     TakenOver,
     /// Over --max-connections.
     TooManyConnections,
+    /// The TLS layer failed (bad ClientHello, plaintext on the TLS port, ...).
+    Tls(String),
     /// More connections from the peer's address than the per-address limits allow.
     PerIpLimit,
     /// A publish or play refused by the access rules (then closed).
@@ -111,6 +117,7 @@ impl fmt::Display for CloseReason {
             CloseReason::DuplicatePublisher => f.write_str("duplicate publisher refused"),
             CloseReason::TakenOver => f.write_str("stale publisher taken over by a new one"),
             CloseReason::TooManyConnections => f.write_str("max-connections reached"),
+            CloseReason::Tls(e) => write!(f, "tls error: {e}"),
             CloseReason::PerIpLimit => f.write_str("per-address connection limit reached"),
             CloseReason::Refused(why) => write!(f, "refused: {why}"),
             CloseReason::ControlOverflow => {

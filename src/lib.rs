@@ -39,3 +39,4 @@ pub mod proto;
 pub mod record;
 pub mod relay;
 pub mod server;
+pub mod tls;

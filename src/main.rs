@@ -88,6 +88,15 @@ struct Args {
     /// directory for recordings
     #[argh(option)]
     record_dir: Option<PathBuf>,
+    /// RTMPS listen address, e.g. 0.0.0.0:1936 (needs --tls-cert and --tls-key)
+    #[argh(option)]
+    tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain for RTMPS (the default certificate)
+    #[argh(option)]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for RTMPS
+    #[argh(option)]
+    tls_key: Option<PathBuf>,
     /// print the version and exit
     #[argh(switch)]
     version: bool,
@@ -118,6 +127,9 @@ impl Args {
             stats_interval_ms: self.stats_interval_ms,
             record_all: self.record_all.then_some(true),
             record_dir: self.record_dir.clone(),
+            tls_listen: self.tls_listen.map(Some),
+            tls_cert: self.tls_cert.clone().map(Some),
+            tls_key: self.tls_key.clone().map(Some),
         }
     }
 }

@@ -89,8 +89,28 @@ pub struct Config {
     pub record_all: bool,
     /// Directory for recordings. Default `recordings`.
     pub record_dir: PathBuf,
+    /// RTMPS listen address (conventionally port 1936); needs `tls_cert` and
+    /// `tls_key`. Default none.
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain of the default certificate (clients without SNI
+    /// or with an unknown name). Default none.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the default certificate. Default none.
+    pub tls_key: Option<PathBuf>,
+    /// Further certificates chosen by SNI (`[[tls_certs]]` with `names`,
+    /// `cert`, `key`). Default none.
+    pub tls_certs: Vec<TlsCert>,
     /// `[apps.NAME]` and `[apps."*"]` tables. Default none.
     pub apps: BTreeMap<String, AppTable>,
+}
+
+/// A certificate served to clients that ask for one of `names` by SNI.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsCert {
+    pub names: Vec<String>,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for Config {
@@ -117,6 +137,10 @@ impl Default for Config {
             stats_interval_ms: 30_000,
             record_all: false,
             record_dir: PathBuf::from("recordings"),
+            tls_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_certs: Vec::new(),
             apps: BTreeMap::new(),
         }
     }

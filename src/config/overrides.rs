@@ -55,4 +55,7 @@ overrides! {
     stats_interval_ms: u64,
     record_all: bool,
     record_dir: PathBuf,
+    tls_listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }

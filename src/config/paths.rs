@@ -37,6 +37,17 @@ impl Config {
                 usage: PathUse::WritableDir,
             });
         }
+        let file = |key, path: &PathBuf| NamedPath {
+            key,
+            path: path.clone(),
+            usage: PathUse::ReadableFile,
+        };
+        paths.extend(self.tls_cert.iter().map(|p| file("tls_cert", p)));
+        paths.extend(self.tls_key.iter().map(|p| file("tls_key", p)));
+        for entry in &self.tls_certs {
+            paths.push(file("tls_certs.cert", &entry.cert));
+            paths.push(file("tls_certs.key", &entry.key));
+        }
         paths
     }
 

@@ -30,11 +30,52 @@ impl Config {
                 return Err(ConfigError::new(key, value, reason));
             }
         }
+        self.check_tls()?;
         let min_budget = self.gop_max_bytes + self.gop_max_bytes / 4 + GOP_BUDGET_SLACK;
         if self.any_gop_cache() && self.subscriber_budget_bytes < min_budget {
             self.subscriber_budget_bytes = min_budget;
         }
         Ok(self)
+    }
+
+    /// RTMPS needs a default certificate and key; each needs the other.
+    fn check_tls(&self) -> Result<(), ConfigError> {
+        let shown = |p: &Option<std::path::PathBuf>| {
+            p.as_ref().map_or("(none)".to_string(), |p| {
+                format!("{:?}", p.display().to_string())
+            })
+        };
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            let (key, value) = if self.tls_cert.is_some() {
+                ("tls_key", shown(&self.tls_key))
+            } else {
+                ("tls_cert", shown(&self.tls_cert))
+            };
+            return Err(ConfigError::new(
+                key,
+                value,
+                "tls_cert and tls_key go together",
+            ));
+        }
+        if let Some(addr) = self.tls_listen {
+            if self.tls_cert.is_none() {
+                return Err(ConfigError::new(
+                    "tls_listen",
+                    format!("\"{addr}\""),
+                    "needs tls_cert and tls_key",
+                ));
+            }
+        }
+        for entry in &self.tls_certs {
+            if entry.names.is_empty() {
+                return Err(ConfigError::new(
+                    "tls_certs.names",
+                    "[]",
+                    "must name at least one host",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// `(key, value, min, max)` of every numeric top-level key.

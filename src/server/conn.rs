@@ -9,28 +9,53 @@ use mio::event::Source;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
+use crate::tls::TlsStream;
+
 use super::token::ConnId;
 
-/// The byte stream under a connection's protocol. Plain TCP now; TLS will
-/// be a second variant that decrypts on read and encrypts on write, so the
-/// endpoint and the fan-out never know which transport a viewer uses.
+/// The byte stream under a connection's protocol: plain TCP, or TLS that
+/// decrypts on read and encrypts on write, so the endpoint and the fan-out
+/// never know which transport a viewer uses.
 #[derive(Debug)]
 pub enum Transport {
     Tcp(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
 }
 
 impl Transport {
-    pub fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+    pub fn socket(&mut self) -> &mut TcpStream {
         match self {
-            Transport::Tcp(s) => {
-                s.register(registry, token, Interest::READABLE | Interest::WRITABLE)
-            }
+            Transport::Tcp(s) => s,
+            Transport::Tls(t) => &mut t.sock,
         }
     }
 
+    pub fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+        self.socket()
+            .register(registry, token, Interest::READABLE | Interest::WRITABLE)
+    }
+
     pub fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        self.socket().deregister(registry)
+    }
+
+    /// Write what the transport itself holds (TLS records) until the socket
+    /// would block; called on every writable edge.
+    pub fn flush_pending(&mut self) -> io::Result<()> {
         match self {
-            Transport::Tcp(s) => s.deregister(registry),
+            Transport::Tcp(_) => Ok(()),
+            Transport::Tls(t) => match t.flush_tls() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+                other => other,
+            },
+        }
+    }
+
+    /// The TLS failure behind an I/O error, if any.
+    pub fn tls_error(&self) -> Option<&str> {
+        match self {
+            Transport::Tcp(_) => None,
+            Transport::Tls(t) => t.error(),
         }
     }
 }
@@ -39,6 +64,7 @@ impl Read for Transport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Transport::Tcp(s) => s.read(buf),
+            Transport::Tls(t) => t.read(buf),
         }
     }
 }
@@ -47,18 +73,21 @@ impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Transport::Tcp(s) => s.write(buf),
+            Transport::Tls(t) => t.write(buf),
         }
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Transport::Tcp(s) => s.write_vectored(bufs),
+            Transport::Tls(t) => t.write_vectored(bufs),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Transport::Tcp(s) => s.flush(),
+            Transport::Tls(t) => t.flush(),
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod token;
 
 use std::io as stdio;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
@@ -39,7 +40,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use socket2::{SockRef, TcpKeepalive};
@@ -48,11 +49,12 @@ use crate::config::Config;
 use crate::endpoint::{Endpoint, Input, Recorder, WarnLimiter, Written};
 use crate::error::{CloseReason, Error};
 use crate::record::{RecorderConfig, RecorderHandle};
+use crate::tls::{self, TlsStream};
 
 use conn::{IoConn, Transport};
 use io::{ReadOutcome, WriteOutcome};
 use recorder::ThreadRecorder;
-use token::{ConnId, LISTENER, SIGNALS};
+use token::{ConnId, LISTENER, SIGNALS, TLS_LISTENER};
 
 /// How long to wait before retrying accept after EMFILE/ENFILE.
 const ACCEPT_RETRY_MS: u64 = 100;
@@ -76,6 +78,11 @@ pub struct Server {
     poll: Poll,
     listener: Option<TcpListener>,
     local_addr: SocketAddr,
+    /// The RTMPS listener and the TLS configuration new connections get
+    /// (replaced on SIGHUP; existing connections keep theirs).
+    tls_listener: Option<TcpListener>,
+    tls_config: Option<Arc<rustls::ServerConfig>>,
+    tls_accept_pending: bool,
     signals: Signals,
     conns: Slab<IoConn>,
     next_generation: u32,
@@ -105,7 +112,22 @@ impl Server {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
             .map_err(Error::Poll)?;
-        let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(Error::Signals)?;
+        let tls_config = tls::server_config(&config).map_err(Error::Tls)?;
+        let tls_listener = match (config.tls_listen, &tls_config) {
+            (Some(addr), Some(_)) => {
+                let mut l = TcpListener::bind(addr).map_err(Error::Bind)?;
+                poll.registry()
+                    .register(&mut l, TLS_LISTENER, Interest::READABLE)
+                    .map_err(Error::Poll)?;
+                info!(
+                    "RTMPS (TLS) accepting at {}",
+                    l.local_addr().map_err(Error::Bind)?
+                );
+                Some(l)
+            }
+            _ => None,
+        };
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(Error::Signals)?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(Error::Signals)?;
@@ -130,6 +152,9 @@ impl Server {
             poll,
             listener: Some(listener),
             local_addr,
+            tls_listener,
+            tls_config,
+            tls_accept_pending: false,
             signals,
             conns: Slab::with_capacity(1024),
             next_generation: 1,
@@ -170,6 +195,7 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_pending = true,
+                    TLS_LISTENER => self.tls_accept_pending = true,
                     SIGNALS => self.on_signals(now),
                     token => {
                         if let Some(id) = token::conn_id(token) {
@@ -218,6 +244,11 @@ impl Server {
         };
         if writable {
             conn.writable = true;
+            if let Err(e) = conn.transport.flush_pending() {
+                let reason = close_reason(&conn.transport, e.kind());
+                self.endpoint.close(id, reason);
+                return;
+            }
             self.endpoint.mark_writable(id);
         }
         if readable {
@@ -278,7 +309,12 @@ impl Server {
                 }
             }
             ReadOutcome::Closed => self.endpoint.handle_eof(id, now),
-            ReadOutcome::Error(kind) => self.endpoint.close(id, CloseReason::Io(kind)),
+            ReadOutcome::Error(kind) => {
+                let reason = self
+                    .lookup(id)
+                    .map_or(CloseReason::Io(kind), |c| close_reason(&c.transport, kind));
+                self.endpoint.close(id, reason);
+            }
         }
     }
 
@@ -304,7 +340,10 @@ impl Server {
                 self.flush(now);
             }
         }
-        if self.accept_pending || self.accept_retry_at.is_some_and(|t| t <= now) {
+        if self.accept_pending
+            || self.tls_accept_pending
+            || self.accept_retry_at.is_some_and(|t| t <= now)
+        {
             self.accept_ready(now);
         }
     }
@@ -333,7 +372,7 @@ impl Server {
                     Written::Blocked
                 }
                 WriteOutcome::Error(kind) => {
-                    self.endpoint.close(id, CloseReason::Io(kind));
+                    self.endpoint.close(id, close_reason(&conn.transport, kind));
                     Written::Blocked
                 }
             };
@@ -359,12 +398,29 @@ impl Server {
     }
 
     fn accept_ready(&mut self, now: u64) {
-        self.accept_pending = false;
+        let retry = self.accept_retry_at.is_some_and(|t| t <= now);
         self.accept_retry_at = None;
-        let Some(listener) = self.listener.as_ref() else {
-            return;
-        };
+        if std::mem::take(&mut self.accept_pending) || retry {
+            let plain = self.accept_from(false, now);
+            self.insert_accepted(plain, false, now);
+        }
+        if std::mem::take(&mut self.tls_accept_pending) || retry {
+            let secure = self.accept_from(true, now);
+            self.insert_accepted(secure, true, now);
+        }
+    }
+
+    /// Accept from the plain or the TLS listener until it would block.
+    fn accept_from(&mut self, tls: bool, now: u64) -> Vec<(TcpStream, SocketAddr)> {
         let mut accepted = Vec::new();
+        let listener = if tls {
+            self.tls_listener.as_ref()
+        } else {
+            self.listener.as_ref()
+        };
+        let Some(listener) = listener else {
+            return accepted;
+        };
         loop {
             match listener.accept() {
                 Ok(pair) => accepted.push(pair),
@@ -381,6 +437,10 @@ impl Server {
                 }
             }
         }
+        accepted
+    }
+
+    fn insert_accepted(&mut self, accepted: Vec<(TcpStream, SocketAddr)>, tls: bool, now: u64) {
         for (socket, peer) in accepted {
             if self.conns.len() >= self.max_connections {
                 if let Some(suppressed) = self.accept_warn.allow(now) {
@@ -392,11 +452,22 @@ impl Server {
                 drop(socket);
                 continue;
             }
-            self.insert_conn(socket, peer, now);
+            let transport = match (&self.tls_config, tls) {
+                (Some(config), true) => match TlsStream::new(socket, config.clone()) {
+                    Ok(stream) => Transport::Tls(Box::new(stream)),
+                    Err(e) => {
+                        warn!("{peer}: cannot start TLS: {e}");
+                        continue;
+                    }
+                },
+                _ => Transport::Tcp(socket),
+            };
+            self.insert_conn(transport, peer, now);
         }
     }
 
-    fn insert_conn(&mut self, socket: TcpStream, peer: SocketAddr, now: u64) {
+    fn insert_conn(&mut self, mut transport: Transport, peer: SocketAddr, now: u64) {
+        let socket = transport.socket();
         if let Err(e) = socket.set_nodelay(true) {
             debug!("{peer}: set_nodelay: {e}");
         }
@@ -406,7 +477,7 @@ impl Server {
             .with_time(Duration::from_secs(KEEPALIVE_IDLE_S))
             .with_interval(Duration::from_secs(KEEPALIVE_INTERVAL_S))
             .with_retries(KEEPALIVE_PROBES);
-        if let Err(e) = SockRef::from(&socket).set_tcp_keepalive(&keepalive) {
+        if let Err(e) = SockRef::from(&*socket).set_tcp_keepalive(&keepalive) {
             debug!("{peer}: TCP keepalive: {e}");
         }
         let generation = self.next_generation;
@@ -416,7 +487,6 @@ impl Server {
             index: entry.key() as u32,
             generation,
         };
-        let mut transport = Transport::Tcp(socket);
         if let Err(e) = transport.register(self.poll.registry(), token::token(id)) {
             warn!("{id} {peer}: register failed: {e}");
             return;
@@ -427,19 +497,47 @@ impl Server {
 
     fn on_signals(&mut self, now: u64) {
         let mut stop = false;
+        let mut reload = false;
         for signal in self.signals.pending() {
-            info!("received signal {signal}: shutting down");
-            stop = true;
+            if signal == SIGHUP {
+                reload = true;
+            } else {
+                info!("received signal {signal}: shutting down");
+                stop = true;
+            }
+        }
+        if reload {
+            self.reload_tls();
         }
         if stop && self.shutdown_deadline.is_none() {
             self.begin_shutdown(now);
         }
     }
 
+    /// SIGHUP: read the certificates again for new RTMPS connections; a bad
+    /// file keeps the old ones.
+    fn reload_tls(&mut self) {
+        if self.tls_config.is_none() {
+            info!("received SIGHUP: no TLS certificates to reload");
+            return;
+        }
+        match tls::server_config(self.endpoint.config()) {
+            Ok(Some(config)) => {
+                self.tls_config = Some(config);
+                info!("received SIGHUP: TLS certificates reloaded for new connections");
+            }
+            Ok(None) => {}
+            Err(e) => warn!("received SIGHUP: keeping the old TLS certificates: {e}"),
+        }
+    }
+
     /// Stop accepting, tell everyone, and give the queues a short grace period.
     pub fn begin_shutdown(&mut self, now: u64) {
         self.shutdown_deadline = Some(now + SHUTDOWN_GRACE_MS);
-        if let Some(mut listener) = self.listener.take() {
+        for mut listener in [self.listener.take(), self.tls_listener.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         self.endpoint.begin_shutdown(now);
@@ -454,6 +552,14 @@ impl Server {
             self.remove_closed(now);
         }
         self.conns.is_empty()
+    }
+}
+
+/// Why a transport failed: the TLS layer's own error when it has one.
+fn close_reason(transport: &Transport, kind: stdio::ErrorKind) -> CloseReason {
+    match transport.tls_error() {
+        Some(e) => CloseReason::Tls(e.to_string()),
+        None => CloseReason::Io(kind),
     }
 }
 

@@ -11,8 +11,10 @@ pub use crate::endpoint::ConnId;
 
 /// The listening socket.
 pub const LISTENER: Token = Token(usize::MAX);
-/// The signal pipe (SIGINT/SIGTERM).
+/// The signal pipe (SIGINT/SIGTERM/SIGHUP).
 pub const SIGNALS: Token = Token(usize::MAX - 1);
+/// The RTMPS listening socket.
+pub const TLS_LISTENER: Token = Token(usize::MAX - 2);
 
 /// The poll token of a connection: `generation << 32 | index`.
 pub fn token(id: ConnId) -> Token {
@@ -21,7 +23,7 @@ pub fn token(id: ConnId) -> Token {
 
 /// The connection a token names; `None` for reserved tokens.
 pub fn conn_id(token: Token) -> Option<ConnId> {
-    if token == LISTENER || token == SIGNALS {
+    if token == LISTENER || token == SIGNALS || token == TLS_LISTENER {
         return None;
     }
     Some(ConnId {
@@ -52,5 +54,6 @@ mod tests {
     fn reserved_tokens_are_not_connections() {
         assert_eq!(conn_id(LISTENER), None);
         assert_eq!(conn_id(SIGNALS), None);
+        assert_eq!(conn_id(TLS_LISTENER), None);
     }
 }

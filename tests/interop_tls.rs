@@ -1,0 +1,230 @@
+//! RTMPS on the server: ffmpeg publishes over TLS and plays back over TLS and
+//! plain RTMP; garbage on the TLS port is closed with one log line while a
+//! healthy pair keeps streaming; SIGHUP swaps the certificate for new
+//! connections. Certificates are generated in the test (rcgen).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::rtmp::{avc_frame, avc_seq_header, TestClient};
+use common::{
+    decode_errors, ffmpeg_play, ffmpeg_publish, frames_of, have_tool, probe_streams, wait_child,
+    wait_until, ServerProcess, TempDir,
+};
+use rtmp_edge::proto::session::MediaKind;
+
+/// A self-signed certificate for `names`, written as PEM; returns (cert, key).
+fn write_cert(dir: &Path, tag: &str, names: &[&str]) -> (PathBuf, PathBuf) {
+    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let certified = rcgen::generate_simple_self_signed(names).expect("generate certificate");
+    let cert = dir.join(format!("{tag}.crt"));
+    let key = dir.join(format!("{tag}.key"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+fn tls_server(dir: &TempDir) -> (ServerProcess, SocketAddr, PathBuf) {
+    let (cert, key) = write_cert(dir.path(), "a", &["localhost", "127.0.0.1"]);
+    let server = ServerProcess::start(&[
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(
+        wait_until(Duration::from_secs(5), || server
+            .log_text()
+            .contains("RTMPS (TLS) accepting at ")),
+        "no TLS listener line:\n{}",
+        server.log_text()
+    );
+    let log = server.log_text();
+    let addr = log
+        .split("RTMPS (TLS) accepting at ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .expect("TLS address in the log");
+    (server, addr, cert)
+}
+
+/// SHA-256 fingerprint of the certificate the server presents at `addr`.
+fn served_fingerprint(addr: SocketAddr) -> String {
+    let mut s_client = Command::new("openssl")
+        .args(["s_client", "-connect", &addr.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_client");
+    let mut pem = String::new();
+    s_client
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut pem)
+        .unwrap();
+    let _ = s_client.wait();
+    fingerprint_of(&pem)
+}
+
+fn fingerprint_of(pem: &str) -> String {
+    let mut x509 = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl x509");
+    x509.stdin
+        .take()
+        .unwrap()
+        .write_all(pem.as_bytes())
+        .unwrap();
+    let out = x509.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn ffmpeg_publishes_over_rtmps_and_plays_back_over_both() {
+    if !have_tool("ffmpeg") || !have_tool("ffprobe") {
+        return;
+    }
+    let dir = TempDir::new("tls-ffmpeg");
+    let (server, tls_addr, _) = tls_server(&dir);
+    let tls_url = format!("rtmps://{tls_addr}/live/x");
+    let plain_url = server.url("live/x");
+    let over_tls = dir.path().join("tls.flv");
+    let over_tcp = dir.path().join("tcp.flv");
+    let mut player_tls = ffmpeg_play(&tls_url, &over_tls);
+    let mut player_tcp = ffmpeg_play(&plain_url, &over_tcp);
+    assert!(
+        wait_until(Duration::from_secs(10), || server
+            .log_text()
+            .matches("play start live/x")
+            .count()
+            == 2),
+        "players did not start:\n{}",
+        server.log_text()
+    );
+    let mut publisher = ffmpeg_publish(&tls_url, 4);
+    for (child, what) in [
+        (&mut publisher, "publisher"),
+        (&mut player_tls, "TLS player"),
+        (&mut player_tcp, "plain player"),
+    ] {
+        let status = wait_child(child, Duration::from_secs(40));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{what} failed: {status:?}\n{}",
+            server.log_text()
+        );
+    }
+    for file in [&over_tls, &over_tcp] {
+        let streams = probe_streams(file);
+        assert!(frames_of(&streams, "h264") >= 90, "{file:?}: {streams:?}");
+        assert!(frames_of(&streams, "aac") > 0, "{file:?}: {streams:?}");
+        assert_eq!(decode_errors(file), "", "{file:?} decodes with errors");
+    }
+}
+
+#[test]
+fn garbage_on_the_tls_port_is_closed_while_a_healthy_pair_streams() {
+    let dir = TempDir::new("tls-hostile");
+    let (server, tls_addr, _) = tls_server(&dir);
+    let mut publisher = TestClient::publish(server.addr, "live", "h");
+    let mut player = TestClient::play(server.addr, "live", "h");
+    publisher.send_media(MediaKind::Video, 0, &avc_seq_header());
+    // A plain RTMP handshake (C0 + C1) and random bytes on the TLS port.
+    let mut closed = 0;
+    for garbage in [
+        vec![3u8; 1537],
+        (0..2000u32).map(|i| (i * 7919) as u8).collect(),
+    ] {
+        let mut s = TcpStream::connect(tls_addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(&garbage).unwrap();
+        let mut buf = [0u8; 256];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => {
+                    closed += 1;
+                    break;
+                }
+                Ok(_) => continue, // a TLS alert
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    closed += 1;
+                    break;
+                }
+                Err(e) => panic!("not closed: {e}"),
+            }
+        }
+    }
+    assert_eq!(closed, 2);
+    for n in 0..20 {
+        publisher.send_media(MediaKind::Video, n * 40, &avc_frame(n == 0, n, 500));
+    }
+    assert_eq!(player.collect_media(21, Duration::from_secs(5)).len(), 21);
+    assert!(
+        wait_until(Duration::from_secs(5), || server
+            .log_text()
+            .matches("closed: tls error")
+            .count()
+            == 2),
+        "{}",
+        server.log_text()
+    );
+}
+
+#[test]
+fn sighup_serves_a_new_certificate_to_new_connections() {
+    if !have_tool("openssl") {
+        return;
+    }
+    let dir = TempDir::new("tls-reload");
+    let (mut server, tls_addr, cert) = tls_server(&dir);
+    let before = served_fingerprint(tls_addr);
+    assert_eq!(
+        before,
+        fingerprint_of(&std::fs::read_to_string(&cert).unwrap())
+    );
+    // A connection made before the reload keeps working after it.
+    let mut publisher = TestClient::publish(server.addr, "live", "r");
+    let (new_cert, new_key) = write_cert(dir.path(), "b", &["localhost"]);
+    std::fs::copy(&new_cert, &cert).unwrap();
+    std::fs::copy(&new_key, dir.path().join("a.key")).unwrap();
+    let pid = server.child.id().to_string();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(
+        wait_until(Duration::from_secs(5), || server
+            .log_text()
+            .contains("TLS certificates reloaded")),
+        "{}",
+        server.log_text()
+    );
+    let after = served_fingerprint(tls_addr);
+    assert_eq!(
+        after,
+        fingerprint_of(&std::fs::read_to_string(&new_cert).unwrap())
+    );
+    assert_ne!(before, after);
+    // A bad file on reload keeps the current certificate.
+    std::fs::write(&cert, "not a certificate").unwrap();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(wait_until(Duration::from_secs(5), || server
+        .log_text()
+        .contains("keeping the old TLS certificates")));
+    assert_eq!(served_fingerprint(tls_addr), after);
+    let mut player = TestClient::play(server.addr, "live", "r");
+    publisher.send_media(MediaKind::Video, 0, &avc_seq_header());
+    assert_eq!(player.collect_media(1, Duration::from_secs(5)).len(), 1);
+    assert!(server.terminate(Duration::from_secs(5)).is_some());
+}
