@@ -16,7 +16,14 @@
 //!   (ECMA array counts are only hints; the properties are read until the
 //!   `00 00 09` end marker). A strict array whose count exceeds the bytes
 //!   left is `Truncated` before any element is read. Memory therefore grows
-//!   only with values actually present in the (size-capped) message.
+//!   only with values actually present in the (size-capped) message, and
+//!   the number of values in one input is capped by `max_values`
+//!   ([`Amf0Error::TooManyValues`]): every value counts, nested ones too.
+//! * String bytes that are not UTF-8 are decoded lossily (U+FFFD) by
+//!   default. [`decode_all_with`] and [`Strings::Escaped`] percent-escape
+//!   every string instead ([`escape`]: `%` -> `%25`, each invalid byte ->
+//!   `%XX`), an injective mapping that [`unescape`] reverses; the server
+//!   decodes commands so, so that stream and app names are never merged.
 //! * Unsupported markers (movieclip 0x04, unsupported 0x0D, recordset 0x0E,
 //!   the AMF3 switch 0x11) and unknown ones are [`Amf0Error::UnknownMarker`].
 //!   An object-end marker (0x09) anywhere but after an empty key inside an
@@ -30,7 +37,7 @@
 //! Object-like values keep their properties in wire order; lookups with
 //! [`Amf0Value::get`] return the first match.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use bytes::{BufMut, BytesMut};
 
@@ -61,7 +68,8 @@ pub mod marker {
 pub enum Amf0Value {
     Number(f64),
     Boolean(bool),
-    /// Short (u16-length) string. Invalid UTF-8 is decoded lossily.
+    /// Short (u16-length) string. Invalid UTF-8 is decoded lossily, or
+    /// percent-escaped with [`Strings::Escaped`].
     String(String),
     Object(Vec<(String, Amf0Value)>),
     Null,
@@ -88,11 +96,23 @@ pub struct Amf0Limits {
     /// Maximum nesting of objects/arrays (default 64). A top-level object is
     /// at depth 1; its object-valued properties at depth 2, and so on.
     pub max_depth: usize,
+    /// Maximum number of values in one decoded input (default
+    /// [`DEFAULT_MAX_VALUES`]): every value counts, nested ones and property
+    /// values included, so memory is bounded by the count, not only by the
+    /// message size (a 1-byte null becomes a 32-byte [`Amf0Value`]).
+    pub max_values: usize,
 }
+
+/// Default [`Amf0Limits::max_values`]: far above any real command or
+/// `onMetaData` (a keyframe index of a two-hour file has about 7200 values).
+pub const DEFAULT_MAX_VALUES: usize = 128 * 1024;
 
 impl Default for Amf0Limits {
     fn default() -> Self {
-        Amf0Limits { max_depth: 64 }
+        Amf0Limits {
+            max_depth: 64,
+            max_values: DEFAULT_MAX_VALUES,
+        }
     }
 }
 
@@ -110,6 +130,8 @@ pub enum Amf0Error {
     BadObjectEnd,
     /// Bytes left after the last value where none may be.
     TrailingBytes(usize),
+    /// More values in one input than [`Amf0Limits::max_values`].
+    TooManyValues { limit: usize },
 }
 
 impl fmt::Display for Amf0Error {
@@ -129,6 +151,9 @@ impl fmt::Display for Amf0Error {
             }
             Amf0Error::BadObjectEnd => f.write_str("misplaced or missing AMF0 object-end marker"),
             Amf0Error::TrailingBytes(n) => write!(f, "{n} trailing bytes after the AMF0 values"),
+            Amf0Error::TooManyValues { limit } => {
+                write!(f, "more than {limit} AMF0 values in one message")
+            }
         }
     }
 }
@@ -240,13 +265,40 @@ const PREALLOC_CAP: usize = 16;
 /// Smallest encoding of one object property: empty key (2) + null (1).
 const MIN_PROPERTY_LEN: usize = 3;
 
+/// How string bytes become a `String`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Strings {
+    /// Invalid UTF-8 is replaced by U+FFFD (two inputs may give one string).
+    #[default]
+    Lossy,
+    /// Percent-escaped ([`escape`]): injective, so different bytes always
+    /// give different strings; valid UTF-8 without `%` is unchanged.
+    Escaped,
+}
+
 struct Reader<'a> {
     input: &'a [u8],
     pos: usize,
     max_depth: usize,
+    /// Values read so far and the cap on them.
+    values: usize,
+    max_values: usize,
+    strings: Strings,
 }
 
 impl<'a> Reader<'a> {
+    fn new(input: &'a [u8], limits: &Amf0Limits, strings: Strings) -> Self {
+        Reader {
+            input,
+            pos: 0,
+            max_depth: limits.max_depth,
+            values: 0,
+            max_values: limits.max_values,
+            strings,
+        }
+    }
+
     #[inline]
     fn remaining(&self) -> usize {
         self.input.len() - self.pos
@@ -294,9 +346,10 @@ impl<'a> Reader<'a> {
     #[inline]
     fn text(&mut self, len: usize) -> Result<String, Amf0Error> {
         let bytes = self.take(len)?;
-        Ok(match std::str::from_utf8(bytes) {
-            Ok(s) => s.to_owned(),
-            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        Ok(match (std::str::from_utf8(bytes), self.strings) {
+            (Ok(s), Strings::Lossy) => s.to_owned(),
+            (Err(_), Strings::Lossy) => String::from_utf8_lossy(bytes).into_owned(),
+            (_, Strings::Escaped) => escape(bytes),
         })
     }
 
@@ -348,6 +401,12 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self, depth: usize) -> Result<Amf0Value, Amf0Error> {
+        self.values += 1;
+        if self.values > self.max_values {
+            return Err(Amf0Error::TooManyValues {
+                limit: self.max_values,
+            });
+        }
         let m = self.u8()?;
         Ok(match m {
             marker::NUMBER => Amf0Value::Number(self.f64()?),
@@ -410,11 +469,7 @@ impl<'a> Reader<'a> {
 
 /// Decode one value from the front of `input`; returns it and bytes consumed.
 pub fn decode_value(input: &[u8], limits: &Amf0Limits) -> Result<(Amf0Value, usize), Amf0Error> {
-    let mut r = Reader {
-        input,
-        pos: 0,
-        max_depth: limits.max_depth,
-    };
+    let mut r = Reader::new(input, limits, Strings::Lossy);
     let v = r.value(0)?;
     Ok((v, r.pos))
 }
@@ -434,17 +489,82 @@ pub fn decode_exact(input: &[u8], limits: &Amf0Limits) -> Result<Amf0Value, Amf0
 /// Values are read until the input ends; an input that ends inside a value is
 /// `Truncated`. An empty input gives an empty vector.
 pub fn decode_all(input: &[u8], limits: &Amf0Limits) -> Result<Vec<Amf0Value>, Amf0Error> {
-    let mut r = Reader {
-        input,
-        pos: 0,
-        max_depth: limits.max_depth,
-    };
+    decode_all_with(input, limits, Strings::Lossy)
+}
+
+/// [`decode_all`] with a choice of how string bytes become text (the
+/// server decodes commands with [`Strings::Escaped`] so that names it keys
+/// streams by are never merged).
+pub fn decode_all_with(
+    input: &[u8],
+    limits: &Amf0Limits,
+    strings: Strings,
+) -> Result<Vec<Amf0Value>, Amf0Error> {
+    let mut r = Reader::new(input, limits, strings);
     // Commands carry name, tx, object and one or two arguments.
     let mut out = Vec::with_capacity(4);
     while r.remaining() > 0 {
         out.push(r.value(0)?);
     }
     Ok(out)
+}
+
+/// Percent-escape string bytes: `%` becomes `%25` and every byte of an
+/// invalid UTF-8 sequence `%XX` (upper-case hex); all other characters are
+/// kept. Injective, and the identity on valid UTF-8 without `%`.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut rest = bytes;
+    loop {
+        let (valid, bad) = match std::str::from_utf8(rest) {
+            Ok(s) => (s, &[][..]),
+            Err(e) => {
+                let (v, tail) = rest.split_at(e.valid_up_to());
+                let n = e.error_len().unwrap_or(tail.len());
+                rest = &tail[n..];
+                // Checked by from_utf8 up to valid_up_to.
+                (std::str::from_utf8(v).unwrap_or_default(), &tail[..n])
+            }
+        };
+        for (i, part) in valid.split('%').enumerate() {
+            if i > 0 {
+                out.push_str("%25");
+            }
+            out.push_str(part);
+        }
+        for b in bad {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "%{b:02X}");
+        }
+        if bad.is_empty() {
+            return out;
+        }
+    }
+}
+
+/// The bytes an [`escape`]d string stands for (`%XX` decoded; a `%` not
+/// followed by two hex digits is kept as it is).
+pub fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Cut `s` to at most `max` bytes at a character boundary.

@@ -93,8 +93,10 @@ pub struct ChunkLimits {
     /// Largest message length accepted (default 8 MiB; wire allows 0xFFFFFF).
     pub max_message_len: u32,
     /// Sum of all partially received messages (default 16 MiB). Counted as
-    /// the full declared length of every message in progress, because that
-    /// is what the reader reserves.
+    /// the full declared length of every message in progress (what the peer
+    /// can make the reader hold by sending the rest); the memory actually
+    /// reserved grows only with the bytes that arrive
+    /// ([`ChunkDecoder::reserved_bytes`]).
     pub max_partial_bytes: usize,
     /// Chunk streams with state at once (default 64).
     pub max_chunk_streams: usize,
@@ -191,8 +193,9 @@ struct InStream {
     stream_id: u32,
     /// The last fmt 0/1/2 header used an extended timestamp.
     ext: bool,
-    /// Message in progress (capacity reserved for the whole message).
-    partial: Option<BytesMut>,
+    /// Message in progress; its capacity grows with the bytes that arrive
+    /// (doubling, capped at the declared length), never reserved up front.
+    partial: Option<Vec<u8>>,
 }
 
 /// Result of looking at the chunk at the front of the buffer.
@@ -264,6 +267,17 @@ impl ChunkDecoder {
     /// Sum of the declared lengths of the messages in progress.
     pub fn partial_bytes(&self) -> usize {
         self.partial_bytes
+    }
+
+    /// Bytes of reassembly buffer allocated for the messages in progress
+    /// (their capacity): about what has arrived of them, not what their
+    /// headers declare.
+    pub fn reserved_bytes(&self) -> usize {
+        self.streams
+            .iter()
+            .filter_map(|s| s.partial.as_ref())
+            .map(|p| p.capacity())
+            .sum()
     }
 
     fn apply_control(&mut self, msg: &RawMessage) -> Result<(), ChunkError> {
@@ -448,7 +462,7 @@ impl ChunkDecoder {
                 buf.advance(take);
                 payload
             } else {
-                let mut p = BytesMut::with_capacity(len as usize);
+                let mut p = Vec::with_capacity(take);
                 p.extend_from_slice(&buf[..take]);
                 buf.advance(take);
                 st.partial = Some(p);
@@ -457,13 +471,13 @@ impl ChunkDecoder {
             }
         } else {
             let p = st.partial.as_mut().expect("in progress");
-            p.extend_from_slice(&buf[..take]);
+            append_grow(p, &buf[..take], len as usize);
             buf.advance(take);
             if !completes {
                 return Ok(Step::Consumed);
             }
             self.partial_bytes -= len as usize;
-            st.partial.take().expect("in progress").freeze()
+            Bytes::from(st.partial.take().expect("in progress"))
         };
         Ok(Step::Message(RawMessage {
             csid,
@@ -473,6 +487,19 @@ impl ChunkDecoder {
             payload,
         }))
     }
+}
+
+/// Append `data` to a partial message of declared length `len`, growing its
+/// capacity geometrically but never past `len`: what is reserved stays
+/// within twice what has arrived, and the finished buffer is exactly `len`
+/// bytes (frozen without a copy).
+fn append_grow(p: &mut Vec<u8>, data: &[u8], len: usize) {
+    let need = p.len() + data.len();
+    if need > p.capacity() {
+        let target = need.max(p.capacity().saturating_mul(2)).min(len.max(need));
+        p.reserve_exact(target - p.len());
+    }
+    p.extend_from_slice(data);
 }
 
 fn control_u32(msg: &RawMessage) -> Result<u32, ChunkError> {

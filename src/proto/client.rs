@@ -38,7 +38,7 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 use log::{debug, trace};
 
-use super::amf0::{self, Amf0Limits, Amf0Value};
+use super::amf0::{self, Amf0Limits, Amf0Value, Strings};
 use super::chunk::{
     ChunkDecoder, ChunkEncoder, ChunkError, ChunkLimits, RawMessage, DEFAULT_CHUNK_SIZE,
 };
@@ -382,7 +382,7 @@ impl ClientSession {
         events: &mut Vec<ClientEvent>,
         out: &mut BytesMut,
     ) -> Result<(), ClientError> {
-        match decode_message(raw, &self.config.amf_limits)? {
+        match decode_message(raw, &self.config.amf_limits, Strings::Lossy)? {
             RtmpMessage::WindowAckSize(w) => {
                 debug!("server window ack size {w}");
                 self.acks.set_window(w);

@@ -440,39 +440,88 @@ pub fn split_aggregate(
     stream_id: u32,
     payload: &Bytes,
 ) -> Result<Vec<RawMessage>, MessageError> {
-    let mut out = Vec::new();
-    let mut pos = 0usize;
-    let mut first_ts = None;
-    while pos < payload.len() {
-        let h = payload
-            .get(pos..pos + 11)
-            .ok_or(MessageError::BadAggregate)?;
-        let type_id = h[0];
-        let size = be24(&h[1..4]) as usize;
-        let ts = be24(&h[4..7]) | (u32::from(h[7]) << 24);
-        let body_start = pos + 11;
-        let body_end = body_start + size;
-        if body_end > payload.len() {
-            return Err(MessageError::BadAggregate);
+    Ok(AggregateIter::new(timestamp, stream_id, payload.clone())?.collect())
+}
+
+/// The sub-messages of an aggregate, one at a time (see
+/// [`split_aggregate`] for the layout). [`AggregateIter::new`] checks the
+/// whole layout first (a walk over the headers, no allocation), so a
+/// malformed aggregate yields no sub-message at all and iterating cannot
+/// fail. A session keeps a partly consumed iterator to bound the work of one
+/// call however many sub-messages an aggregate holds.
+#[derive(Debug, Clone)]
+pub struct AggregateIter {
+    timestamp: u32,
+    stream_id: u32,
+    payload: Bytes,
+    pos: usize,
+    first_ts: Option<u32>,
+}
+
+/// The next sub-message header at `pos`: (type, body range, timestamp) and
+/// where the following one starts (`None` after the last).
+type SubHeader = (u8, std::ops::Range<usize>, u32, Option<usize>);
+
+fn sub_header(payload: &[u8], pos: usize) -> Result<SubHeader, MessageError> {
+    let h = payload
+        .get(pos..pos + 11)
+        .ok_or(MessageError::BadAggregate)?;
+    let size = be24(&h[1..4]) as usize;
+    let ts = be24(&h[4..7]) | (u32::from(h[7]) << 24);
+    let body = pos + 11..pos + 11 + size;
+    let rest = payload
+        .len()
+        .checked_sub(body.end)
+        .ok_or(MessageError::BadAggregate)?;
+    let next = match rest {
+        0 => None,
+        1..=3 => return Err(MessageError::BadAggregate),
+        _ => Some(body.end + 4),
+    };
+    Ok((h[0], body, ts, next))
+}
+
+impl AggregateIter {
+    /// Check the layout of `payload`; `BadAggregate` if it is malformed.
+    pub fn new(timestamp: u32, stream_id: u32, payload: Bytes) -> Result<Self, MessageError> {
+        let mut pos = Some(0);
+        while let Some(p) = pos.filter(|&p| p < payload.len()) {
+            pos = sub_header(&payload, p)?.3;
         }
-        let t0 = *first_ts.get_or_insert(ts);
-        out.push(RawMessage {
-            csid: csid_for_type(type_id),
-            timestamp: timestamp.wrapping_add(ts.wrapping_sub(t0)),
-            type_id,
+        Ok(AggregateIter {
+            timestamp,
             stream_id,
-            payload: payload.slice(body_start..body_end),
-        });
-        let rest = payload.len() - body_end;
-        if rest == 0 {
-            break;
-        }
-        if rest < 4 {
-            return Err(MessageError::BadAggregate);
-        }
-        pos = body_end + 4;
+            payload,
+            pos: 0,
+            first_ts: None,
+        })
     }
-    Ok(out)
+
+    /// True when every sub-message has been returned.
+    pub fn is_done(&self) -> bool {
+        self.pos >= self.payload.len()
+    }
+}
+
+impl Iterator for AggregateIter {
+    type Item = RawMessage;
+
+    fn next(&mut self) -> Option<RawMessage> {
+        if self.is_done() {
+            return None;
+        }
+        // Checked by `new`.
+        let (type_id, body, ts, next) = sub_header(&self.payload, self.pos).ok()?;
+        self.pos = next.unwrap_or(self.payload.len());
+        let t0 = *self.first_ts.get_or_insert(ts);
+        Some(RawMessage {
+            csid: csid_for_type(type_id),
+            timestamp: self.timestamp.wrapping_add(ts.wrapping_sub(t0)),
+            type_id,
+            stream_id: self.stream_id,
+            payload: self.payload.slice(body),
+        })
+    }
 }
 
 #[cfg(test)]

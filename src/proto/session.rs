@@ -47,6 +47,13 @@
 //! use is capped by `max_streams` as well. Chunk limits come from the config;
 //! AMF bodies are decoded with `amf_limits`.
 //!
+//! Names: every string of a command the server receives is percent-escaped
+//! ([`super::amf0::escape`]: `%` -> `%25`, each byte of invalid UTF-8 ->
+//! `%XX`, everything else unchanged), so app and stream names, which the
+//! driver keys streams by, are an injective image of the peer's bytes: two
+//! different names never share a key. [`super::amf0::unescape`] gives the
+//! bytes back (for a query string, say).
+//!
 //! Acknowledgements: once the peer has sent Window Acknowledgement Size `W`,
 //! the session writes an Acknowledgement (sequence = bytes received modulo
 //! 2^32) every time the bytes consumed from the input since the last
@@ -58,12 +65,12 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 use log::{debug, trace};
 
-use super::amf0::{self, Amf0Limits, Amf0Value};
+use super::amf0::{self, Amf0Limits, Amf0Value, Strings};
 use super::chunk::{ChunkDecoder, ChunkEncoder, ChunkError, ChunkLimits, RawMessage};
 use super::command::{self, Command, CommandError, ConnectParams, StreamName, StreamRef};
 use super::message::{
-    self, MessageError, RtmpMessage, UserControl, CSID_COMMAND, CSID_CONTROL, CSID_STREAM_COMMAND,
-    TYPE_COMMAND_AMF0, TYPE_COMMAND_AMF3, TYPE_DATA_AMF0, TYPE_DATA_AMF3,
+    AggregateIter, MessageError, RtmpMessage, UserControl, CSID_COMMAND, CSID_CONTROL,
+    CSID_STREAM_COMMAND, TYPE_COMMAND_AMF0, TYPE_COMMAND_AMF3, TYPE_DATA_AMF0, TYPE_DATA_AMF3,
 };
 
 #[derive(Debug, Clone)]
@@ -288,6 +295,8 @@ pub struct ServerSession {
     next_stream_id: u32,
     acks: AckWindow,
     ignored_media: u64,
+    /// The rest of an aggregate being handled (bounded work per call).
+    aggregate: Option<AggregateIter>,
 }
 
 impl ServerSession {
@@ -303,6 +312,7 @@ impl ServerSession {
             next_stream_id: 1,
             acks: AckWindow::default(),
             ignored_media: 0,
+            aggregate: None,
         }
     }
 
@@ -318,10 +328,13 @@ impl ServerSession {
     }
 
     /// Like [`ServerSession::handle_input`], but handles at most
-    /// `max_messages` messages (counting aggregates as one). Returns
-    /// `Ok(true)` when it stopped on that limit with input possibly left, so
-    /// a driver can serve other connections and come back (fairness against
-    /// floods of tiny messages).
+    /// `max_messages` messages, each sub-message of an aggregate counting as
+    /// one (an 8 MiB aggregate of empty sub-messages is half a million of
+    /// them). Returns `Ok(true)` when it stopped on that limit with work
+    /// possibly left (input, or the rest of an aggregate kept in the
+    /// session: see [`ServerSession::has_pending_messages`]), so a driver can
+    /// serve other connections and come back — and must come back even if no
+    /// new bytes arrive. `Ok(false)`: everything complete was handled.
     pub fn handle_input_limited(
         &mut self,
         input: &mut BytesMut,
@@ -334,6 +347,12 @@ impl ServerSession {
             if handled >= max_messages {
                 return Ok(true);
             }
+            handled += 1;
+            if let Some(sub) = self.aggregate.as_mut().and_then(Iterator::next) {
+                self.handle_raw(&sub, events, out, false)?;
+                continue;
+            }
+            self.aggregate = None;
             let before = input.len();
             let decoded = self.decoder.decode(input);
             let consumed = before - input.len();
@@ -342,8 +361,13 @@ impl ServerSession {
                 Some(raw) => self.handle_raw(&raw, events, out, true)?,
                 None => return Ok(false),
             }
-            handled += 1;
         }
+    }
+
+    /// True while sub-messages of an aggregate wait for the next
+    /// [`ServerSession::handle_input_limited`] call.
+    pub fn has_pending_messages(&self) -> bool {
+        self.aggregate.as_ref().is_some_and(|a| !a.is_done())
     }
 
     /// Mark `stream_id` as publishing and answer NetStream.Publish.Start.
@@ -477,7 +501,7 @@ impl ServerSession {
         out: &mut BytesMut,
         allow_aggregate: bool,
     ) -> Result<(), SessionError> {
-        let msg = decode_message(raw, &self.config.amf_limits)?;
+        let msg = decode_message(raw, &self.config.amf_limits, Strings::Escaped)?;
         trace!(
             "msg type {} csid {} msid {} ts {} len {}",
             raw.type_id,
@@ -527,9 +551,8 @@ impl ServerSession {
                     debug!("aggregate inside an aggregate ignored");
                     return Ok(());
                 }
-                for sub in message::split_aggregate(timestamp, stream_id, &payload)? {
-                    self.handle_raw(&sub, events, out, false)?;
-                }
+                // Handled one sub-message at a time by the input loop.
+                self.aggregate = Some(AggregateIter::new(timestamp, stream_id, payload)?);
             }
             RtmpMessage::SharedObject { type_id } => {
                 debug!("shared object message (type {type_id}) ignored")
@@ -988,10 +1011,13 @@ pub(crate) fn write_control(encoder: &mut ChunkEncoder, msg: RtmpMessage, out: &
 }
 
 /// [`RtmpMessage::decode`], but command and data bodies are decoded with
-/// the session's AMF limits (the message layer uses the defaults).
+/// the session's AMF limits (the message layer uses the defaults), and the
+/// strings of commands as `command_strings` says (data is always lossy: its
+/// values may be re-encoded and relayed).
 pub(crate) fn decode_message(
     raw: &RawMessage,
     limits: &Amf0Limits,
+    command_strings: Strings,
 ) -> Result<RtmpMessage, MessageError> {
     let amf3 = match raw.type_id {
         TYPE_COMMAND_AMF0 | TYPE_DATA_AMF0 => false,
@@ -1004,10 +1030,17 @@ pub(crate) fn decode_message(
     } else {
         raw.payload.clone()
     };
-    let values = amf0::decode_all(&body, limits).map_err(|error| MessageError::Amf0 {
-        type_id: raw.type_id,
-        error,
-    })?;
+    let command = matches!(raw.type_id, TYPE_COMMAND_AMF0 | TYPE_COMMAND_AMF3);
+    let strings = if command {
+        command_strings
+    } else {
+        Strings::Lossy
+    };
+    let values =
+        amf0::decode_all_with(&body, limits, strings).map_err(|error| MessageError::Amf0 {
+            type_id: raw.type_id,
+            error,
+        })?;
     Ok(match raw.type_id {
         TYPE_COMMAND_AMF0 | TYPE_COMMAND_AMF3 => RtmpMessage::Command {
             stream_id: raw.stream_id,
