@@ -13,6 +13,7 @@ use rtmp_edge::proto::amf0::{self, Amf0Limits};
 use rtmp_edge::proto::client::ClientEvent;
 use rtmp_edge::proto::flv::{self, FlvHeader, FlvTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
 use rtmp_edge::proto::session::MediaKind;
+use rtmp_edge::proto::status::{CODE_PLAY_STOP, CODE_PLAY_UNPUBLISH_NOTIFY, DATA_ON_METADATA};
 
 #[derive(FromArgs)]
 /// RTMP client: publish an FLV file or play a stream into one.
@@ -136,7 +137,7 @@ fn publish(a: PublishArgs, timeout: Duration) -> Result<(), String> {
         .filter(|t| t.tag_type == TAG_SCRIPT)
         .find_map(|t| {
             let v = amf0::decode_all(&t.data, &Amf0Limits::default()).ok()?;
-            (v.first()?.as_str() == Some("onMetaData")).then(|| v[1..].to_vec())
+            (v.first()?.as_str() == Some(DATA_ON_METADATA)).then(|| v[1..].to_vec())
         });
     // When looping, end-of-sequence packets would end the stream at each wrap.
     let is_eos = |t: &FlvTag| {
@@ -300,7 +301,7 @@ fn play(a: PlayArgs, timeout: Duration) -> Result<(), String> {
             }
             ClientEvent::StreamEof(_) => break "stream ended",
             ClientEvent::Status { code, .. }
-                if code == "NetStream.Play.UnpublishNotify" || code == "NetStream.Play.Stop" =>
+                if code == CODE_PLAY_UNPUBLISH_NOTIFY || code == CODE_PLAY_STOP =>
             {
                 break "stream ended"
             }

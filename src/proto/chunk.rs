@@ -59,6 +59,8 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use log::trace;
 
+use super::message::{TYPE_ABORT, TYPE_SET_CHUNK_SIZE};
+
 /// Default chunk size before any Set Chunk Size (spec).
 pub const DEFAULT_CHUNK_SIZE: u32 = 128;
 /// Largest chunk size the spec allows.
@@ -67,13 +69,22 @@ pub const MAX_CHUNK_SIZE: u32 = 0x7FFF_FFFF;
 pub const MIN_CSID: u32 = 2;
 pub const MAX_CSID: u32 = 65599;
 
+/// Chunk stream ids this implementation sends on: protocol and user
+/// control (stream 0), commands on stream 0, data (metadata), commands on a
+/// media stream, audio, video (and aggregates). Canonical relayed media uses
+/// `CSID_DATA`, `CSID_AUDIO` and `CSID_VIDEO`; a session writes only on the
+/// other three.
+pub const CSID_CONTROL: u32 = 2;
+pub const CSID_COMMAND: u32 = 3;
+pub const CSID_DATA: u32 = 4;
+pub const CSID_STREAM_COMMAND: u32 = 5;
+pub const CSID_AUDIO: u32 = 6;
+pub const CSID_VIDEO: u32 = 7;
+
 /// Timestamp field value announcing an extended timestamp.
 const EXT_MARK: u32 = 0x00FF_FFFF;
 /// Largest message length the 3-byte length field can carry.
 const MAX_WIRE_LEN: usize = 0x00FF_FFFF;
-/// Message type ids the reader acts on.
-const TYPE_SET_CHUNK_SIZE: u8 = 1;
-const TYPE_ABORT: u8 = 2;
 
 /// A complete message as carried by chunks.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -48,6 +48,7 @@ use super::message::{
     CSID_STREAM_COMMAND, CSID_VIDEO, TYPE_AUDIO, TYPE_COMMAND_AMF0, TYPE_DATA_AMF0, TYPE_VIDEO,
 };
 use super::session::{self, decode_message, AckWindow, MediaKind};
+use super::status::{DATA_ON_METADATA, DATA_SET_DATA_FRAME};
 
 /// What the client does once connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,8 +288,8 @@ impl ClientSession {
     ) -> Result<(), ClientError> {
         self.require_publishing("send_metadata")?;
         let mut all = Vec::with_capacity(values.len() + 2);
-        all.push(Amf0Value::String("@setDataFrame".to_owned()));
-        all.push(Amf0Value::String("onMetaData".to_owned()));
+        all.push(Amf0Value::string(DATA_SET_DATA_FRAME));
+        all.push(Amf0Value::string(DATA_ON_METADATA));
         all.extend_from_slice(values);
         self.write_amf(CSID_DATA, TYPE_DATA_AMF0, self.stream_id, &all, out);
         Ok(())
@@ -447,16 +448,16 @@ impl ClientSession {
         events: &mut Vec<ClientEvent>,
     ) {
         let first = values.first().and_then(Amf0Value::as_str);
-        let plain = first == Some("onMetaData");
+        let plain = first == Some(DATA_ON_METADATA);
         let values = match first {
-            Some("onMetaData") => values,
-            Some("@setDataFrame") => values[1..].to_vec(),
+            Some(DATA_ON_METADATA) => values,
+            Some(DATA_SET_DATA_FRAME) => values[1..].to_vec(),
             _ => {
                 debug!("data message {first:?} ignored");
                 return;
             }
         };
-        if values.first().and_then(Amf0Value::as_str) != Some("onMetaData") {
+        if values.first().and_then(Amf0Value::as_str) != Some(DATA_ON_METADATA) {
             return;
         }
         let body = if type_id == TYPE_DATA_AMF0 && plain {

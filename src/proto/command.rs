@@ -30,23 +30,8 @@ use std::fmt;
 
 use super::amf0::Amf0Value;
 
-/// Status levels of an info object.
-pub const LEVEL_STATUS: &str = "status";
-pub const LEVEL_WARNING: &str = "warning";
-pub const LEVEL_ERROR: &str = "error";
-
-/// Status codes used by the server and the client.
-pub const CODE_CONNECT_SUCCESS: &str = "NetConnection.Connect.Success";
-pub const CODE_CONNECT_REJECTED: &str = "NetConnection.Connect.Rejected";
-pub const CODE_PUBLISH_START: &str = "NetStream.Publish.Start";
-pub const CODE_PUBLISH_BAD_NAME: &str = "NetStream.Publish.BadName";
-pub const CODE_UNPUBLISH_SUCCESS: &str = "NetStream.Unpublish.Success";
-pub const CODE_PLAY_RESET: &str = "NetStream.Play.Reset";
-pub const CODE_PLAY_START: &str = "NetStream.Play.Start";
-pub const CODE_PLAY_STOP: &str = "NetStream.Play.Stop";
-pub const CODE_PLAY_STREAM_NOT_FOUND: &str = "NetStream.Play.StreamNotFound";
-pub const CODE_PLAY_UNPUBLISH_NOTIFY: &str = "NetStream.Play.UnpublishNotify";
-pub const CODE_PLAY_PUBLISH_NOTIFY: &str = "NetStream.Play.PublishNotify";
+// The status codes and message names, kept at their old paths too.
+pub use super::status::*;
 
 /// `fmsVer` in the connect `_result` (what nginx-rtmp and FMS 3 announce).
 pub const FMS_VERSION: &str = "FMS/3,0,1,123";
@@ -319,8 +304,8 @@ impl Command {
             .ok_or(CommandError::NoName)?;
         let kind = match name {
             "connect" => 0,
-            "_result" => 1,
-            "_error" => 2,
+            CMD_RESULT => 1,
+            CMD_ERROR => 2,
             _ => return Command::parse(&values),
         };
         let tx = values
@@ -423,15 +408,15 @@ impl Command {
                     .ok_or(bad("receiveVideo", "enable"))?,
             },
             "_checkbw" => Command::CheckBw { tx },
-            "_result" => Command::Result {
+            CMD_RESULT => Command::Result {
                 tx,
                 args: values.get(2..).unwrap_or_default().to_vec(),
             },
-            "_error" => Command::Error {
+            CMD_ERROR => Command::Error {
                 tx,
                 args: values.get(2..).unwrap_or_default().to_vec(),
             },
-            "onStatus" => {
+            CMD_ON_STATUS => {
                 let info = values
                     .get(2..)
                     .unwrap_or_default()
@@ -476,9 +461,9 @@ impl Command {
             Command::ReceiveAudio { .. } => "receiveAudio",
             Command::ReceiveVideo { .. } => "receiveVideo",
             Command::CheckBw { .. } => "_checkbw",
-            Command::Result { .. } => "_result",
-            Command::Error { .. } => "_error",
-            Command::OnStatus { .. } => "onStatus",
+            Command::Result { .. } => CMD_RESULT,
+            Command::Error { .. } => CMD_ERROR,
+            Command::OnStatus { .. } => CMD_ON_STATUS,
             Command::Unknown { name, .. } => name,
         }
     }
@@ -538,7 +523,7 @@ pub fn connect_result(tx: f64, object_encoding: f64) -> Vec<Amf0Value> {
         Amf0Value::Number(object_encoding),
     ));
     vec![
-        s("_result"),
+        s(CMD_RESULT),
         Amf0Value::Number(tx),
         Amf0Value::object([
             ("fmsVer", s(FMS_VERSION)),
@@ -557,7 +542,7 @@ pub fn connect_rejected(tx: f64, description: &str) -> Vec<Amf0Value> {
 /// `_result` with a null command object and one number (createStream).
 pub fn result_number(tx: f64, value: f64) -> Vec<Amf0Value> {
     vec![
-        s("_result"),
+        s(CMD_RESULT),
         Amf0Value::Number(tx),
         Amf0Value::Null,
         Amf0Value::Number(value),
@@ -567,7 +552,7 @@ pub fn result_number(tx: f64, value: f64) -> Vec<Amf0Value> {
 /// `_result` with null command object and null (generic acknowledgement).
 pub fn result_null(tx: f64) -> Vec<Amf0Value> {
     vec![
-        s("_result"),
+        s(CMD_RESULT),
         Amf0Value::Number(tx),
         Amf0Value::Null,
         Amf0Value::Null,
@@ -577,7 +562,7 @@ pub fn result_null(tx: f64) -> Vec<Amf0Value> {
 /// `_error` with a status object (level error, given code/description).
 pub fn error(tx: f64, code: &str, description: &str) -> Vec<Amf0Value> {
     vec![
-        s("_error"),
+        s(CMD_ERROR),
         Amf0Value::Number(tx),
         Amf0Value::Null,
         Amf0Value::Object(status_object(LEVEL_ERROR, code, description)),
@@ -587,7 +572,7 @@ pub fn error(tx: f64, code: &str, description: &str) -> Vec<Amf0Value> {
 /// `onStatus` (tx 0, null, info object {level, code, description}).
 pub fn on_status(level: &str, code: &str, description: &str) -> Vec<Amf0Value> {
     vec![
-        s("onStatus"),
+        s(CMD_ON_STATUS),
         Amf0Value::Number(0.0),
         Amf0Value::Null,
         Amf0Value::Object(status_object(level, code, description)),
@@ -609,7 +594,7 @@ pub fn on_status_details(
         info.push(("clientid".to_owned(), s(id)));
     }
     vec![
-        s("onStatus"),
+        s(CMD_ON_STATUS),
         Amf0Value::Number(0.0),
         Amf0Value::Null,
         Amf0Value::Object(info),
@@ -635,7 +620,7 @@ pub fn on_fc_unpublish(code: &str, description: &str) -> Vec<Amf0Value> {
 /// `|RtmpSampleAccess` data message values (true, true).
 pub fn sample_access() -> Vec<Amf0Value> {
     vec![
-        s("|RtmpSampleAccess"),
+        s(DATA_SAMPLE_ACCESS),
         Amf0Value::Boolean(true),
         Amf0Value::Boolean(true),
     ]
@@ -703,7 +688,7 @@ pub fn delete_stream(tx: f64, stream_id: f64) -> Vec<Amf0Value> {
 /// first string removed (what is relayed and recorded as onMetaData).
 pub fn strip_set_data_frame(values: &[Amf0Value]) -> Option<&[Amf0Value]> {
     match values.first()?.as_str()? {
-        "@setDataFrame" => Some(&values[1..]),
+        DATA_SET_DATA_FRAME => Some(&values[1..]),
         _ => None,
     }
 }

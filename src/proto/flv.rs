@@ -41,9 +41,12 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use log::{debug, error, trace};
 use std::fmt;
 
-pub const TAG_AUDIO: u8 = 8;
-pub const TAG_VIDEO: u8 = 9;
-pub const TAG_SCRIPT: u8 = 18;
+use super::message::{TYPE_AUDIO, TYPE_DATA_AMF0, TYPE_VIDEO};
+
+/// FLV tag types: by the FLV specification, the RTMP message type ids.
+pub const TAG_AUDIO: u8 = TYPE_AUDIO;
+pub const TAG_VIDEO: u8 = TYPE_VIDEO;
+pub const TAG_SCRIPT: u8 = TYPE_DATA_AMF0;
 
 /// Bytes of the FLV file header (signature, version, flags, data offset).
 pub const FLV_HEADER_LEN: usize = 9;

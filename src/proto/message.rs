@@ -46,13 +46,11 @@ pub const TYPE_SHARED_OBJECT_AMF0: u8 = 19;
 pub const TYPE_COMMAND_AMF0: u8 = 20;
 pub const TYPE_AGGREGATE: u8 = 22;
 
-/// Chunk stream ids this implementation sends on.
-pub const CSID_CONTROL: u32 = 2;
-pub const CSID_COMMAND: u32 = 3;
-pub const CSID_DATA: u32 = 4;
-pub const CSID_STREAM_COMMAND: u32 = 5;
-pub const CSID_AUDIO: u32 = 6;
-pub const CSID_VIDEO: u32 = 7;
+/// Chunk stream ids this implementation sends on (defined in the chunk
+/// layer, re-exported here where they have always been).
+pub use super::chunk::{
+    CSID_AUDIO, CSID_COMMAND, CSID_CONTROL, CSID_DATA, CSID_STREAM_COMMAND, CSID_VIDEO,
+};
 
 /// User Control event (message type 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

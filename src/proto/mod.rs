@@ -14,3 +14,4 @@ pub mod flv;
 pub mod handshake;
 pub mod message;
 pub mod session;
+pub mod status;

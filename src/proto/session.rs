@@ -72,6 +72,7 @@ use super::message::{
     AggregateIter, MessageError, RtmpMessage, UserControl, CSID_COMMAND, CSID_CONTROL,
     CSID_STREAM_COMMAND, TYPE_COMMAND_AMF0, TYPE_COMMAND_AMF3, TYPE_DATA_AMF0, TYPE_DATA_AMF3,
 };
+use super::status::*;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -379,8 +380,8 @@ impl ServerSession {
         let description = format!("{name} is now published.");
         self.write_status(
             stream_id,
-            "status",
-            "NetStream.Publish.Start",
+            LEVEL_STATUS,
+            CODE_PUBLISH_START,
             &description,
             out,
         );
@@ -396,7 +397,7 @@ impl ServerSession {
     ) {
         self.slot_mut(stream_id).state = StreamState::Idle;
         debug!("publish rejected on stream {stream_id}: {code}");
-        self.write_status(stream_id, "error", code, description, out);
+        self.write_status(stream_id, LEVEL_ERROR, code, description, out);
     }
 
     /// StreamBegin, Play.Reset, Play.Start, |RtmpSampleAccess.
@@ -407,14 +408,14 @@ impl ServerSession {
         debug!("play accepted on stream {stream_id}");
         self.write_user_control(UserControl::StreamBegin(stream_id), out);
         let reset = format!("Playing and resetting {name}.");
-        self.write_status(stream_id, "status", "NetStream.Play.Reset", &reset, out);
+        self.write_status(stream_id, LEVEL_STATUS, CODE_PLAY_RESET, &reset, out);
         let start = format!("Started playing {name}.");
-        self.write_status(stream_id, "status", "NetStream.Play.Start", &start, out);
+        self.write_status(stream_id, LEVEL_STATUS, CODE_PLAY_START, &start, out);
         self.write_amf(
             CSID_STREAM_COMMAND,
             TYPE_DATA_AMF0,
             stream_id,
-            &amf_with_name("|RtmpSampleAccess", command::sample_access()),
+            &amf_with_name(DATA_SAMPLE_ACCESS, command::sample_access()),
             out,
         );
     }
@@ -425,8 +426,8 @@ impl ServerSession {
         let description = format!("{name} is now unpublished.");
         self.write_status(
             stream_id,
-            "status",
-            "NetStream.Play.UnpublishNotify",
+            LEVEL_STATUS,
+            CODE_PLAY_UNPUBLISH_NOTIFY,
             &description,
             out,
         );
@@ -438,8 +439,8 @@ impl ServerSession {
         let description = format!("{name} is now published.");
         self.write_status(
             stream_id,
-            "status",
-            "NetStream.Play.PublishNotify",
+            LEVEL_STATUS,
+            CODE_PLAY_PUBLISH_NOTIFY,
             &description,
             out,
         );
@@ -618,7 +619,7 @@ impl ServerSession {
         events: &mut Vec<ServerEvent>,
     ) {
         let first = values.first().and_then(Amf0Value::as_str);
-        let (meta_values, body) = if first == Some("@setDataFrame") {
+        let (meta_values, body) = if first == Some(DATA_SET_DATA_FRAME) {
             let rest = match command::strip_set_data_frame(&values) {
                 Some(rest) => rest.to_vec(),
                 None => values[1..].to_vec(),
@@ -633,7 +634,7 @@ impl ServerSession {
                 buf.freeze()
             };
             (rest, body)
-        } else if first == Some("onMetaData") {
+        } else if first == Some(DATA_ON_METADATA) {
             let body = if type_id == TYPE_DATA_AMF0 {
                 payload
             } else {
@@ -646,7 +647,7 @@ impl ServerSession {
             debug!("data message {first:?} on stream {stream_id} ignored");
             return;
         };
-        if meta_values.first().and_then(Amf0Value::as_str) != Some("onMetaData") {
+        if meta_values.first().and_then(Amf0Value::as_str) != Some(DATA_ON_METADATA) {
             debug!("@setDataFrame without onMetaData on stream {stream_id} ignored");
             return;
         }
@@ -703,7 +704,7 @@ impl ServerSession {
             Command::FcPublish { tx, name } => {
                 debug!("FCPublish {:?}", name.name);
                 let description = format!("FCPublish to stream {}.", name.name);
-                let v = command::on_fc_publish("NetStream.Publish.Start", &description);
+                let v = command::on_fc_publish(CODE_PUBLISH_START, &description);
                 self.write_command(CSID_COMMAND, msid, &v, out);
                 self.answer_null(tx, msid, out);
             }
@@ -713,7 +714,7 @@ impl ServerSession {
                     self.end_stream(id, events);
                 }
                 let description = format!("FCUnpublish to stream {}.", name.name);
-                let v = command::on_fc_unpublish("NetStream.Unpublish.Success", &description);
+                let v = command::on_fc_unpublish(CODE_UNPUBLISH_SUCCESS, &description);
                 self.write_command(CSID_COMMAND, msid, &v, out);
                 self.answer_null(tx, msid, out);
             }
@@ -780,11 +781,11 @@ impl ServerSession {
             } => {
                 debug!("pause {pause} at {position_ms} on stream {msid}");
                 let (code, description) = if pause {
-                    ("NetStream.Pause.Notify", "Paused.")
+                    (CODE_PAUSE_NOTIFY, "Paused.")
                 } else {
-                    ("NetStream.Unpause.Notify", "Unpaused.")
+                    (CODE_UNPAUSE_NOTIFY, "Unpaused.")
                 };
-                self.write_status(msid, "status", code, description, out);
+                self.write_status(msid, LEVEL_STATUS, code, description, out);
                 events.push(ServerEvent::Pause {
                     stream_id: msid,
                     pause,
@@ -803,7 +804,7 @@ impl ServerSession {
             Command::Unknown { name, tx } => {
                 if tx != 0.0 {
                     debug!("unknown command {name:?} tx {tx}: _error");
-                    let v = command::error(tx, "NetConnection.Call.Failed", "Method not found.");
+                    let v = command::error(tx, CODE_CALL_FAILED, "Method not found.");
                     self.write_command(CSID_COMMAND, msid, &v, out);
                 } else {
                     debug!("unknown command {name:?} with tx 0 ignored");
