@@ -48,7 +48,9 @@ use super::message::{
     CSID_STREAM_COMMAND, CSID_VIDEO, TYPE_AUDIO, TYPE_COMMAND_AMF0, TYPE_DATA_AMF0, TYPE_VIDEO,
 };
 use super::session::{self, decode_message, AckWindow, MediaKind};
-use super::status::{DATA_ON_METADATA, DATA_SET_DATA_FRAME};
+use super::status::{
+    CODE_PLAY_START, CODE_PUBLISH_START, DATA_ON_METADATA, DATA_SET_DATA_FRAME, LEVEL_ERROR,
+};
 
 /// What the client does once connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -487,24 +489,7 @@ impl ClientSession {
                 self.after_connect(out);
             }
             Command::Result { tx, .. } if tx == self.create_tx && tx != 0.0 => {
-                if self.state != State::CreatingStream {
-                    return;
-                }
-                // The stream id is the last number of the answer.
-                let id = values
-                    .iter()
-                    .skip(2)
-                    .rev()
-                    .find_map(Amf0Value::as_number)
-                    .unwrap_or(0.0);
-                self.stream_id = if id >= 1.0 && id <= f64::from(u32::MAX) {
-                    id as u32
-                } else {
-                    debug!("createStream answered with {id}; using 1");
-                    1
-                };
-                events.push(ClientEvent::StreamCreated(self.stream_id));
-                self.request_stream(out);
+                self.on_stream_created(values, events, out)
             }
             Command::Result { tx, .. } => trace!("_result {tx}"),
             Command::Error { tx, .. } => {
@@ -520,36 +505,69 @@ impl ClientSession {
                 level,
                 code,
                 description,
-            } => {
-                debug!("onStatus {level} {code}");
-                if level == "error" {
-                    events.push(ClientEvent::Error {
-                        tx: 0.0,
-                        code,
-                        description,
-                    });
-                    return;
-                }
-                let started = match (self.config.mode, code.as_str()) {
-                    (ClientMode::Publish, command::CODE_PUBLISH_START) => {
-                        Some(ClientEvent::PublishStarted)
-                    }
-                    (ClientMode::Play, command::CODE_PLAY_START) => Some(ClientEvent::PlayStarted),
-                    _ => None,
-                };
-                events.push(ClientEvent::Status {
-                    level,
-                    code,
-                    description,
-                });
-                if let Some(ev) = started {
-                    if self.state == State::Requested {
-                        self.state = State::Active;
-                    }
-                    events.push(ev);
-                }
-            }
+            } => self.on_status(level, code, description, events),
             other => debug!("command {other:?} ignored"),
+        }
+    }
+
+    /// createStream answered: its stream id, then publish or play.
+    fn on_stream_created(
+        &mut self,
+        values: &[Amf0Value],
+        events: &mut Vec<ClientEvent>,
+        out: &mut BytesMut,
+    ) {
+        if self.state != State::CreatingStream {
+            return;
+        }
+        // The stream id is the last number of the answer.
+        let id = values
+            .iter()
+            .skip(2)
+            .rev()
+            .find_map(Amf0Value::as_number)
+            .unwrap_or(0.0);
+        self.stream_id = if id >= 1.0 && id <= f64::from(u32::MAX) {
+            id as u32
+        } else {
+            debug!("createStream answered with {id}; using 1");
+            1
+        };
+        events.push(ClientEvent::StreamCreated(self.stream_id));
+        self.request_stream(out);
+    }
+
+    fn on_status(
+        &mut self,
+        level: String,
+        code: String,
+        description: String,
+        events: &mut Vec<ClientEvent>,
+    ) {
+        debug!("onStatus {level} {code}");
+        if level == LEVEL_ERROR {
+            events.push(ClientEvent::Error {
+                tx: 0.0,
+                code,
+                description,
+            });
+            return;
+        }
+        let started = match (self.config.mode, code.as_str()) {
+            (ClientMode::Publish, CODE_PUBLISH_START) => Some(ClientEvent::PublishStarted),
+            (ClientMode::Play, CODE_PLAY_START) => Some(ClientEvent::PlayStarted),
+            _ => None,
+        };
+        events.push(ClientEvent::Status {
+            level,
+            code,
+            description,
+        });
+        if let Some(ev) = started {
+            if self.state == State::Requested {
+                self.state = State::Active;
+            }
+            events.push(ev);
         }
     }
 

@@ -299,52 +299,20 @@ impl RtmpMessage {
 
     /// Encode with the given timestamp (commands/control use 0).
     pub fn encode(&self) -> RawMessage {
-        let control = |payload: Bytes| RawMessage {
-            csid: CSID_CONTROL,
-            timestamp: 0,
+        let raw = |csid, timestamp, stream_id, payload| RawMessage {
+            csid,
+            timestamp,
             type_id: self.type_id(),
-            stream_id: 0,
+            stream_id,
             payload,
         };
-        let u32_body = |v: u32| control(Bytes::copy_from_slice(&v.to_be_bytes()));
         match self {
-            RtmpMessage::SetChunkSize(v) | RtmpMessage::WindowAckSize(v) => u32_body(*v),
-            RtmpMessage::Abort { csid: v } | RtmpMessage::Acknowledgement { sequence: v } => {
-                u32_body(*v)
-            }
-            RtmpMessage::SetPeerBandwidth { size, limit_type } => {
-                let mut b = BytesMut::with_capacity(5);
-                b.put_u32(*size);
-                b.put_u8(*limit_type);
-                control(b.freeze())
-            }
-            RtmpMessage::UserControl(uc) => {
-                let mut b = BytesMut::with_capacity(10);
-                b.put_u16(uc.event_type());
-                match *uc {
-                    UserControl::StreamBegin(v)
-                    | UserControl::StreamEof(v)
-                    | UserControl::StreamDry(v)
-                    | UserControl::StreamIsRecorded(v)
-                    | UserControl::PingRequest(v)
-                    | UserControl::PingResponse(v) => b.put_u32(v),
-                    UserControl::SetBufferLength {
-                        stream_id,
-                        buffer_ms,
-                    } => {
-                        b.put_u32(stream_id);
-                        b.put_u32(buffer_ms);
-                    }
-                    UserControl::Unknown { .. } => {}
-                }
-                control(b.freeze())
-            }
             RtmpMessage::Audio {
                 timestamp,
                 stream_id,
                 payload,
-            }
-            | RtmpMessage::Video {
+            } => raw(CSID_AUDIO, *timestamp, *stream_id, payload.clone()),
+            RtmpMessage::Video {
                 timestamp,
                 stream_id,
                 payload,
@@ -353,31 +321,14 @@ impl RtmpMessage {
                 timestamp,
                 stream_id,
                 payload,
-            } => RawMessage {
-                csid: if self.type_id() == TYPE_AUDIO {
-                    CSID_AUDIO
-                } else {
-                    CSID_VIDEO
-                },
-                timestamp: *timestamp,
-                type_id: self.type_id(),
-                stream_id: *stream_id,
-                payload: payload.clone(),
-            },
+            } => raw(CSID_VIDEO, *timestamp, *stream_id, payload.clone()),
             RtmpMessage::Command { stream_id, values } => {
-                let mut b = BytesMut::new();
-                amf0::encode_all(values, &mut b);
-                RawMessage {
-                    csid: if *stream_id == 0 {
-                        CSID_COMMAND
-                    } else {
-                        CSID_STREAM_COMMAND
-                    },
-                    timestamp: 0,
-                    type_id: TYPE_COMMAND_AMF0,
-                    stream_id: *stream_id,
-                    payload: b.freeze(),
-                }
+                let csid = if *stream_id == 0 {
+                    CSID_COMMAND
+                } else {
+                    CSID_STREAM_COMMAND
+                };
+                raw(csid, 0, *stream_id, amf_payload(values))
             }
             RtmpMessage::Data {
                 timestamp,
@@ -386,31 +337,62 @@ impl RtmpMessage {
                 payload,
             } => {
                 let payload = if payload.is_empty() {
-                    let mut b = BytesMut::new();
-                    amf0::encode_all(values, &mut b);
-                    b.freeze()
+                    amf_payload(values)
                 } else {
                     payload.clone()
                 };
-                RawMessage {
-                    csid: CSID_DATA,
-                    timestamp: *timestamp,
-                    type_id: TYPE_DATA_AMF0,
-                    stream_id: *stream_id,
-                    payload,
-                }
+                raw(CSID_DATA, *timestamp, *stream_id, payload)
             }
-            RtmpMessage::SharedObject { type_id } | RtmpMessage::Unknown { type_id } => {
-                RawMessage {
-                    csid: CSID_COMMAND,
-                    timestamp: 0,
-                    type_id: *type_id,
-                    stream_id: 0,
-                    payload: Bytes::new(),
-                }
+            RtmpMessage::SharedObject { .. } | RtmpMessage::Unknown { .. } => {
+                raw(CSID_COMMAND, 0, 0, Bytes::new())
             }
+            control => raw(CSID_CONTROL, 0, 0, control_payload(control)),
         }
     }
+}
+
+/// AMF0 encoding of `values`.
+fn amf_payload(values: &[Amf0Value]) -> Bytes {
+    let mut b = BytesMut::new();
+    amf0::encode_all(values, &mut b);
+    b.freeze()
+}
+
+/// Payload of a protocol control or user control message (empty for any
+/// other message).
+fn control_payload(msg: &RtmpMessage) -> Bytes {
+    let mut b = BytesMut::with_capacity(10);
+    match msg {
+        RtmpMessage::SetChunkSize(v)
+        | RtmpMessage::WindowAckSize(v)
+        | RtmpMessage::Abort { csid: v }
+        | RtmpMessage::Acknowledgement { sequence: v } => b.put_u32(*v),
+        RtmpMessage::SetPeerBandwidth { size, limit_type } => {
+            b.put_u32(*size);
+            b.put_u8(*limit_type);
+        }
+        RtmpMessage::UserControl(uc) => {
+            b.put_u16(uc.event_type());
+            match *uc {
+                UserControl::StreamBegin(v)
+                | UserControl::StreamEof(v)
+                | UserControl::StreamDry(v)
+                | UserControl::StreamIsRecorded(v)
+                | UserControl::PingRequest(v)
+                | UserControl::PingResponse(v) => b.put_u32(v),
+                UserControl::SetBufferLength {
+                    stream_id,
+                    buffer_ms,
+                } => {
+                    b.put_u32(stream_id);
+                    b.put_u32(buffer_ms);
+                }
+                UserControl::Unknown { .. } => {}
+            }
+        }
+        _ => {}
+    }
+    b.freeze()
 }
 
 /// Conventional csid for a sub-message type of an aggregate.
