@@ -690,7 +690,7 @@ mod tests {
 
     #[test]
     fn display_of_every_error() {
-        let cases: [(Amf0Error, &str); 5] = [
+        let cases: [(Amf0Error, &str); 6] = [
             (
                 Amf0Error::Truncated { needed: 3 },
                 "AMF0 input truncated: at least 3 more bytes needed",
@@ -710,6 +710,10 @@ mod tests {
             (
                 Amf0Error::TrailingBytes(2),
                 "2 trailing bytes after the AMF0 values",
+            ),
+            (
+                Amf0Error::TooManyValues { limit: 7 },
+                "more than 7 AMF0 values in one message",
             ),
         ];
         for (e, want) in cases {
@@ -755,6 +759,36 @@ mod tests {
         assert_eq!(floor_char_boundary("héllo", 3), "hé");
         assert_eq!(floor_char_boundary("héllo", 2), "h");
         assert_eq!(floor_char_boundary("héllo", 0), "");
+    }
+
+    #[test]
+    fn escape_cases() {
+        assert_eq!(escape(b"cam"), "cam");
+        assert_eq!(escape("é✓".as_bytes()), "é✓");
+        assert_eq!(escape(b"50%"), "50%25");
+        assert_eq!(escape(b"a\xffb"), "a%FFb");
+        assert_eq!(escape(b"\xe2\x9c"), "%E2%9C", "cut sequence at the end");
+        assert_eq!(escape(b"\xe2\x9c%\xe2\x9c\x93"), "%E2%9C%25✓");
+        assert_eq!(unescape("a%FFb%25%zz%4"), b"a\xffb%%zz%4");
+    }
+
+    /// Random bytes: unescape(escape(b)) == b, so escape is injective.
+    #[test]
+    fn escape_round_trips_random_bytes() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        for seed in 0..2000u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let len = rng.random_range(0..40);
+            let b: Vec<u8> = (0..len)
+                .map(|_| match rng.random_range(0..4) {
+                    0 => b'%',
+                    1 => rng.random_range(0x80..=0xFF),
+                    _ => rng.random_range(0x20..0x7F),
+                })
+                .collect();
+            assert_eq!(unescape(&escape(&b)), b, "seed {seed}");
+        }
     }
 
     #[test]
