@@ -45,7 +45,11 @@
 //! a peer that asks for more is misbehaving). `publish`/`play` on an id that
 //! createStream never returned is accepted, but the number of stream ids in
 //! use is capped by `max_streams` as well. Chunk limits come from the config;
-//! AMF bodies are decoded with `amf_limits`.
+//! AMF bodies are decoded with `amf_limits`. Work per call:
+//! [`ServerSession::handle_input_limited`] counts every sub-message of an
+//! aggregate toward its cap and keeps the rest of the aggregate for the next
+//! call ([`ServerSession::has_pending_messages`]), so one call's events stay
+//! bounded however the peer packs its messages.
 //!
 //! Names: every string of a command the server receives is percent-escaped
 //! ([`super::amf0::escape`]: `%` -> `%25`, each byte of invalid UTF-8 ->
