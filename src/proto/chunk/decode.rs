@@ -41,6 +41,12 @@ impl InStream {
     }
 }
 
+/// First reservation of a message spanning several chunks (or its length,
+/// if smaller): saves the first few doublings of messages cut into small
+/// chunks, while a peer that only declares messages still reserves little
+/// (at most this per chunk stream).
+const MIN_RESERVE: usize = 4096;
+
 /// Result of looking at the chunk at the front of the buffer.
 enum Step {
     NeedMore,
@@ -235,7 +241,7 @@ impl ChunkDecoder {
                 st.type_id = head.type_id;
                 st.stream_id = head.stream_id;
                 if !completes {
-                    let mut p = Vec::with_capacity(chunk.len());
+                    let mut p = Vec::with_capacity(len.min(chunk.len().max(MIN_RESERVE)));
                     p.extend_from_slice(chunk);
                     st.partial = Some(p);
                     self.partial_bytes += len;
@@ -347,8 +353,8 @@ fn read_fields(
 
 /// Append `data` to a partial message of declared length `len`, growing its
 /// capacity geometrically but never past `len`: what is reserved stays
-/// within twice what has arrived, and the finished buffer is exactly `len`
-/// bytes (frozen without a copy).
+/// within twice what has arrived (or [`MIN_RESERVE`]), and the finished
+/// buffer is exactly `len` bytes (frozen without a copy).
 fn append_grow(p: &mut Vec<u8>, data: &[u8], len: usize) {
     let need = p.len() + data.len();
     if need > p.capacity() {

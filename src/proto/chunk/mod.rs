@@ -17,8 +17,8 @@
 //! * Any `Err` is a peer protocol violation or an exceeded cap: the decoder's
 //!   state is then unspecified and the connection must be closed.
 //! * Memory: a message's reassembly buffer grows as its chunks arrive (at
-//!   most twice what arrived, never past its declared length), so declaring
-//!   long messages without sending them reserves nothing
+//!   most twice what arrived or 4 KiB, never past its declared length), so
+//!   declaring long messages without sending them reserves next to nothing
 //!   ([`ChunkDecoder::reserved_bytes`]); the declared lengths of messages in
 //!   progress are still capped as a sum ([`ChunkLimits::max_partial_bytes`]).
 //! * For the writer: send Set Chunk Size to the peer first, then call
