@@ -448,7 +448,10 @@ fn ten_thousand_nested_objects_are_too_deep_not_a_stack_overflow() {
 
 #[test]
 fn depth_limit_is_exact() {
-    let l = Amf0Limits { max_depth: 5 };
+    let l = Amf0Limits {
+        max_depth: 5,
+        ..Amf0Limits::default()
+    };
     let (v, _) = decode_value(&nested_objects(5), &l).unwrap();
     assert!(matches!(v, Amf0Value::Object(_)));
     assert_eq!(
@@ -456,7 +459,10 @@ fn depth_limit_is_exact() {
         Err(Amf0Error::TooDeep { limit: 5 })
     );
     // Scalars need no depth at all.
-    let l0 = Amf0Limits { max_depth: 0 };
+    let l0 = Amf0Limits {
+        max_depth: 0,
+        ..Amf0Limits::default()
+    };
     assert_eq!(decode_value(&[0x05], &l0).unwrap().0, Amf0Value::Null);
     assert_eq!(
         decode_value(&[0x03, 0, 0, 9], &l0),

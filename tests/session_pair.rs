@@ -918,7 +918,10 @@ fn random_split_delivery_gives_the_same_events() {
 #[test]
 fn amf_limits_from_the_config_apply_to_commands() {
     let cfg = ServerConfig {
-        amf_limits: rtmp_edge::proto::amf0::Amf0Limits { max_depth: 1 },
+        amf_limits: rtmp_edge::proto::amf0::Amf0Limits {
+            max_depth: 1,
+            ..Default::default()
+        },
         ..ServerConfig::default()
     };
     let mut s = ServerSession::new(cfg);

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use argh::FromArgs;
 use bytes::{Bytes, BytesMut};
 use rtmp_edge::client::{ClientError, Player, Publisher, RtmpUrl};
-use rtmp_edge::proto::amf0::{self, Amf0Limits};
+use rtmp_edge::proto::amf0::{self, Amf0Limits, Amf0Value};
 use rtmp_edge::proto::client::ClientEvent;
 use rtmp_edge::proto::flv::{self, FlvHeader, FlvTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
 use rtmp_edge::proto::session::MediaKind;
+use rtmp_edge::proto::status::{CODE_PLAY_STOP, CODE_PLAY_UNPUBLISH_NOTIFY, DATA_ON_METADATA};
 
 #[derive(FromArgs)]
 /// RTMP client: publish an FLV file or play a stream into one.
@@ -127,30 +128,54 @@ impl Progress {
     }
 }
 
-fn publish(a: PublishArgs, timeout: Duration) -> Result<(), String> {
+/// The file's `onMetaData` values (name stripped) and its audio/video tags
+/// (without end-of-sequence packets when looping, which would end the
+/// stream at each wrap).
+fn load_media(a: &PublishArgs) -> Result<(Option<Vec<Amf0Value>>, Vec<FlvTag>), String> {
     let data = std::fs::read(&a.file).map_err(|e| format!("{}: {e}", a.file))?;
     let (_, tags) = flv::read_all(Bytes::from(data)).map_err(|e| format!("{}: {e}", a.file))?;
-    let url = RtmpUrl::parse(&a.url).map_err(|e| e.to_string())?;
     let meta = tags
         .iter()
         .filter(|t| t.tag_type == TAG_SCRIPT)
         .find_map(|t| {
             let v = amf0::decode_all(&t.data, &Amf0Limits::default()).ok()?;
-            (v.first()?.as_str() == Some("onMetaData")).then(|| v[1..].to_vec())
+            (v.first()?.as_str() == Some(DATA_ON_METADATA)).then(|| v[1..].to_vec())
         });
-    // When looping, end-of-sequence packets would end the stream at each wrap.
     let is_eos = |t: &FlvTag| {
         t.tag_type == TAG_VIDEO
             && flv::classify_video(&t.data).map(|i| i.packet) == Some(flv::VideoPacket::SequenceEnd)
     };
-    let media: Vec<&FlvTag> = tags
-        .iter()
+    let media: Vec<FlvTag> = tags
+        .into_iter()
         .filter(|t| t.tag_type == TAG_AUDIO || t.tag_type == TAG_VIDEO)
         .filter(|t| !(a.r#loop && is_eos(t)))
         .collect();
     if media.is_empty() {
         return Err(format!("{}: no audio or video tags", a.file));
     }
+    Ok((meta, media))
+}
+
+/// Wait until `due` while keeping the socket serviced.
+fn wait_until(p: &mut Publisher, due: Instant) -> Result<(), String> {
+    while Instant::now() < due {
+        let step = (due - Instant::now()).min(Duration::from_millis(20));
+        if p.pending_bytes() > 0 {
+            match p.flush(Instant::now() + step) {
+                Ok(()) | Err(ClientError::Timeout(_)) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        } else {
+            std::thread::sleep(step);
+            check_events(p)?;
+        }
+    }
+    Ok(())
+}
+
+fn publish(a: PublishArgs, timeout: Duration) -> Result<(), String> {
+    let url = RtmpUrl::parse(&a.url).map_err(|e| e.to_string())?;
+    let (meta, media) = load_media(&a)?;
     let first_ts = media.iter().map(|t| t.timestamp).min().unwrap_or(0);
     let last_ts = media.iter().map(|t| t.timestamp).max().unwrap_or(0);
     let mut p = Publisher::connect_url(&url, timeout).map_err(|e| e.to_string())?;
@@ -165,20 +190,7 @@ fn publish(a: PublishArgs, timeout: Duration) -> Result<(), String> {
         for t in &media {
             let rel = u64::from(t.timestamp - first_ts) + offset;
             if !a.no_realtime {
-                let due = start + Duration::from_millis(rel);
-                // Wait for the tag's time while keeping the socket serviced.
-                while Instant::now() < due {
-                    let step = (due - Instant::now()).min(Duration::from_millis(20));
-                    if p.pending_bytes() > 0 {
-                        match p.flush(Instant::now() + step) {
-                            Ok(()) | Err(ClientError::Timeout(_)) => {}
-                            Err(e) => return Err(e.to_string()),
-                        }
-                    } else {
-                        std::thread::sleep(step);
-                        check_events(&mut p)?;
-                    }
-                }
+                wait_until(&mut p, start + Duration::from_millis(rel))?;
             } else if p.pending_bytes() > 4 * 1024 * 1024 {
                 p.flush(Instant::now() + timeout)
                     .map_err(|e| e.to_string())?;
@@ -237,6 +249,60 @@ struct PlayStats {
     first_key: Option<Duration>,
 }
 
+impl PlayStats {
+    /// Count a media message and append it to the FLV output.
+    fn on_media(
+        &mut self,
+        kind: MediaKind,
+        timestamp: u32,
+        payload: &[u8],
+        started: Instant,
+        buf: &mut BytesMut,
+    ) {
+        self.media_bytes += payload.len() as u64;
+        match kind {
+            MediaKind::Video => {
+                self.video_frames += 1;
+                if let Some(info) = flv::classify_video(payload) {
+                    self.video_codec.get_or_insert(flv::codec_name(info.codec));
+                    if info.keyframe && info.packet == flv::VideoPacket::Frame {
+                        self.keyframes += 1;
+                        self.first_key.get_or_insert(started.elapsed());
+                    }
+                }
+                flv::write_tag(TAG_VIDEO, timestamp, payload, buf);
+            }
+            MediaKind::Audio => {
+                self.audio_frames += 1;
+                if let Some(c) = flv::audio_codec(payload) {
+                    self.audio_codec.get_or_insert(flv::codec_name(c));
+                }
+                flv::write_tag(TAG_AUDIO, timestamp, payload, buf);
+            }
+        }
+    }
+
+    /// The closing summary line.
+    fn report(&self, started: Instant, ending: &str, received: u64) {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "played {:.2} s ({ending}): video {} ({} frames, {} key), audio {} ({} frames), {} media bytes, {} bytes received ({:.0} kbit/s), first keyframe after {}",
+            secs,
+            self.video_codec.unwrap_or("none"),
+            self.video_frames,
+            self.keyframes,
+            self.audio_codec.unwrap_or("none"),
+            self.audio_frames,
+            self.media_bytes,
+            received,
+            received as f64 * 8.0 / 1000.0 / secs.max(1e-3),
+            self.first_key
+                .map(|d| format!("{} ms", d.as_millis()))
+                .unwrap_or_else(|| "never".to_owned()),
+        );
+    }
+}
+
 fn play(a: PlayArgs, timeout: Duration) -> Result<(), String> {
     let url = RtmpUrl::parse(&a.url).map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -275,32 +341,10 @@ fn play(a: PlayArgs, timeout: Duration) -> Result<(), String> {
                 kind,
                 timestamp,
                 payload,
-            } => {
-                st.media_bytes += payload.len() as u64;
-                match kind {
-                    MediaKind::Video => {
-                        st.video_frames += 1;
-                        if let Some(info) = flv::classify_video(&payload) {
-                            st.video_codec.get_or_insert(flv::codec_name(info.codec));
-                            if info.keyframe && info.packet == flv::VideoPacket::Frame {
-                                st.keyframes += 1;
-                                st.first_key.get_or_insert(started.elapsed());
-                            }
-                        }
-                        flv::write_tag(TAG_VIDEO, timestamp, &payload, &mut buf);
-                    }
-                    MediaKind::Audio => {
-                        st.audio_frames += 1;
-                        if let Some(c) = flv::audio_codec(&payload) {
-                            st.audio_codec.get_or_insert(flv::codec_name(c));
-                        }
-                        flv::write_tag(TAG_AUDIO, timestamp, &payload, &mut buf);
-                    }
-                }
-            }
+            } => st.on_media(kind, timestamp, &payload, started, &mut buf),
             ClientEvent::StreamEof(_) => break "stream ended",
             ClientEvent::Status { code, .. }
-                if code == "NetStream.Play.UnpublishNotify" || code == "NetStream.Play.Stop" =>
+                if code == CODE_PLAY_UNPUBLISH_NOTIFY || code == CODE_PLAY_STOP =>
             {
                 break "stream ended"
             }
@@ -319,21 +363,6 @@ fn play(a: PlayArgs, timeout: Duration) -> Result<(), String> {
     let received = player.bytes_received();
     let _ = player.close(Duration::from_secs(1));
     prog.done();
-    let secs = started.elapsed().as_secs_f64();
-    eprintln!(
-        "played {:.2} s ({ending}): video {} ({} frames, {} key), audio {} ({} frames), {} media bytes, {} bytes received ({:.0} kbit/s), first keyframe after {}",
-        secs,
-        st.video_codec.unwrap_or("none"),
-        st.video_frames,
-        st.keyframes,
-        st.audio_codec.unwrap_or("none"),
-        st.audio_frames,
-        st.media_bytes,
-        received,
-        received as f64 * 8.0 / 1000.0 / secs.max(1e-3),
-        st.first_key
-            .map(|d| format!("{} ms", d.as_millis()))
-            .unwrap_or_else(|| "never".to_owned()),
-    );
+    st.report(started, ending, received);
     Ok(())
 }

@@ -16,7 +16,7 @@ use log::{debug, trace};
 use crate::proto::amf0::Amf0Value;
 use crate::proto::chunk::{ChunkDecoder, ChunkEncoder, ChunkLimits, RawMessage};
 use crate::proto::client::ClientError as SessionError;
-use crate::proto::command::{self, Command, LEVEL_ERROR};
+use crate::proto::command::{self, Command, CMD_ERROR, LEVEL_ERROR};
 use crate::proto::message::{RtmpMessage, UserControl, TYPE_AUDIO, TYPE_VIDEO};
 use crate::proto::session::MediaKind;
 
@@ -176,7 +176,7 @@ impl LightSubscriber {
             }
             Command::Error { args, .. } => {
                 on(LightEvent::Rejected(
-                    command::info_code(&args).unwrap_or("_error").to_owned(),
+                    command::info_code(&args).unwrap_or(CMD_ERROR).to_owned(),
                 ));
             }
             Command::OnStatus { level, code, .. } => {

@@ -357,67 +357,8 @@ impl MultiClient {
         }
         if slot.session_begun && !slot.t.inbuf.is_empty() {
             match &mut slot.role {
-                Role::Publisher(s) => {
-                    s.handle_input(&mut slot.t.inbuf, scratch, &mut slot.t.out)?;
-                    for ev in scratch.drain(..) {
-                        match ev {
-                            ClientEvent::Connected => {
-                                slot.step = Step::CreateStream;
-                                slot.deadline = Instant::now() + timeout;
-                            }
-                            ClientEvent::StreamCreated(_) => {
-                                slot.step = Step::Start;
-                                slot.deadline = Instant::now() + timeout;
-                            }
-                            ClientEvent::PublishStarted => {
-                                debug!("conn#{id} publishing");
-                                slot.started = true;
-                                slot.step = Step::Media;
-                                on(id, MultiEvent::Started);
-                            }
-                            ClientEvent::Error { code, .. } => {
-                                return Err(ClientError::Rejected {
-                                    step: slot.step,
-                                    code,
-                                });
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                Role::Subscriber(s) => {
-                    let mut rejected = None;
-                    let mut started = false;
-                    s.handle_input(&mut slot.t.inbuf, &mut slot.t.out, &mut |ev| match ev {
-                        LightEvent::Media {
-                            kind,
-                            timestamp,
-                            payload,
-                        } => on(
-                            id,
-                            MultiEvent::Media {
-                                kind,
-                                timestamp,
-                                payload: &payload,
-                            },
-                        ),
-                        LightEvent::Started => started = true,
-                        LightEvent::Ended => on(id, MultiEvent::Ended),
-                        LightEvent::Rejected(code) => rejected = Some(code),
-                    })?;
-                    if started && !slot.started {
-                        debug!("conn#{id} playing");
-                        slot.started = true;
-                        slot.step = Step::Media;
-                        on(id, MultiEvent::Started);
-                    }
-                    if let Some(code) = rejected {
-                        return Err(ClientError::Rejected {
-                            step: slot.step,
-                            code,
-                        });
-                    }
-                }
+                Role::Publisher(_) => feed_publisher(id, slot, scratch, timeout, on)?,
+                Role::Subscriber(_) => feed_subscriber(id, slot, on)?,
             }
         }
         slot.t.flush(slot.step)?;
@@ -425,5 +366,88 @@ impl MultiClient {
             return Err(ClientError::Closed(slot.step));
         }
         Ok(())
+    }
+}
+
+/// Hand a publisher's input to its session and follow its steps.
+fn feed_publisher(
+    id: usize,
+    slot: &mut Slot,
+    scratch: &mut Vec<ClientEvent>,
+    timeout: Duration,
+    on: &mut dyn FnMut(usize, MultiEvent<'_>),
+) -> Result<(), ClientError> {
+    let Role::Publisher(s) = &mut slot.role else {
+        return Ok(());
+    };
+    s.handle_input(&mut slot.t.inbuf, scratch, &mut slot.t.out)?;
+    for ev in scratch.drain(..) {
+        match ev {
+            ClientEvent::Connected => {
+                slot.step = Step::CreateStream;
+                slot.deadline = Instant::now() + timeout;
+            }
+            ClientEvent::StreamCreated(_) => {
+                slot.step = Step::Start;
+                slot.deadline = Instant::now() + timeout;
+            }
+            ClientEvent::PublishStarted => {
+                debug!("conn#{id} publishing");
+                slot.started = true;
+                slot.step = Step::Media;
+                on(id, MultiEvent::Started);
+            }
+            ClientEvent::Error { code, .. } => {
+                return Err(ClientError::Rejected {
+                    step: slot.step,
+                    code,
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Hand a subscriber's input to its light session; media goes to `on`.
+fn feed_subscriber(
+    id: usize,
+    slot: &mut Slot,
+    on: &mut dyn FnMut(usize, MultiEvent<'_>),
+) -> Result<(), ClientError> {
+    let Role::Subscriber(s) = &mut slot.role else {
+        return Ok(());
+    };
+    let mut rejected = None;
+    let mut started = false;
+    s.handle_input(&mut slot.t.inbuf, &mut slot.t.out, &mut |ev| match ev {
+        LightEvent::Media {
+            kind,
+            timestamp,
+            payload,
+        } => on(
+            id,
+            MultiEvent::Media {
+                kind,
+                timestamp,
+                payload: &payload,
+            },
+        ),
+        LightEvent::Started => started = true,
+        LightEvent::Ended => on(id, MultiEvent::Ended),
+        LightEvent::Rejected(code) => rejected = Some(code),
+    })?;
+    if started && !slot.started {
+        debug!("conn#{id} playing");
+        slot.started = true;
+        slot.step = Step::Media;
+        on(id, MultiEvent::Started);
+    }
+    match rejected {
+        Some(code) => Err(ClientError::Rejected {
+            step: slot.step,
+            code,
+        }),
+        None => Ok(()),
     }
 }

@@ -38,7 +38,7 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 use log::{debug, trace};
 
-use super::amf0::{self, Amf0Limits, Amf0Value};
+use super::amf0::{self, Amf0Limits, Amf0Value, Strings};
 use super::chunk::{
     ChunkDecoder, ChunkEncoder, ChunkError, ChunkLimits, RawMessage, DEFAULT_CHUNK_SIZE,
 };
@@ -48,6 +48,9 @@ use super::message::{
     CSID_STREAM_COMMAND, CSID_VIDEO, TYPE_AUDIO, TYPE_COMMAND_AMF0, TYPE_DATA_AMF0, TYPE_VIDEO,
 };
 use super::session::{self, decode_message, AckWindow, MediaKind};
+use super::status::{
+    CODE_PLAY_START, CODE_PUBLISH_START, DATA_ON_METADATA, DATA_SET_DATA_FRAME, LEVEL_ERROR,
+};
 
 /// What the client does once connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,8 +290,8 @@ impl ClientSession {
     ) -> Result<(), ClientError> {
         self.require_publishing("send_metadata")?;
         let mut all = Vec::with_capacity(values.len() + 2);
-        all.push(Amf0Value::String("@setDataFrame".to_owned()));
-        all.push(Amf0Value::String("onMetaData".to_owned()));
+        all.push(Amf0Value::string(DATA_SET_DATA_FRAME));
+        all.push(Amf0Value::string(DATA_ON_METADATA));
         all.extend_from_slice(values);
         self.write_amf(CSID_DATA, TYPE_DATA_AMF0, self.stream_id, &all, out);
         Ok(())
@@ -382,7 +385,7 @@ impl ClientSession {
         events: &mut Vec<ClientEvent>,
         out: &mut BytesMut,
     ) -> Result<(), ClientError> {
-        match decode_message(raw, &self.config.amf_limits)? {
+        match decode_message(raw, &self.config.amf_limits, Strings::Lossy)? {
             RtmpMessage::WindowAckSize(w) => {
                 debug!("server window ack size {w}");
                 self.acks.set_window(w);
@@ -447,16 +450,16 @@ impl ClientSession {
         events: &mut Vec<ClientEvent>,
     ) {
         let first = values.first().and_then(Amf0Value::as_str);
-        let plain = first == Some("onMetaData");
+        let plain = first == Some(DATA_ON_METADATA);
         let values = match first {
-            Some("onMetaData") => values,
-            Some("@setDataFrame") => values[1..].to_vec(),
+            Some(DATA_ON_METADATA) => values,
+            Some(DATA_SET_DATA_FRAME) => values[1..].to_vec(),
             _ => {
                 debug!("data message {first:?} ignored");
                 return;
             }
         };
-        if values.first().and_then(Amf0Value::as_str) != Some("onMetaData") {
+        if values.first().and_then(Amf0Value::as_str) != Some(DATA_ON_METADATA) {
             return;
         }
         let body = if type_id == TYPE_DATA_AMF0 && plain {
@@ -486,24 +489,7 @@ impl ClientSession {
                 self.after_connect(out);
             }
             Command::Result { tx, .. } if tx == self.create_tx && tx != 0.0 => {
-                if self.state != State::CreatingStream {
-                    return;
-                }
-                // The stream id is the last number of the answer.
-                let id = values
-                    .iter()
-                    .skip(2)
-                    .rev()
-                    .find_map(Amf0Value::as_number)
-                    .unwrap_or(0.0);
-                self.stream_id = if id >= 1.0 && id <= f64::from(u32::MAX) {
-                    id as u32
-                } else {
-                    debug!("createStream answered with {id}; using 1");
-                    1
-                };
-                events.push(ClientEvent::StreamCreated(self.stream_id));
-                self.request_stream(out);
+                self.on_stream_created(values, events, out)
             }
             Command::Result { tx, .. } => trace!("_result {tx}"),
             Command::Error { tx, .. } => {
@@ -519,36 +505,69 @@ impl ClientSession {
                 level,
                 code,
                 description,
-            } => {
-                debug!("onStatus {level} {code}");
-                if level == "error" {
-                    events.push(ClientEvent::Error {
-                        tx: 0.0,
-                        code,
-                        description,
-                    });
-                    return;
-                }
-                let started = match (self.config.mode, code.as_str()) {
-                    (ClientMode::Publish, command::CODE_PUBLISH_START) => {
-                        Some(ClientEvent::PublishStarted)
-                    }
-                    (ClientMode::Play, command::CODE_PLAY_START) => Some(ClientEvent::PlayStarted),
-                    _ => None,
-                };
-                events.push(ClientEvent::Status {
-                    level,
-                    code,
-                    description,
-                });
-                if let Some(ev) = started {
-                    if self.state == State::Requested {
-                        self.state = State::Active;
-                    }
-                    events.push(ev);
-                }
-            }
+            } => self.on_status(level, code, description, events),
             other => debug!("command {other:?} ignored"),
+        }
+    }
+
+    /// createStream answered: its stream id, then publish or play.
+    fn on_stream_created(
+        &mut self,
+        values: &[Amf0Value],
+        events: &mut Vec<ClientEvent>,
+        out: &mut BytesMut,
+    ) {
+        if self.state != State::CreatingStream {
+            return;
+        }
+        // The stream id is the last number of the answer.
+        let id = values
+            .iter()
+            .skip(2)
+            .rev()
+            .find_map(Amf0Value::as_number)
+            .unwrap_or(0.0);
+        self.stream_id = if id >= 1.0 && id <= f64::from(u32::MAX) {
+            id as u32
+        } else {
+            debug!("createStream answered with {id}; using 1");
+            1
+        };
+        events.push(ClientEvent::StreamCreated(self.stream_id));
+        self.request_stream(out);
+    }
+
+    fn on_status(
+        &mut self,
+        level: String,
+        code: String,
+        description: String,
+        events: &mut Vec<ClientEvent>,
+    ) {
+        debug!("onStatus {level} {code}");
+        if level == LEVEL_ERROR {
+            events.push(ClientEvent::Error {
+                tx: 0.0,
+                code,
+                description,
+            });
+            return;
+        }
+        let started = match (self.config.mode, code.as_str()) {
+            (ClientMode::Publish, CODE_PUBLISH_START) => Some(ClientEvent::PublishStarted),
+            (ClientMode::Play, CODE_PLAY_START) => Some(ClientEvent::PlayStarted),
+            _ => None,
+        };
+        events.push(ClientEvent::Status {
+            level,
+            code,
+            description,
+        });
+        if let Some(ev) = started {
+            if self.state == State::Requested {
+                self.state = State::Active;
+            }
+            events.push(ev);
         }
     }
 

@@ -46,13 +46,11 @@ pub const TYPE_SHARED_OBJECT_AMF0: u8 = 19;
 pub const TYPE_COMMAND_AMF0: u8 = 20;
 pub const TYPE_AGGREGATE: u8 = 22;
 
-/// Chunk stream ids this implementation sends on.
-pub const CSID_CONTROL: u32 = 2;
-pub const CSID_COMMAND: u32 = 3;
-pub const CSID_DATA: u32 = 4;
-pub const CSID_STREAM_COMMAND: u32 = 5;
-pub const CSID_AUDIO: u32 = 6;
-pub const CSID_VIDEO: u32 = 7;
+/// Chunk stream ids this implementation sends on (defined in the chunk
+/// layer, re-exported here where they have always been).
+pub use super::chunk::{
+    CSID_AUDIO, CSID_COMMAND, CSID_CONTROL, CSID_DATA, CSID_STREAM_COMMAND, CSID_VIDEO,
+};
 
 /// User Control event (message type 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,52 +299,20 @@ impl RtmpMessage {
 
     /// Encode with the given timestamp (commands/control use 0).
     pub fn encode(&self) -> RawMessage {
-        let control = |payload: Bytes| RawMessage {
-            csid: CSID_CONTROL,
-            timestamp: 0,
+        let raw = |csid, timestamp, stream_id, payload| RawMessage {
+            csid,
+            timestamp,
             type_id: self.type_id(),
-            stream_id: 0,
+            stream_id,
             payload,
         };
-        let u32_body = |v: u32| control(Bytes::copy_from_slice(&v.to_be_bytes()));
         match self {
-            RtmpMessage::SetChunkSize(v) | RtmpMessage::WindowAckSize(v) => u32_body(*v),
-            RtmpMessage::Abort { csid: v } | RtmpMessage::Acknowledgement { sequence: v } => {
-                u32_body(*v)
-            }
-            RtmpMessage::SetPeerBandwidth { size, limit_type } => {
-                let mut b = BytesMut::with_capacity(5);
-                b.put_u32(*size);
-                b.put_u8(*limit_type);
-                control(b.freeze())
-            }
-            RtmpMessage::UserControl(uc) => {
-                let mut b = BytesMut::with_capacity(10);
-                b.put_u16(uc.event_type());
-                match *uc {
-                    UserControl::StreamBegin(v)
-                    | UserControl::StreamEof(v)
-                    | UserControl::StreamDry(v)
-                    | UserControl::StreamIsRecorded(v)
-                    | UserControl::PingRequest(v)
-                    | UserControl::PingResponse(v) => b.put_u32(v),
-                    UserControl::SetBufferLength {
-                        stream_id,
-                        buffer_ms,
-                    } => {
-                        b.put_u32(stream_id);
-                        b.put_u32(buffer_ms);
-                    }
-                    UserControl::Unknown { .. } => {}
-                }
-                control(b.freeze())
-            }
             RtmpMessage::Audio {
                 timestamp,
                 stream_id,
                 payload,
-            }
-            | RtmpMessage::Video {
+            } => raw(CSID_AUDIO, *timestamp, *stream_id, payload.clone()),
+            RtmpMessage::Video {
                 timestamp,
                 stream_id,
                 payload,
@@ -355,31 +321,14 @@ impl RtmpMessage {
                 timestamp,
                 stream_id,
                 payload,
-            } => RawMessage {
-                csid: if self.type_id() == TYPE_AUDIO {
-                    CSID_AUDIO
-                } else {
-                    CSID_VIDEO
-                },
-                timestamp: *timestamp,
-                type_id: self.type_id(),
-                stream_id: *stream_id,
-                payload: payload.clone(),
-            },
+            } => raw(CSID_VIDEO, *timestamp, *stream_id, payload.clone()),
             RtmpMessage::Command { stream_id, values } => {
-                let mut b = BytesMut::new();
-                amf0::encode_all(values, &mut b);
-                RawMessage {
-                    csid: if *stream_id == 0 {
-                        CSID_COMMAND
-                    } else {
-                        CSID_STREAM_COMMAND
-                    },
-                    timestamp: 0,
-                    type_id: TYPE_COMMAND_AMF0,
-                    stream_id: *stream_id,
-                    payload: b.freeze(),
-                }
+                let csid = if *stream_id == 0 {
+                    CSID_COMMAND
+                } else {
+                    CSID_STREAM_COMMAND
+                };
+                raw(csid, 0, *stream_id, amf_payload(values))
             }
             RtmpMessage::Data {
                 timestamp,
@@ -388,31 +337,62 @@ impl RtmpMessage {
                 payload,
             } => {
                 let payload = if payload.is_empty() {
-                    let mut b = BytesMut::new();
-                    amf0::encode_all(values, &mut b);
-                    b.freeze()
+                    amf_payload(values)
                 } else {
                     payload.clone()
                 };
-                RawMessage {
-                    csid: CSID_DATA,
-                    timestamp: *timestamp,
-                    type_id: TYPE_DATA_AMF0,
-                    stream_id: *stream_id,
-                    payload,
-                }
+                raw(CSID_DATA, *timestamp, *stream_id, payload)
             }
-            RtmpMessage::SharedObject { type_id } | RtmpMessage::Unknown { type_id } => {
-                RawMessage {
-                    csid: CSID_COMMAND,
-                    timestamp: 0,
-                    type_id: *type_id,
-                    stream_id: 0,
-                    payload: Bytes::new(),
-                }
+            RtmpMessage::SharedObject { .. } | RtmpMessage::Unknown { .. } => {
+                raw(CSID_COMMAND, 0, 0, Bytes::new())
             }
+            control => raw(CSID_CONTROL, 0, 0, control_payload(control)),
         }
     }
+}
+
+/// AMF0 encoding of `values`.
+fn amf_payload(values: &[Amf0Value]) -> Bytes {
+    let mut b = BytesMut::new();
+    amf0::encode_all(values, &mut b);
+    b.freeze()
+}
+
+/// Payload of a protocol control or user control message (empty for any
+/// other message).
+fn control_payload(msg: &RtmpMessage) -> Bytes {
+    let mut b = BytesMut::with_capacity(10);
+    match msg {
+        RtmpMessage::SetChunkSize(v)
+        | RtmpMessage::WindowAckSize(v)
+        | RtmpMessage::Abort { csid: v }
+        | RtmpMessage::Acknowledgement { sequence: v } => b.put_u32(*v),
+        RtmpMessage::SetPeerBandwidth { size, limit_type } => {
+            b.put_u32(*size);
+            b.put_u8(*limit_type);
+        }
+        RtmpMessage::UserControl(uc) => {
+            b.put_u16(uc.event_type());
+            match *uc {
+                UserControl::StreamBegin(v)
+                | UserControl::StreamEof(v)
+                | UserControl::StreamDry(v)
+                | UserControl::StreamIsRecorded(v)
+                | UserControl::PingRequest(v)
+                | UserControl::PingResponse(v) => b.put_u32(v),
+                UserControl::SetBufferLength {
+                    stream_id,
+                    buffer_ms,
+                } => {
+                    b.put_u32(stream_id);
+                    b.put_u32(buffer_ms);
+                }
+                UserControl::Unknown { .. } => {}
+            }
+        }
+        _ => {}
+    }
+    b.freeze()
 }
 
 /// Conventional csid for a sub-message type of an aggregate.
@@ -440,39 +420,88 @@ pub fn split_aggregate(
     stream_id: u32,
     payload: &Bytes,
 ) -> Result<Vec<RawMessage>, MessageError> {
-    let mut out = Vec::new();
-    let mut pos = 0usize;
-    let mut first_ts = None;
-    while pos < payload.len() {
-        let h = payload
-            .get(pos..pos + 11)
-            .ok_or(MessageError::BadAggregate)?;
-        let type_id = h[0];
-        let size = be24(&h[1..4]) as usize;
-        let ts = be24(&h[4..7]) | (u32::from(h[7]) << 24);
-        let body_start = pos + 11;
-        let body_end = body_start + size;
-        if body_end > payload.len() {
-            return Err(MessageError::BadAggregate);
+    Ok(AggregateIter::new(timestamp, stream_id, payload.clone())?.collect())
+}
+
+/// The sub-messages of an aggregate, one at a time (see
+/// [`split_aggregate`] for the layout). [`AggregateIter::new`] checks the
+/// whole layout first (a walk over the headers, no allocation), so a
+/// malformed aggregate yields no sub-message at all and iterating cannot
+/// fail. A session keeps a partly consumed iterator to bound the work of one
+/// call however many sub-messages an aggregate holds.
+#[derive(Debug, Clone)]
+pub struct AggregateIter {
+    timestamp: u32,
+    stream_id: u32,
+    payload: Bytes,
+    pos: usize,
+    first_ts: Option<u32>,
+}
+
+/// The next sub-message header at `pos`: (type, body range, timestamp) and
+/// where the following one starts (`None` after the last).
+type SubHeader = (u8, std::ops::Range<usize>, u32, Option<usize>);
+
+fn sub_header(payload: &[u8], pos: usize) -> Result<SubHeader, MessageError> {
+    let h = payload
+        .get(pos..pos + 11)
+        .ok_or(MessageError::BadAggregate)?;
+    let size = be24(&h[1..4]) as usize;
+    let ts = be24(&h[4..7]) | (u32::from(h[7]) << 24);
+    let body = pos + 11..pos + 11 + size;
+    let rest = payload
+        .len()
+        .checked_sub(body.end)
+        .ok_or(MessageError::BadAggregate)?;
+    let next = match rest {
+        0 => None,
+        1..=3 => return Err(MessageError::BadAggregate),
+        _ => Some(body.end + 4),
+    };
+    Ok((h[0], body, ts, next))
+}
+
+impl AggregateIter {
+    /// Check the layout of `payload`; `BadAggregate` if it is malformed.
+    pub fn new(timestamp: u32, stream_id: u32, payload: Bytes) -> Result<Self, MessageError> {
+        let mut pos = Some(0);
+        while let Some(p) = pos.filter(|&p| p < payload.len()) {
+            pos = sub_header(&payload, p)?.3;
         }
-        let t0 = *first_ts.get_or_insert(ts);
-        out.push(RawMessage {
-            csid: csid_for_type(type_id),
-            timestamp: timestamp.wrapping_add(ts.wrapping_sub(t0)),
-            type_id,
+        Ok(AggregateIter {
+            timestamp,
             stream_id,
-            payload: payload.slice(body_start..body_end),
-        });
-        let rest = payload.len() - body_end;
-        if rest == 0 {
-            break;
-        }
-        if rest < 4 {
-            return Err(MessageError::BadAggregate);
-        }
-        pos = body_end + 4;
+            payload,
+            pos: 0,
+            first_ts: None,
+        })
     }
-    Ok(out)
+
+    /// True when every sub-message has been returned.
+    pub fn is_done(&self) -> bool {
+        self.pos >= self.payload.len()
+    }
+}
+
+impl Iterator for AggregateIter {
+    type Item = RawMessage;
+
+    fn next(&mut self) -> Option<RawMessage> {
+        if self.is_done() {
+            return None;
+        }
+        // Checked by `new`.
+        let (type_id, body, ts, next) = sub_header(&self.payload, self.pos).ok()?;
+        self.pos = next.unwrap_or(self.payload.len());
+        let t0 = *self.first_ts.get_or_insert(ts);
+        Some(RawMessage {
+            csid: csid_for_type(type_id),
+            timestamp: self.timestamp.wrapping_add(ts.wrapping_sub(t0)),
+            type_id,
+            stream_id: self.stream_id,
+            payload: self.payload.slice(body),
+        })
+    }
 }
 
 #[cfg(test)]

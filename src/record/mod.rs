@@ -32,8 +32,11 @@
 //!   Codec sequence headers bypass the budget; if even they (or a
 //!   start/metadata/stop command) meet a full channel they wait in a small
 //!   per-recording backlog that every later call and [`RecorderHandle::poll`]
-//!   retry, in order. Drops are counted ([`RecorderHandle::dropped`]) and
-//!   warned about at most once per second per recording.
+//!   retry, in order. The backlog is bounded: besides the start and stop it
+//!   holds at most [`MAX_BACKLOG`] entries; past that a new sequence header
+//!   replaces the oldest queued one of its media type and repeated metadata
+//!   is dropped. Drops are counted ([`RecorderHandle::dropped`]) and warned
+//!   about at most once per second per recording.
 //! * After [`RecorderHandle::stop`] the thread finalizes the file at once
 //!   (flush, then `duration`/`filesize` and the header flags patched in
 //!   place). Calls with a stopped or unknown id are ignored.
@@ -225,6 +228,9 @@ struct Slot {
     warned_dropped: u64,
 }
 
+/// Sequence headers and metadata one recording's backlog holds at most.
+pub const MAX_BACKLOG: usize = 16;
+
 /// How many finished recordings [`RecorderHandle::dropped`] still knows.
 const KEEP_FINISHED: usize = 256;
 
@@ -353,7 +359,7 @@ impl RecorderHandle {
             // Never dropped for the budget; queued behind any backlog.
             slot.shared.in_flight.fetch_add(len, Ordering::Relaxed);
             if !slot.backlog.is_empty() {
-                slot.backlog.push_back(cmd);
+                queue_bounded(id, slot, cmd);
                 return;
             }
             match self.tx.try_send(cmd) {
@@ -364,7 +370,7 @@ impl RecorderHandle {
                 }
                 Err(TrySendError::Disconnected(_)) => {
                     slot.shared.in_flight.fetch_sub(len, Ordering::Relaxed);
-                    count_drop(id, slot);
+                    count_drop(id, slot, RESUME_AT_KEYFRAME);
                 }
             }
             return;
@@ -375,13 +381,13 @@ impl RecorderHandle {
             _ => false,
         };
         if slot.waiting_keyframe && !resumes {
-            count_drop(id, slot);
+            count_drop(id, slot, RESUME_AT_KEYFRAME);
             return;
         }
         let in_flight = slot.shared.in_flight.load(Ordering::Relaxed);
         if !slot.backlog.is_empty() || in_flight.saturating_add(len) > budget {
             slot.waiting_keyframe = true;
-            count_drop(id, slot);
+            count_drop(id, slot, RESUME_AT_KEYFRAME);
             return;
         }
         slot.shared.in_flight.fetch_add(len, Ordering::Relaxed);
@@ -392,7 +398,7 @@ impl RecorderHandle {
                 if matches!(e, TrySendError::Full(_)) {
                     slot.waiting_keyframe = true;
                 }
-                count_drop(id, slot);
+                count_drop(id, slot, RESUME_AT_KEYFRAME);
             }
         }
     }
@@ -437,6 +443,12 @@ impl RecorderHandle {
     pub fn dropped(&self, id: RecordingId) -> u64 {
         self.shared(id)
             .map_or(0, |s| s.dropped.load(Ordering::Relaxed))
+    }
+
+    /// Commands of this recording waiting in its backlog for room in the
+    /// channel (at most [`MAX_BACKLOG`] plus its start and stop).
+    pub fn backlog_len(&self, id: RecordingId) -> usize {
+        self.slots.get(&id).map_or(0, |s| s.backlog.len())
     }
 
     /// Payload bytes of this recording queued for the thread and not yet
@@ -518,7 +530,7 @@ impl RecorderHandle {
             return;
         };
         if !slot.backlog.is_empty() {
-            slot.backlog.push_back(cmd);
+            queue_bounded(id, slot, cmd);
             return;
         }
         match self.tx.try_send(cmd) {
@@ -574,8 +586,57 @@ impl RecorderHandle {
     }
 }
 
-/// Counts one dropped frame and warns at most once per second.
-fn count_drop(id: RecordingId, slot: &mut Slot) {
+/// What follows a media drop.
+const RESUME_AT_KEYFRAME: &str = "resuming at the next keyframe";
+/// What a backlog drop loses.
+const BACKLOG_FULL: &str = "backlog full: older sequence header or repeated metadata dropped";
+
+/// Queue `cmd` behind a non-empty backlog, keeping it bounded: start and
+/// stop are always queued (one each per recording); beyond
+/// [`MAX_BACKLOG`] other entries, a sequence header replaces the oldest
+/// queued one of the same media type (no frame of the recording sits
+/// between them, the backlog holds none, so the older one is superseded),
+/// and anything else (metadata: only the first is recorded anyway) is
+/// dropped. Every drop is counted in `dropped` and warned about.
+fn queue_bounded(id: RecordingId, slot: &mut Slot, cmd: RecordCmd) {
+    let always = matches!(cmd, RecordCmd::Start { .. } | RecordCmd::Stop { .. });
+    let others = slot
+        .backlog
+        .iter()
+        .filter(|c| !matches!(c, RecordCmd::Start { .. } | RecordCmd::Stop { .. }))
+        .count();
+    if always || others < MAX_BACKLOG {
+        slot.backlog.push_back(cmd);
+        return;
+    }
+    let seq_type = match &cmd {
+        RecordCmd::Frame { type_id, .. } => Some(*type_id),
+        _ => None,
+    };
+    let older = seq_type.and_then(|t| {
+        slot.backlog
+            .iter()
+            .position(|c| matches!(c, RecordCmd::Frame { type_id, .. } if *type_id == t))
+    });
+    let dropped = match older {
+        Some(i) => {
+            let old = slot.backlog.remove(i);
+            slot.backlog.push_back(cmd);
+            old
+        }
+        None => Some(cmd),
+    };
+    if let Some(RecordCmd::Frame { payload, .. }) = &dropped {
+        slot.shared
+            .in_flight
+            .fetch_sub(payload.len(), Ordering::Relaxed);
+    }
+    count_drop(id, slot, BACKLOG_FULL);
+}
+
+/// Counts one dropped frame (or backlog entry) and warns at most once per
+/// second.
+fn count_drop(id: RecordingId, slot: &mut Slot, what_next: &str) {
     let total = slot.shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
     let now = Instant::now();
     let due = slot
@@ -583,7 +644,7 @@ fn count_drop(id: RecordingId, slot: &mut Slot) {
         .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1));
     if due {
         warn!(
-            "{id} recorder behind: dropped {} frame(s) ({} total), resuming at the next keyframe",
+            "{id} recorder behind: dropped {} frame(s) ({} total), {what_next}",
             total - slot.warned_dropped,
             total
         );
@@ -624,6 +685,62 @@ mod tests {
             "MP3 has no sequence header"
         );
         assert_eq!(c(18, &[0x02]), None);
+    }
+
+    /// An opener that blocks until released, so the channel stays full.
+    fn gated_opener(gate: Arc<(Mutex<bool>, std::sync::Condvar)>) -> SinkOpener {
+        Arc::new(move |p: &Path| -> io::Result<Box<dyn RecordSink>> {
+            let mut open = gate.0.lock().unwrap();
+            while !*open {
+                open = gate.1.wait(open).unwrap();
+            }
+            open_file_sink(p)
+        })
+    }
+
+    #[test]
+    fn backlog_is_bounded_and_drops_are_counted() {
+        let dir = std::env::temp_dir().join(format!("rtmp-edge-backlog-{}", std::process::id()));
+        let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let mut cfg = RecorderConfig::new(&dir);
+        cfg.channel_capacity = 1;
+        cfg.opener = gated_opener(Arc::clone(&gate));
+        let mut h = RecorderHandle::spawn(cfg).unwrap();
+        let id = h.start("live", "backlog", SystemTime::UNIX_EPOCH);
+        h.metadata(id, 0, Bytes::from_static(b"\x02\x00\x0aonMetaData\x05"));
+        for i in 0..10_000u32 {
+            let seq = Bytes::from(vec![0x17, 0, 0, 0, 0, i as u8]);
+            h.frame(id, flv::TAG_VIDEO, i, seq);
+            h.frame(
+                id,
+                flv::TAG_AUDIO,
+                i,
+                Bytes::from_static(&[0xAF, 0, 0x12, 0x10]),
+            );
+            h.metadata(id, i, Bytes::from_static(b"\x02\x00\x0aonMetaData\x05"));
+        }
+        let queued = h.backlog_len(id);
+        assert!(queued <= MAX_BACKLOG + 1, "{queued} commands queued");
+        assert!(h.dropped(id) >= 3 * 10_000 - MAX_BACKLOG as u64 - 2);
+        assert!(
+            h.in_flight(id) <= (MAX_BACKLOG + 1) * 6,
+            "dropped headers leave in_flight"
+        );
+        h.stop(id);
+        assert!(
+            h.backlog_len(id) <= MAX_BACKLOG + 2,
+            "stop is never dropped"
+        );
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        let t = Instant::now();
+        while !h.finished(id) {
+            assert!(t.elapsed() < Duration::from_secs(5), "stop delivered");
+            h.poll();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        h.shutdown(Duration::from_secs(5));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -50,6 +50,7 @@ use std::time::{Duration, Instant};
 use super::{names, FrameKind, RecordCmd, RecorderConfig, RecordingId, RecordingShared};
 use crate::proto::amf0::{self, Amf0Limits, Amf0Value};
 use crate::proto::flv::{self, FlvHeader};
+use crate::proto::status::DATA_ON_METADATA;
 
 /// BufWriter capacity per open file.
 const WRITE_BUFFER: usize = 64 * 1024;
@@ -250,10 +251,12 @@ pub fn build_metadata(body: Option<&[u8]>) -> (BytesMut, bool, bool) {
         }
     });
     let (mut props, ecma) = match decoded.as_deref() {
-        Some([Amf0Value::String(name), Amf0Value::EcmaArray(p), ..]) if name == "onMetaData" => {
+        Some([Amf0Value::String(name), Amf0Value::EcmaArray(p), ..])
+            if name == DATA_ON_METADATA =>
+        {
             (p.clone(), true)
         }
-        Some([Amf0Value::String(name), Amf0Value::Object(p), ..]) if name == "onMetaData" => {
+        Some([Amf0Value::String(name), Amf0Value::Object(p), ..]) if name == DATA_ON_METADATA => {
             (p.clone(), false)
         }
         _ => (Vec::new(), true),
@@ -277,7 +280,7 @@ pub fn build_metadata(body: Option<&[u8]>) -> (BytesMut, bool, bool) {
         Amf0Value::Object(props)
     };
     let mut out = BytesMut::new();
-    amf0::encode_all(&[Amf0Value::String("onMetaData".to_owned()), obj], &mut out);
+    amf0::encode_all(&[Amf0Value::string(DATA_ON_METADATA), obj], &mut out);
     (out, hint_audio, hint_video)
 }
 

@@ -30,23 +30,11 @@ use std::fmt;
 
 use super::amf0::Amf0Value;
 
-/// Status levels of an info object.
-pub const LEVEL_STATUS: &str = "status";
-pub const LEVEL_WARNING: &str = "warning";
-pub const LEVEL_ERROR: &str = "error";
+mod build;
 
-/// Status codes used by the server and the client.
-pub const CODE_CONNECT_SUCCESS: &str = "NetConnection.Connect.Success";
-pub const CODE_CONNECT_REJECTED: &str = "NetConnection.Connect.Rejected";
-pub const CODE_PUBLISH_START: &str = "NetStream.Publish.Start";
-pub const CODE_PUBLISH_BAD_NAME: &str = "NetStream.Publish.BadName";
-pub const CODE_UNPUBLISH_SUCCESS: &str = "NetStream.Unpublish.Success";
-pub const CODE_PLAY_RESET: &str = "NetStream.Play.Reset";
-pub const CODE_PLAY_START: &str = "NetStream.Play.Start";
-pub const CODE_PLAY_STOP: &str = "NetStream.Play.Stop";
-pub const CODE_PLAY_STREAM_NOT_FOUND: &str = "NetStream.Play.StreamNotFound";
-pub const CODE_PLAY_UNPUBLISH_NOTIFY: &str = "NetStream.Play.UnpublishNotify";
-pub const CODE_PLAY_PUBLISH_NOTIFY: &str = "NetStream.Play.PublishNotify";
+pub use build::*;
+// The status codes and message names, kept at their old paths too.
+pub use super::status::*;
 
 /// `fmsVer` in the connect `_result` (what nginx-rtmp and FMS 3 announce).
 pub const FMS_VERSION: &str = "FMS/3,0,1,123";
@@ -289,6 +277,25 @@ pub fn info_code(args: &[Amf0Value]) -> Option<&str> {
         .and_then(Amf0Value::as_str)
 }
 
+/// `onStatus`: the first object-like argument is the info object.
+fn parse_on_status(values: &[Amf0Value]) -> Result<Command, CommandError> {
+    let info = values
+        .get(2..)
+        .unwrap_or_default()
+        .iter()
+        .find(|v| v.properties().is_some())
+        .ok_or(bad(CMD_ON_STATUS, "info object"))?;
+    let code = info
+        .get("code")
+        .and_then(Amf0Value::as_str)
+        .ok_or(bad(CMD_ON_STATUS, "code"))?;
+    Ok(Command::OnStatus {
+        level: info_str(info, "level"),
+        code: code.to_owned(),
+        description: info_str(info, "description"),
+    })
+}
+
 /// The typed fields of a connect command object (`object` left empty).
 fn connect_fields(obj: &Amf0Value) -> Result<ConnectParams, CommandError> {
     if !matches!(obj, Amf0Value::Object(_) | Amf0Value::EcmaArray(_)) {
@@ -319,8 +326,8 @@ impl Command {
             .ok_or(CommandError::NoName)?;
         let kind = match name {
             "connect" => 0,
-            "_result" => 1,
-            "_error" => 2,
+            CMD_RESULT => 1,
+            CMD_ERROR => 2,
             _ => return Command::parse(&values),
         };
         let tx = values
@@ -353,6 +360,9 @@ impl Command {
             .get(1)
             .and_then(Amf0Value::as_number)
             .ok_or(CommandError::NoTransactionId)?;
+        if let Some(cmd) = Command::parse_stream_command(name, tx, values)? {
+            return Ok(cmd);
+        }
         let cmd = match name {
             "connect" => {
                 let obj = values.get(2).ok_or(bad("connect", "command object"))?;
@@ -361,6 +371,35 @@ impl Command {
                 Command::Connect { tx, params }
             }
             "createStream" => Command::CreateStream { tx },
+            "_checkbw" => Command::CheckBw { tx },
+            CMD_RESULT => Command::Result {
+                tx,
+                args: values.get(2..).unwrap_or_default().to_vec(),
+            },
+            CMD_ERROR => Command::Error {
+                tx,
+                args: values.get(2..).unwrap_or_default().to_vec(),
+            },
+            CMD_ON_STATUS => parse_on_status(values)?,
+            other => {
+                log::trace!("unknown command '{other}' tx {tx}");
+                Command::Unknown {
+                    name: other.to_owned(),
+                    tx,
+                }
+            }
+        };
+        Ok(cmd)
+    }
+
+    /// The commands that name or drive a stream; `None` for other names.
+    fn parse_stream_command(
+        name: &str,
+        tx: f64,
+        values: &[Amf0Value],
+    ) -> Result<Option<Command>, CommandError> {
+        let flag_arg = |command, arg| opt_arg(values, 0).and_then(flag).ok_or(bad(command, arg));
+        Ok(Some(match name {
             "releaseStream" => Command::ReleaseStream {
                 tx,
                 name: name_arg(values, "releaseStream")?,
@@ -405,58 +444,19 @@ impl Command {
             },
             "pause" => Command::Pause {
                 tx,
-                pause: opt_arg(values, 0)
-                    .and_then(flag)
-                    .ok_or(bad("pause", "pause"))?,
+                pause: flag_arg("pause", "pause")?,
                 position_ms: opt_number(values, 1, 0.0, "pause", "position")?,
             },
             "receiveAudio" => Command::ReceiveAudio {
                 tx,
-                enable: opt_arg(values, 0)
-                    .and_then(flag)
-                    .ok_or(bad("receiveAudio", "enable"))?,
+                enable: flag_arg("receiveAudio", "enable")?,
             },
             "receiveVideo" => Command::ReceiveVideo {
                 tx,
-                enable: opt_arg(values, 0)
-                    .and_then(flag)
-                    .ok_or(bad("receiveVideo", "enable"))?,
+                enable: flag_arg("receiveVideo", "enable")?,
             },
-            "_checkbw" => Command::CheckBw { tx },
-            "_result" => Command::Result {
-                tx,
-                args: values.get(2..).unwrap_or_default().to_vec(),
-            },
-            "_error" => Command::Error {
-                tx,
-                args: values.get(2..).unwrap_or_default().to_vec(),
-            },
-            "onStatus" => {
-                let info = values
-                    .get(2..)
-                    .unwrap_or_default()
-                    .iter()
-                    .find(|v| v.properties().is_some())
-                    .ok_or(bad("onStatus", "info object"))?;
-                let code = info
-                    .get("code")
-                    .and_then(Amf0Value::as_str)
-                    .ok_or(bad("onStatus", "code"))?;
-                Command::OnStatus {
-                    level: info_str(info, "level"),
-                    code: code.to_owned(),
-                    description: info_str(info, "description"),
-                }
-            }
-            other => {
-                log::trace!("unknown command '{other}' tx {tx}");
-                Command::Unknown {
-                    name: other.to_owned(),
-                    tx,
-                }
-            }
-        };
-        Ok(cmd)
+            _ => return Ok(None),
+        }))
     }
 
     /// The command name as sent on the wire (`"connect"`, `"FCPublish"`...).
@@ -476,9 +476,9 @@ impl Command {
             Command::ReceiveAudio { .. } => "receiveAudio",
             Command::ReceiveVideo { .. } => "receiveVideo",
             Command::CheckBw { .. } => "_checkbw",
-            Command::Result { .. } => "_result",
-            Command::Error { .. } => "_error",
-            Command::OnStatus { .. } => "onStatus",
+            Command::Result { .. } => CMD_RESULT,
+            Command::Error { .. } => CMD_ERROR,
+            Command::OnStatus { .. } => CMD_ON_STATUS,
             Command::Unknown { name, .. } => name,
         }
     }
@@ -517,193 +517,11 @@ impl Command {
     }
 }
 
-fn s(v: &str) -> Amf0Value {
-    Amf0Value::string(v)
-}
-
-fn status_object(level: &str, code: &str, description: &str) -> Vec<(String, Amf0Value)> {
-    vec![
-        ("level".to_owned(), s(level)),
-        ("code".to_owned(), s(code)),
-        ("description".to_owned(), s(description)),
-    ]
-}
-
-/// `_result` for connect: properties (fmsVer, capabilities, mode) and info
-/// (level status, code NetConnection.Connect.Success, objectEncoding).
-pub fn connect_result(tx: f64, object_encoding: f64) -> Vec<Amf0Value> {
-    let mut info = status_object(LEVEL_STATUS, CODE_CONNECT_SUCCESS, "Connection succeeded.");
-    info.push((
-        "objectEncoding".to_owned(),
-        Amf0Value::Number(object_encoding),
-    ));
-    vec![
-        s("_result"),
-        Amf0Value::Number(tx),
-        Amf0Value::object([
-            ("fmsVer", s(FMS_VERSION)),
-            ("capabilities", Amf0Value::Number(31.0)),
-            ("mode", Amf0Value::Number(1.0)),
-        ]),
-        Amf0Value::Object(info),
-    ]
-}
-
-/// `_error` for connect with NetConnection.Connect.Rejected.
-pub fn connect_rejected(tx: f64, description: &str) -> Vec<Amf0Value> {
-    error(tx, CODE_CONNECT_REJECTED, description)
-}
-
-/// `_result` with a null command object and one number (createStream).
-pub fn result_number(tx: f64, value: f64) -> Vec<Amf0Value> {
-    vec![
-        s("_result"),
-        Amf0Value::Number(tx),
-        Amf0Value::Null,
-        Amf0Value::Number(value),
-    ]
-}
-
-/// `_result` with null command object and null (generic acknowledgement).
-pub fn result_null(tx: f64) -> Vec<Amf0Value> {
-    vec![
-        s("_result"),
-        Amf0Value::Number(tx),
-        Amf0Value::Null,
-        Amf0Value::Null,
-    ]
-}
-
-/// `_error` with a status object (level error, given code/description).
-pub fn error(tx: f64, code: &str, description: &str) -> Vec<Amf0Value> {
-    vec![
-        s("_error"),
-        Amf0Value::Number(tx),
-        Amf0Value::Null,
-        Amf0Value::Object(status_object(LEVEL_ERROR, code, description)),
-    ]
-}
-
-/// `onStatus` (tx 0, null, info object {level, code, description}).
-pub fn on_status(level: &str, code: &str, description: &str) -> Vec<Amf0Value> {
-    vec![
-        s("onStatus"),
-        Amf0Value::Number(0.0),
-        Amf0Value::Null,
-        Amf0Value::Object(status_object(level, code, description)),
-    ]
-}
-
-/// `onStatus` whose info object also carries `details` (FMS puts the stream
-/// name there for Play.Reset / Play.Start) and, if given, `clientid`.
-pub fn on_status_details(
-    level: &str,
-    code: &str,
-    description: &str,
-    details: &str,
-    clientid: Option<&str>,
-) -> Vec<Amf0Value> {
-    let mut info = status_object(level, code, description);
-    info.push(("details".to_owned(), s(details)));
-    if let Some(id) = clientid {
-        info.push(("clientid".to_owned(), s(id)));
-    }
-    vec![
-        s("onStatus"),
-        Amf0Value::Number(0.0),
-        Amf0Value::Null,
-        Amf0Value::Object(info),
-    ]
-}
-
-fn fc_answer(name: &str, code: &str, description: &str) -> Vec<Amf0Value> {
-    vec![
-        s(name),
-        Amf0Value::Number(0.0),
-        Amf0Value::Null,
-        Amf0Value::object([("code", s(code)), ("description", s(description))]),
-    ]
-}
-
-/// `onFCPublish` / `onFCUnpublish` (tx 0, null, {code, description}).
-pub fn on_fc_publish(code: &str, description: &str) -> Vec<Amf0Value> {
-    fc_answer("onFCPublish", code, description)
-}
-pub fn on_fc_unpublish(code: &str, description: &str) -> Vec<Amf0Value> {
-    fc_answer("onFCUnpublish", code, description)
-}
-/// `|RtmpSampleAccess` data message values (true, true).
-pub fn sample_access() -> Vec<Amf0Value> {
-    vec![
-        s("|RtmpSampleAccess"),
-        Amf0Value::Boolean(true),
-        Amf0Value::Boolean(true),
-    ]
-}
-
-/// Client-side `connect`. A publisher identifies as an FMLE-style encoder
-/// (`type: nonprivate`, as ffmpeg and GStreamer publish); a player sends the
-/// capability fields ffmpeg and librtmp send (`fpad`, `capabilities`,
-/// `audioCodecs`, `videoCodecs`, `videoFunction`).
-pub fn connect(tx: f64, app: &str, tc_url: &str, publisher: bool) -> Vec<Amf0Value> {
-    let object = if publisher {
-        Amf0Value::object([
-            ("app", s(app)),
-            ("type", s("nonprivate")),
-            ("flashVer", s(CLIENT_FLASH_VER_PUBLISH)),
-            ("tcUrl", s(tc_url)),
-        ])
-    } else {
-        Amf0Value::object([
-            ("app", s(app)),
-            ("flashVer", s(CLIENT_FLASH_VER_PLAY)),
-            ("tcUrl", s(tc_url)),
-            ("fpad", Amf0Value::Boolean(false)),
-            ("capabilities", Amf0Value::Number(15.0)),
-            ("audioCodecs", Amf0Value::Number(4071.0)),
-            ("videoCodecs", Amf0Value::Number(252.0)),
-            ("videoFunction", Amf0Value::Number(1.0)),
-        ])
-    };
-    vec![s("connect"), Amf0Value::Number(tx), object]
-}
-
-/// `[name, tx, null, args...]`: createStream, releaseStream, FCPublish,
-/// publish, play, deleteStream and friends.
-pub fn simple(name: &str, tx: f64, args: Vec<Amf0Value>) -> Vec<Amf0Value> {
-    let mut v = Vec::with_capacity(3 + args.len());
-    v.push(s(name));
-    v.push(Amf0Value::Number(tx));
-    v.push(Amf0Value::Null);
-    v.extend(args);
-    v
-}
-
-/// `createStream(tx)`.
-pub fn create_stream(tx: f64) -> Vec<Amf0Value> {
-    simple("createStream", tx, Vec::new())
-}
-
-/// `publish(tx, name, kind)`; `kind` is "live", "record" or "append".
-pub fn publish(tx: f64, name: &str, kind: &str) -> Vec<Amf0Value> {
-    simple("publish", tx, vec![s(name), s(kind)])
-}
-
-/// `play(tx, name, start)`; start -2 plays live or recorded, -1 live only.
-pub fn play(tx: f64, name: &str, start: f64) -> Vec<Amf0Value> {
-    simple("play", tx, vec![s(name), Amf0Value::Number(start)])
-}
-
-/// `deleteStream(tx, stream_id)`.
-pub fn delete_stream(tx: f64, stream_id: f64) -> Vec<Amf0Value> {
-    simple("deleteStream", tx, vec![Amf0Value::Number(stream_id)])
-}
-
 /// For a Data message starting with `@setDataFrame`, the values with that
 /// first string removed (what is relayed and recorded as onMetaData).
 pub fn strip_set_data_frame(values: &[Amf0Value]) -> Option<&[Amf0Value]> {
     match values.first()?.as_str()? {
-        "@setDataFrame" => Some(&values[1..]),
+        DATA_SET_DATA_FRAME => Some(&values[1..]),
         _ => None,
     }
 }
