@@ -16,21 +16,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SOURCE: &str = "ffmpeg_publish.source.flv";
 
-/// The capture corpus: `RTMP_CAPTURES`, else the first `shared/captures`
-/// found beside the checkout (CI) or above a worktree, else `/work/shared`.
-fn captures_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("RTMP_CAPTURES") {
-        return PathBuf::from(d);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [
-        root.join("../shared/captures"),
-        root.join("../../shared/captures"),
-    ]
-    .into_iter()
-    .find(|d| d.join(SOURCE).is_file())
-    .unwrap_or_else(|| PathBuf::from("/work/shared/captures"))
-}
+#[path = "common/captures.rs"]
+mod captures;
+
 /// 2024-02-29 12:34:56 UTC.
 const T0: u64 = 1_709_210_096;
 
@@ -44,11 +32,11 @@ fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
-fn source_tags() -> Vec<FlvTag> {
-    let path = captures_dir().join(SOURCE);
-    let bytes = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+/// The source capture's tags (`None`: skipped, see `common/captures.rs`).
+fn source_tags() -> Option<Vec<FlvTag>> {
+    let bytes = captures::read_capture(SOURCE)?;
     let (_, tags) = flv::read_all(Bytes::from(bytes)).expect("source parses");
-    tags
+    Some(tags)
 }
 
 /// Feeds the source's script tag as metadata and its audio/video tags as
@@ -126,7 +114,9 @@ fn only_file(dir: &Path) -> PathBuf {
 fn record_source_with_offset(name: &str, offset: u32) {
     let dir = temp_dir(name);
     let mut h = RecorderHandle::spawn(RecorderConfig::new(&dir)).unwrap();
-    let src = source_tags();
+    let Some(src) = source_tags() else {
+        return;
+    };
     let id = h.start("live", "cap", started());
     feed_source(&mut h, id, &src, offset);
     h.stop(id);
@@ -396,7 +386,9 @@ fn failing_writer_stops_only_that_recording() {
     // Flush often so the failure shows up while the stream goes on.
     cfg.flush_interval_ms = 10;
     let mut h = RecorderHandle::spawn(cfg).unwrap();
-    let src = source_tags();
+    let Some(src) = source_tags() else {
+        return;
+    };
     let bad = h.start("bad", "cap", started());
     let good = h.start("good", "cap", started());
     for t in &src {
@@ -585,7 +577,9 @@ fn full_channel_drops_media_but_keeps_sequence_headers_and_stop() {
 fn stop_finalizes_within_one_second() {
     let dir = temp_dir("stop");
     let mut h = RecorderHandle::spawn(RecorderConfig::new(&dir)).unwrap();
-    let src = source_tags();
+    let Some(src) = source_tags() else {
+        return;
+    };
     let id = h.start("live", "cap", started());
     feed_source(&mut h, id, &src, 123);
     let t = Instant::now();
@@ -602,7 +596,9 @@ fn stop_finalizes_within_one_second() {
 fn shutdown_finalizes_open_recordings_within_the_wait() {
     let dir = temp_dir("shutdown");
     let mut h = RecorderHandle::spawn(RecorderConfig::new(&dir)).unwrap();
-    let src = source_tags();
+    let Some(src) = source_tags() else {
+        return;
+    };
     let a = h.start("live", "a", started());
     let b = h.start("live", "b", started());
     feed_source(&mut h, a, &src, 0);
@@ -721,7 +717,9 @@ fn ffprobe_reads_the_recording() {
     }
     let dir = temp_dir("ffprobe");
     let mut h = RecorderHandle::spawn(RecorderConfig::new(&dir)).unwrap();
-    let src = source_tags();
+    let Some(src) = source_tags() else {
+        return;
+    };
     let id = h.start("live", "cap", started());
     feed_source(&mut h, id, &src, 0x00FF_FFFF - 1000);
     h.stop(id);
