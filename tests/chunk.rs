@@ -2,9 +2,10 @@
 //! captures, property tests (seeded `StdRng`, seed printed on failure) and caps.
 //!
 //! Golden files live in `golden/chunk/`; regenerate them with
-//! `RTMP_REGEN_GOLDEN=1 cargo test --release --test chunk golden`.
+//! `cargo test --release --test chunk -- --ignored regen_chunk_golden`.
 
 use bytes::{Bytes, BytesMut};
+use std::cell::Cell;
 use std::path::PathBuf;
 
 use rand::rngs::StdRng;
@@ -148,20 +149,45 @@ fn render(msgs: &[RawMessage]) -> String {
         .collect()
 }
 
+thread_local! {
+    /// Set only by `regen_chunk_golden`, on its own test thread: `golden`
+    /// then writes the files instead of comparing with them.
+    static REGEN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Rewrites `golden/chunk/` from the hand-built cases; compares nothing with
+/// the stored files (review the diff). The cases' own decode checks still run.
+#[test]
+#[ignore = "regenerates golden/chunk; run on purpose and review the diff"]
+fn regen_chunk_golden() {
+    REGEN.with(|r| r.set(true));
+    golden_fmt_transitions();
+    golden_csid_forms();
+    golden_csid_3byte_form_of_small_ids();
+    golden_extended_timestamp_repeated_on_fmt3();
+    golden_extended_timestamp_not_repeated_on_fmt3();
+    golden_extended_delta_fmt1_fmt2_fmt3_and_wrap();
+    golden_fmt3_new_message_after_fmt0_ffmpeg_style();
+    golden_interleaved();
+    golden_set_chunk_size_mid_stream();
+    golden_abort();
+}
+
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden/chunk")
 }
 
-/// Compare `bytes`/`text` with `golden/chunk/NAME.{bin,txt}`, or write them
-/// when `RTMP_REGEN_GOLDEN=1`.
+/// Compare `bytes`/`text` with `golden/chunk/NAME.{bin,txt}` (or, under
+/// `regen_chunk_golden` only, write them).
 fn golden(name: &str, bytes: &[u8], text: &str) {
     let dir = golden_dir();
     let bin = dir.join(format!("{name}.bin"));
     let txt = dir.join(format!("{name}.txt"));
-    if std::env::var("RTMP_REGEN_GOLDEN").as_deref() == Ok("1") {
+    if REGEN.with(Cell::get) {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(&bin, bytes).unwrap();
         std::fs::write(&txt, text).unwrap();
+        return;
     }
     let want = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
     assert_eq!(

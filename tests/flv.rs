@@ -3,7 +3,7 @@
 //! seeded property tests (the seed is printed on failure).
 //!
 //! Regenerate the golden `.bin` files with
-//! `FLV_GOLDEN_REGEN=1 cargo test --release --test flv golden`.
+//! `cargo test --release --test flv -- --ignored regen_flv_golden`.
 
 use bytes::{Bytes, BytesMut};
 use rand::rngs::StdRng;
@@ -931,12 +931,8 @@ fn render(kind: &str, payload: &[u8]) -> String {
 #[test]
 fn golden_bins_match_spec_layouts() {
     let dir = golden_dir();
-    let regen = std::env::var_os("FLV_GOLDEN_REGEN").is_some();
     for (name, bytes) in golden_vectors() {
         let path = dir.join(name);
-        if regen {
-            std::fs::write(&path, &bytes).unwrap();
-        }
         let on_disk = std::fs::read(&path).unwrap_or_else(|_| panic!("missing {name}"));
         assert_eq!(on_disk, bytes, "{name} differs from its spec layout");
     }
@@ -977,13 +973,22 @@ fn ext_timestamp_file() -> BytesMut {
     out
 }
 
+/// Rewrites the `.bin` vectors and `ext_timestamp.flv` from their builders;
+/// asserts nothing (review the diff).
+#[test]
+#[ignore = "regenerates golden/flv; run on purpose and review the diff"]
+fn regen_flv_golden() {
+    let dir = golden_dir();
+    for (name, bytes) in golden_vectors() {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    std::fs::write(dir.join("ext_timestamp.flv"), ext_timestamp_file()).unwrap();
+}
+
 #[test]
 fn golden_ext_timestamp_file() {
     let path = golden_dir().join("ext_timestamp.flv");
     let built = ext_timestamp_file();
-    if std::env::var_os("FLV_GOLDEN_REGEN").is_some() {
-        std::fs::write(&path, &built).unwrap();
-    }
     let on_disk = std::fs::read(&path).unwrap();
     assert_eq!(on_disk, &built[..]);
     // The layout, spelled out.

@@ -4,7 +4,7 @@
 //! tests (seed printed on failure).
 //!
 //! Regenerate `golden/message/` with
-//! `RTMP_REGEN_GOLDEN=1 cargo test --release --test message golden`.
+//! `cargo test --release --test message -- --ignored regen_message_golden`.
 
 use bytes::{Bytes, BytesMut};
 use rand::rngs::StdRng;
@@ -14,6 +14,7 @@ use rtmp_edge::proto::chunk::{
     encode_canonical, ChunkDecoder, ChunkEncoder, ChunkLimits, RawMessage,
 };
 use rtmp_edge::proto::message::*;
+use std::cell::Cell;
 use std::path::PathBuf;
 
 fn raw(type_id: u8, payload: &[u8]) -> RawMessage {
@@ -37,6 +38,22 @@ fn spec_control_chunk(type_id: u8, body: &[u8]) -> Vec<u8> {
     v
 }
 
+thread_local! {
+    /// Set only by `regen_message_golden`, on its own test thread: `golden`
+    /// then writes the files instead of comparing with them.
+    static REGEN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Rewrites `golden/message/` from the hand-built cases; compares nothing with
+/// the stored files (review the diff). The cases' own decode checks still run.
+#[test]
+#[ignore = "regenerates golden/message; run on purpose and review the diff"]
+fn regen_message_golden() {
+    REGEN.with(|r| r.set(true));
+    golden_every_control_message();
+    golden_aggregate_split_rebases_timestamps();
+}
+
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden/message")
 }
@@ -45,10 +62,11 @@ fn golden(name: &str, bytes: &[u8], text: &str) -> Vec<u8> {
     let dir = golden_dir();
     let bin = dir.join(format!("{name}.bin"));
     let txt = dir.join(format!("{name}.txt"));
-    if std::env::var("RTMP_REGEN_GOLDEN").as_deref() == Ok("1") {
+    if REGEN.with(Cell::get) {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(&bin, bytes).unwrap();
         std::fs::write(&txt, text).unwrap();
+        return bytes.to_vec();
     }
     let want = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
     assert_eq!(
