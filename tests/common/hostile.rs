@@ -194,13 +194,24 @@ impl RawConn {
         timeout: Duration,
         mut pred: impl FnMut(&[Amf0Value]) -> bool,
     ) -> Option<Vec<Amf0Value>> {
+        self.wait_command_on(timeout, |_, v| pred(v))
+    }
+
+    /// Like [`RawConn::wait_command`], with the message stream id the
+    /// command came on passed to `pred` (an `onStatus` answers on the stream
+    /// of its request, with transaction 0).
+    pub fn wait_command_on(
+        &mut self,
+        timeout: Duration,
+        mut pred: impl FnMut(u32, &[Amf0Value]) -> bool,
+    ) -> Option<Vec<Amf0Value>> {
         let deadline = Instant::now() + timeout;
         let mut got = Vec::new();
         loop {
             self.decode_into(&mut got);
             for m in got.drain(..) {
-                if let RtmpMessage::Command { values, .. } = m {
-                    if pred(&values) {
+                if let RtmpMessage::Command { stream_id, values } = m {
+                    if pred(stream_id, &values) {
                         return Some(values);
                     }
                 }
@@ -283,11 +294,12 @@ pub fn status_code(v: &[Amf0Value]) -> Option<String> {
 // ---------------------------------------------------------------------------
 
 /// The reason in the server's `closed:` line for the connection from `peer`,
-/// waiting up to 2 s for the line to reach the log.
+/// waiting up to 10 s for the line to reach the log (it is written before
+/// the socket closes; the wait only covers a loaded machine).
 pub fn close_reason(server: &ServerProcess, peer: SocketAddr) -> Option<String> {
     let needle = format!(" {peer} closed: ");
     let mut found = None;
-    wait_until(Duration::from_secs(2), || {
+    wait_until(Duration::from_secs(10), || {
         let log = server.log_text();
         found = log
             .lines()
