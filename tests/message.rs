@@ -626,8 +626,18 @@ fn bad_aggregates_are_errors() {
         // body. Everything else is truncated.
         let first_end = 11 + 3;
         let last_end = body.len() - 4;
-        if cut == first_end || cut == first_end + 4 || cut == last_end {
-            assert!(r.is_ok(), "cut {cut}");
+        let sub = |t: u8, ts: u32, b: &[u8]| RawMessage {
+            csid: if t == 8 { CSID_AUDIO } else { CSID_VIDEO },
+            timestamp: ts,
+            type_id: t,
+            stream_id: 1,
+            payload: Bytes::copy_from_slice(b),
+        };
+        if cut == first_end || cut == first_end + 4 {
+            assert_eq!(r, Ok(vec![sub(9, 0, &[1, 2, 3])]), "cut {cut}");
+        } else if cut == last_end {
+            let both = vec![sub(9, 0, &[1, 2, 3]), sub(8, 5, &[4])];
+            assert_eq!(r, Ok(both), "cut {cut}");
         } else {
             assert_eq!(r, Err(MessageError::BadAggregate), "cut {cut}");
         }
