@@ -584,8 +584,11 @@ fn stop_finalizes_within_one_second() {
     feed_source(&mut h, id, &src, 123);
     let t = Instant::now();
     h.stop(id);
-    wait_until("finalized", Duration::from_secs(1), || h.finished(id));
-    assert!(t.elapsed() < Duration::from_secs(1));
+    // The promise is 1 s (src/record/mod.rs); 3 s is that with margin for a
+    // loaded machine, and still fails a recorder that waits for the next
+    // flush interval or for more input.
+    wait_until("finalized", Duration::from_secs(3), || h.finished(id));
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     // Read it while the recorder still runs.
     check_finalized(&h.file_path(id).unwrap());
     h.shutdown(Duration::from_secs(5));
@@ -603,9 +606,11 @@ fn shutdown_finalizes_open_recordings_within_the_wait() {
     let b = h.start("live", "b", started());
     feed_source(&mut h, a, &src, 0);
     feed_source(&mut h, b, &src[..100], 77);
+    // Returning before the wait is over means every file was finalized, not
+    // abandoned at the deadline (10 s: margin, the work takes milliseconds).
     let t = Instant::now();
-    h.shutdown(Duration::from_secs(2));
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    h.shutdown(Duration::from_secs(10));
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     let (_, ta) = check_finalized(&dir.join("live_a_20240229_123456.flv"));
     assert_eq!(ta.len(), src.len() - 1);
     let (_, tb) = check_finalized(&dir.join("live_b_20240229_123456.flv"));
@@ -630,16 +635,28 @@ fn crash_leaves_a_playable_prefix() {
         h.frame(id, 9, 1000 + i * 66, inter(400));
         h.frame(id, 8, 1000 + i * 66, aac(false, 200));
     }
-    std::thread::sleep(Duration::from_millis(350));
+    // The thread opens the file with the first frame.
+    wait_until("file opened", Duration::from_secs(10), || {
+        h.file_path(id).is_some()
+    });
     let path = h.file_path(id).unwrap();
-    let file = fs::read(&path).unwrap();
-    let mut buf = BytesMut::from(&file[..]);
-    let mut reader = FlvReader::new();
-    let mut tags = Vec::new();
-    while let Some(t) = reader.next_tag(&mut buf).expect("prefix parses") {
-        tags.push(t);
-    }
-    assert!(buf.is_empty(), "ends on a tag boundary");
+    // Read the growing file as a player would, until the timer has flushed
+    // every frame (each read must parse and end on a tag boundary).
+    let read = || {
+        let file = fs::read(&path).unwrap();
+        let mut buf = BytesMut::from(&file[..]);
+        let mut reader = FlvReader::new();
+        let mut tags = Vec::new();
+        while let Some(t) = reader.next_tag(&mut buf).expect("prefix parses") {
+            tags.push(t);
+        }
+        assert!(buf.is_empty(), "ends on a tag boundary");
+        (reader, tags)
+    };
+    wait_until("every frame flushed", Duration::from_secs(10), || {
+        read().1.len() >= 1 + 3 + 60
+    });
+    let (reader, tags) = read();
     assert_eq!(reader.prev_size_mismatches(), 0);
     let hdr = reader.header().unwrap();
     assert!(hdr.has_audio && hdr.has_video);
@@ -712,7 +729,7 @@ fn ffprobe_reads_the_recording() {
             std::env::var_os("RTMP_REQUIRE_INTEROP").is_none(),
             "ffprobe required but missing"
         );
-        eprintln!("ffprobe not installed; skipped");
+        println!("SKIPPED: ffprobe not installed (RTMP_REQUIRE_INTEROP=1 makes this a failure)");
         return;
     }
     let dir = temp_dir("ffprobe");
@@ -799,10 +816,11 @@ fn shutdown_with_a_slow_disk_skips_queued_media_and_finalizes_in_time() {
         h.frame(id, 9, i * 33, key(200));
     }
     assert_eq!(h.dropped(id), 0);
+    // In time: the 1 s wait plus margin, far below the ~5 s backlog.
     let t = Instant::now();
     h.shutdown(Duration::from_millis(1000));
     let took = t.elapsed();
-    assert!(took < Duration::from_millis(1200), "took {took:?}");
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
     let (_, tags) = check_finalized(&only_file(&dir));
     assert!(
         tags.len() < 1000,
@@ -826,11 +844,14 @@ fn shutdown_returns_after_max_wait_when_the_disk_hangs() {
     wait_until("thread blocked in write", Duration::from_secs(5), || {
         gate.entered.load(Ordering::SeqCst)
     });
+    // The bound is the behaviour: not before the 300 ms wait (load can only
+    // make it later), and not waiting for the hung disk (held until
+    // released below); 3 s of margin above the wait.
     let t = Instant::now();
     h.shutdown(Duration::from_millis(300));
     let took = t.elapsed();
     assert!(
-        took >= Duration::from_millis(300) && took < Duration::from_millis(600),
+        took >= Duration::from_millis(300) && took < Duration::from_millis(3300),
         "took {took:?}"
     );
     // Let the detached thread finish so the test leaves nothing behind.

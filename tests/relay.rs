@@ -156,14 +156,7 @@ fn frame_wire_matches_the_spec_layout_on_the_capture() {
             };
             // Built here from the spec's chunk layout, not by the encoder
             // Frame::media itself uses.
-            let expect = spec_chunks(
-                csid as u8,
-                t.timestamp,
-                t.tag_type,
-                1,
-                &t.data,
-                cs as usize,
-            );
+            let expect = spec_chunks(csid as u8, t.timestamp, t.tag_type, 1, &t.data, cs as usize);
             assert_eq!(&f.wire[..], &expect[..], "ts {} cs {cs}", t.timestamp);
             assert_eq!(f.timestamp, t.timestamp);
             assert_eq!(f.payload.as_ptr(), t.data.as_ptr(), "payload not copied");
