@@ -5,7 +5,6 @@
 //! `cargo test --release --test chunk -- --ignored regen_chunk_golden`.
 
 use bytes::{Bytes, BytesMut};
-use std::cell::Cell;
 use std::path::PathBuf;
 
 use rand::rngs::StdRng;
@@ -149,18 +148,15 @@ fn render(msgs: &[RawMessage]) -> String {
         .collect()
 }
 
-thread_local! {
-    /// Set only by `regen_chunk_golden`, on its own test thread: `golden`
-    /// then writes the files instead of comparing with them.
-    static REGEN: Cell<bool> = const { Cell::new(false) };
-}
+#[path = "common/golden.rs"]
+mod golden_files;
 
 /// Rewrites `golden/chunk/` from the hand-built cases; compares nothing with
 /// the stored files (review the diff). The cases' own decode checks still run.
 #[test]
 #[ignore = "regenerates golden/chunk; run on purpose and review the diff"]
 fn regen_chunk_golden() {
-    REGEN.with(|r| r.set(true));
+    golden_files::regenerate_on_this_thread();
     golden_fmt_transitions();
     golden_csid_forms();
     golden_csid_3byte_form_of_small_ids();
@@ -180,22 +176,7 @@ fn golden_dir() -> PathBuf {
 /// Compare `bytes`/`text` with `golden/chunk/NAME.{bin,txt}` (or, under
 /// `regen_chunk_golden` only, write them).
 fn golden(name: &str, bytes: &[u8], text: &str) {
-    let dir = golden_dir();
-    let bin = dir.join(format!("{name}.bin"));
-    let txt = dir.join(format!("{name}.txt"));
-    if REGEN.with(Cell::get) {
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(&bin, bytes).unwrap();
-        std::fs::write(&txt, text).unwrap();
-        return;
-    }
-    let want = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-    assert_eq!(
-        want, bytes,
-        "golden {name}.bin differs from the spec layout"
-    );
-    let want_txt = std::fs::read_to_string(&txt).unwrap();
-    assert_eq!(want_txt, text, "golden {name}.txt");
+    golden_files::golden_pair(&golden_dir(), name, bytes, text);
 }
 
 /// One golden case: hand-built bytes, the messages they must decode to, and

@@ -25,6 +25,15 @@ fn hostile_names() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// A close must be for a protocol error; returns the report row.
+fn protocol_close(what: &str, reason: &str) -> String {
+    assert!(
+        reason.starts_with("protocol error"),
+        "{what}: closed with {reason}"
+    );
+    format!("{what}: closed: {reason}")
+}
+
 #[test]
 fn hostile_stream_names_are_served_or_refused() {
     let case = Case::start(
@@ -52,13 +61,7 @@ fn hostile_stream_names_are_served_or_refused() {
                 );
                 rows.push(format!("{what}: refused {code}"));
             }
-            Outcome::Closed(reason) => {
-                assert!(
-                    reason.starts_with("protocol error"),
-                    "{what}: closed with {reason}"
-                );
-                rows.push(format!("{what}: closed: {reason}"));
-            }
+            Outcome::Closed(reason) => rows.push(protocol_close(what, &reason)),
         }
     }
     for r in &rows {
@@ -134,11 +137,7 @@ fn hostile_app_names_are_served_or_refused() {
                     "{what}: silence"
                 );
                 let reason = close_reason(&case.server, c.local).expect("closed: line");
-                assert!(
-                    reason.starts_with("protocol error"),
-                    "{what}: closed with {reason}"
-                );
-                rows.push(format!("{what}: closed: {reason}"));
+                rows.push(protocol_close(what, &reason));
             }
         }
     }

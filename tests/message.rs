@@ -14,7 +14,6 @@ use rtmp_edge::proto::chunk::{
     encode_canonical, ChunkDecoder, ChunkEncoder, ChunkLimits, RawMessage,
 };
 use rtmp_edge::proto::message::*;
-use std::cell::Cell;
 use std::path::PathBuf;
 
 fn raw(type_id: u8, payload: &[u8]) -> RawMessage {
@@ -38,18 +37,15 @@ fn spec_control_chunk(type_id: u8, body: &[u8]) -> Vec<u8> {
     v
 }
 
-thread_local! {
-    /// Set only by `regen_message_golden`, on its own test thread: `golden`
-    /// then writes the files instead of comparing with them.
-    static REGEN: Cell<bool> = const { Cell::new(false) };
-}
+#[path = "common/golden.rs"]
+mod golden_files;
 
 /// Rewrites `golden/message/` from the hand-built cases; compares nothing with
 /// the stored files (review the diff). The cases' own decode checks still run.
 #[test]
 #[ignore = "regenerates golden/message; run on purpose and review the diff"]
 fn regen_message_golden() {
-    REGEN.with(|r| r.set(true));
+    golden_files::regenerate_on_this_thread();
     golden_every_control_message();
     golden_aggregate_split_rebases_timestamps();
 }
@@ -59,22 +55,7 @@ fn golden_dir() -> PathBuf {
 }
 
 fn golden(name: &str, bytes: &[u8], text: &str) -> Vec<u8> {
-    let dir = golden_dir();
-    let bin = dir.join(format!("{name}.bin"));
-    let txt = dir.join(format!("{name}.txt"));
-    if REGEN.with(Cell::get) {
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(&bin, bytes).unwrap();
-        std::fs::write(&txt, text).unwrap();
-        return bytes.to_vec();
-    }
-    let want = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-    assert_eq!(
-        want, bytes,
-        "golden {name}.bin differs from the spec layout"
-    );
-    assert_eq!(std::fs::read_to_string(&txt).unwrap(), text, "{name}.txt");
-    want
+    golden_files::golden_pair(&golden_dir(), name, bytes, text)
 }
 
 fn control_cases() -> Vec<(&'static str, u8, Vec<u8>, RtmpMessage)> {
