@@ -2,11 +2,11 @@
 //! captures, property tests (seeded `StdRng`, seed printed on failure) and caps.
 //!
 //! Golden files live in `golden/chunk/`; regenerate them with
-//! `RTMP_REGEN_GOLDEN=1 cargo test --release --test chunk golden`.
-
-use std::path::PathBuf;
+//! `cargo test --release --test chunk -- --ignored regen_chunk_golden`.
 
 use bytes::{Bytes, BytesMut};
+use std::path::PathBuf;
+
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use rtmp_edge::proto::chunk::{
@@ -148,28 +148,35 @@ fn render(msgs: &[RawMessage]) -> String {
         .collect()
 }
 
+#[path = "common/golden.rs"]
+mod golden_files;
+
+/// Rewrites `golden/chunk/` from the hand-built cases; compares nothing with
+/// the stored files (review the diff). The cases' own decode checks still run.
+#[test]
+#[ignore = "regenerates golden/chunk; run on purpose and review the diff"]
+fn regen_chunk_golden() {
+    golden_files::regenerate_on_this_thread();
+    golden_fmt_transitions();
+    golden_csid_forms();
+    golden_csid_3byte_form_of_small_ids();
+    golden_extended_timestamp_repeated_on_fmt3();
+    golden_extended_timestamp_not_repeated_on_fmt3();
+    golden_extended_delta_fmt1_fmt2_fmt3_and_wrap();
+    golden_fmt3_new_message_after_fmt0_ffmpeg_style();
+    golden_interleaved();
+    golden_set_chunk_size_mid_stream();
+    golden_abort();
+}
+
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden/chunk")
 }
 
-/// Compare `bytes`/`text` with `golden/chunk/NAME.{bin,txt}`, or write them
-/// when `RTMP_REGEN_GOLDEN=1`.
+/// Compare `bytes`/`text` with `golden/chunk/NAME.{bin,txt}` (or, under
+/// `regen_chunk_golden` only, write them).
 fn golden(name: &str, bytes: &[u8], text: &str) {
-    let dir = golden_dir();
-    let bin = dir.join(format!("{name}.bin"));
-    let txt = dir.join(format!("{name}.txt"));
-    if std::env::var("RTMP_REGEN_GOLDEN").as_deref() == Ok("1") {
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(&bin, bytes).unwrap();
-        std::fs::write(&txt, text).unwrap();
-    }
-    let want = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-    assert_eq!(
-        want, bytes,
-        "golden {name}.bin differs from the spec layout"
-    );
-    let want_txt = std::fs::read_to_string(&txt).unwrap();
-    assert_eq!(want_txt, text, "golden {name}.txt");
+    golden_files::golden_pair(&golden_dir(), name, bytes, text);
 }
 
 /// One golden case: hand-built bytes, the messages they must decode to, and
@@ -435,20 +442,11 @@ fn golden_abort() {
 
 // ---------------------------------------------------------------- captures
 
-fn captures_dir() -> PathBuf {
-    std::env::var_os("RTMP_CAPTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures"))
-        })
-}
+#[path = "common/captures.rs"]
+mod captures;
+use captures::read_capture;
 
 const HANDSHAKE: usize = 1537 + 1536;
-
-fn capture(name: &str) -> Vec<u8> {
-    let p = captures_dir().join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 /// Re-encode with `ChunkEncoder`, following Set Chunk Size messages.
 fn reencode(msgs: &[RawMessage]) -> Vec<u8> {
@@ -477,7 +475,9 @@ fn captures_decode_counts_and_reencode() {
         ("rtmpdump_play.s2c.bin", 209),
         ("gst_play.s2c.bin", 183),
     ] {
-        let data = capture(name);
+        let Some(data) = read_capture(name) else {
+            return;
+        };
         let msgs = decode_stream(&data[HANDSHAKE..]).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(msgs.len(), count, "{name}: message count");
         let re = reencode(&msgs);
@@ -493,7 +493,9 @@ fn captures_decode_counts_and_reencode() {
 fn capture_gst_publish_message_kinds() {
     // README: 15 onMetaData data messages, 1 + 61 video, 1 + 150 audio (the
     // capture with fmt 2 chunks), media timestamps non-decreasing per type.
-    let data = capture("gst_publish.c2s.bin");
+    let Some(data) = read_capture("gst_publish.c2s.bin") else {
+        return;
+    };
     let msgs = decode_stream(&data[HANDSHAKE..]).unwrap();
     assert_eq!(msgs.iter().filter(|m| m.type_id == 18).count(), 15);
     assert_eq!(msgs.iter().filter(|m| m.type_id == 9).count(), 62);
@@ -530,14 +532,19 @@ fn flv_media_tags(flv: &[u8]) -> Vec<(u8, u32, Vec<u8>)> {
 
 #[test]
 fn capture_ffmpeg_publish_media_equals_source_flv() {
-    let data = capture("ffmpeg_publish.c2s.bin");
+    let Some(data) = read_capture("ffmpeg_publish.c2s.bin") else {
+        return;
+    };
     let msgs = decode_stream(&data[HANDSHAKE..]).unwrap();
     let media: Vec<(u8, u32, Vec<u8>)> = msgs
         .iter()
         .filter(|m| m.type_id == 8 || m.type_id == 9)
         .map(|m| (m.type_id, m.timestamp, m.payload.to_vec()))
         .collect();
-    let tags = flv_media_tags(&capture("ffmpeg_publish.source.flv"));
+    let Some(source) = read_capture("ffmpeg_publish.source.flv") else {
+        return;
+    };
+    let tags = flv_media_tags(&source);
     assert_eq!(media.len(), 237);
     assert_eq!(tags.len(), 237);
     for (i, (m, t)) in media.iter().zip(&tags).enumerate() {

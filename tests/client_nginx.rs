@@ -26,14 +26,12 @@ fn skip_or_panic(reason: &str) {
     println!("SKIPPED: {reason}");
 }
 
+#[path = "common/captures.rs"]
+mod captures;
+
+/// The ffmpeg source capture (`None`: skipped, see `common/captures.rs`).
 fn source_flv() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    // In the main checkout `../shared` is the team's shared folder; from a
-    // worktree under wt/ it is one level further up.
-    ["../shared/captures", "../../shared/captures"]
-        .iter()
-        .map(|d| root.join(d).join("ffmpeg_publish.source.flv"))
-        .find(|p| p.is_file())
+    captures::find_capture("ffmpeg_publish.source.flv")
 }
 
 /// A private nginx-rtmp on a free loopback port; killed by PID on drop.
@@ -43,8 +41,74 @@ struct Nginx {
     dir: PathBuf,
 }
 
+/// Answers nginx's `on_play` HTTP callback, so a test learns the moment nginx
+/// adds a player to the stream instead of guessing with a sleep.
+struct PlayHook(TcpListener);
+
+impl PlayHook {
+    fn new() -> PlayHook {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind play hook");
+        l.set_nonblocking(true).expect("nonblocking");
+        PlayHook(l)
+    }
+
+    fn directive(&self) -> String {
+        let addr = self.0.local_addr().expect("hook addr");
+        format!("on_play http://{addr}/play;")
+    }
+
+    /// Wait up to `max` for one `on_play` request and allow it (200).
+    fn allow_one(&self, max: Duration) {
+        use std::io::{Read, Write};
+        let deadline = Instant::now() + max;
+        let mut conn = loop {
+            match self.0.accept() {
+                Ok((c, _)) => break c,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "nginx never called on_play");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("play hook accept: {e}"),
+            }
+        };
+        conn.set_nonblocking(false).expect("blocking");
+        conn.set_read_timeout(Some(STEP)).expect("read timeout");
+        let mut req = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Headers, then the form body nginx announces in Content-Length.
+        let complete = |req: &[u8]| {
+            let text = String::from_utf8_lossy(req);
+            let Some(end) = text.find("\r\n\r\n") else {
+                return false;
+            };
+            let len = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            req.len() >= end + 4 + len
+        };
+        while !complete(&req) {
+            let n = conn.read(&mut buf).expect("read on_play request");
+            assert!(n > 0, "on_play request cut short");
+            req.extend_from_slice(&buf[..n]);
+        }
+        assert!(req.starts_with(b"POST /play"), "on_play request: {req:?}");
+        conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .expect("answer on_play");
+    }
+}
+
 impl Nginx {
     fn start(tag: &str) -> Option<Nginx> {
+        Nginx::start_with(tag, "")
+    }
+
+    /// Like `start`, with `app_extra` added to the `live` application.
+    fn start_with(tag: &str, app_extra: &str) -> Option<Nginx> {
         if Command::new("nginx").arg("-v").output().is_err() {
             skip_or_panic("nginx is not installed");
             return None;
@@ -69,7 +133,7 @@ impl Nginx {
                 "load_module {MODULE}; daemon off; master_process off; error_log stderr warn; \
                  pid {}/nginx.pid; events {{ worker_connections 256; }} \
                  rtmp {{ server {{ listen 127.0.0.1:{port}; chunk_size 4096; \
-                 application live {{ live on; publish_notify on; }} }} }}\n",
+                 application live {{ live on; publish_notify on; {app_extra} }} }} }}\n",
                 dir.display()
             ),
         )
@@ -112,10 +176,7 @@ impl Drop for Nginx {
 }
 
 fn load_source() -> Option<Vec<FlvTag>> {
-    let Some(path) = source_flv() else {
-        println!("SKIPPED: ffmpeg_publish.source.flv not found under ../shared/captures");
-        return None;
-    };
+    let path = source_flv()?;
     let data = std::fs::read(&path).expect("read source");
     Some(flv::read_all(Bytes::from(data)).expect("source parses").1)
 }
@@ -266,7 +327,8 @@ fn player_receives_what_publisher_sent() {
 #[test]
 fn cli_play_writes_a_readable_flv() {
     let Some(tags) = load_source() else { return };
-    let Some(nginx) = Nginx::start("cli") else {
+    let hook = PlayHook::new();
+    let Some(nginx) = Nginx::start_with("cli", &hook.directive()) else {
         return;
     };
     let url = nginx.url("clitest");
@@ -279,8 +341,8 @@ fn cli_play_writes_a_readable_flv() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn rtmp-client");
-    // Wait until nginx knows the player: give it a moment to connect.
-    std::thread::sleep(Duration::from_millis(700));
+    // Publish only once nginx has the player, so it gets every tag.
+    hook.allow_one(Duration::from_secs(15));
     publish_all(&url, &tags).expect("publish");
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
@@ -341,7 +403,9 @@ fn cli_play_writes_a_readable_flv() {
             assert!(o.status.success(), "ffprobe failed on {}", out.display());
             assert!(s.contains("h264") && s.contains("aac"), "ffprobe: {s}");
         }
-        Err(_) => println!("ffprobe not installed: FLV checked with the crate reader only"),
+        Err(_) => skip_or_panic(
+            "ffprobe is not installed: the FLV was checked with the crate reader only",
+        ),
     }
 }
 
@@ -396,10 +460,7 @@ fn json_num(json: &str, key: &str) -> Option<f64> {
 
 #[test]
 fn bench_json_reports_every_subscriber() {
-    let Some(path) = source_flv() else {
-        println!("SKIPPED: ffmpeg_publish.source.flv not found under ../shared/captures");
-        return;
-    };
+    let Some(path) = source_flv() else { return };
     let Some(nginx) = Nginx::start("bench") else {
         return;
     };
@@ -468,10 +529,7 @@ fn second_publisher_on_a_busy_name_is_rejected() {
 
 #[test]
 fn cli_publish_paces_tags_in_real_time() {
-    let Some(path) = source_flv() else {
-        println!("SKIPPED: ffmpeg_publish.source.flv not found under ../shared/captures");
-        return;
-    };
+    let Some(path) = source_flv() else { return };
     let Some(nginx) = Nginx::start("clipub") else {
         return;
     };

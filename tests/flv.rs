@@ -3,7 +3,7 @@
 //! seeded property tests (the seed is printed on failure).
 //!
 //! Regenerate the golden `.bin` files with
-//! `FLV_GOLDEN_REGEN=1 cargo test --release --test flv golden`.
+//! `cargo test --release --test flv -- --ignored regen_flv_golden`.
 
 use bytes::{Bytes, BytesMut};
 use rand::rngs::StdRng;
@@ -11,22 +11,16 @@ use rand::{Rng, RngCore, SeedableRng};
 use rtmp_edge::proto::flv::*;
 use std::path::PathBuf;
 
-/// The capture corpus directory; `RTMP_CAPTURES` overrides the default.
-fn captures_dir() -> PathBuf {
-    std::env::var_os("RTMP_CAPTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures"))
-        })
+#[path = "common/captures.rs"]
+mod captures;
+
+/// The ffmpeg capture (`None`: skipped, see `common/captures.rs`).
+fn capture() -> Option<Vec<u8>> {
+    captures::read_capture("ffmpeg_publish.source.flv")
 }
 
-fn capture() -> Vec<u8> {
-    let path = captures_dir().join("ffmpeg_publish.source.flv");
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn capture_tags() -> (FlvHeader, Vec<FlvTag>) {
-    read_all(Bytes::from(capture())).expect("capture parses")
+fn capture_tags() -> Option<(FlvHeader, Vec<FlvTag>)> {
+    Some(read_all(Bytes::from(capture()?)).expect("capture parses"))
 }
 
 fn golden_dir() -> PathBuf {
@@ -50,7 +44,9 @@ fn for_seeds(seeds: std::ops::Range<u64>, f: impl Fn(u64)) {
 
 #[test]
 fn capture_header_and_tag_counts() {
-    let (header, tags) = capture_tags();
+    let Some((header, tags)) = capture_tags() else {
+        return;
+    };
     assert_eq!(
         header,
         FlvHeader {
@@ -70,7 +66,9 @@ fn capture_header_and_tag_counts() {
 
 #[test]
 fn capture_first_video_and_audio_are_sequence_headers() {
-    let (_, tags) = capture_tags();
+    let Some((_, tags)) = capture_tags() else {
+        return;
+    };
     let v = tags.iter().find(|t| t.tag_type == TAG_VIDEO).unwrap();
     let vi = classify_video(&v.data).unwrap();
     assert_eq!(vi.codec, VideoCodec::Legacy(7));
@@ -101,7 +99,9 @@ fn capture_first_video_and_audio_are_sequence_headers() {
 
 #[test]
 fn capture_keyframes_every_30_frames() {
-    let (_, tags) = capture_tags();
+    let Some((_, tags)) = capture_tags() else {
+        return;
+    };
     let frames: Vec<(u32, VideoInfo)> = tags
         .iter()
         .filter(|t| t.tag_type == TAG_VIDEO)
@@ -122,7 +122,9 @@ fn capture_keyframes_every_30_frames() {
 
 #[test]
 fn capture_ends_with_avc_end_of_sequence() {
-    let (_, tags) = capture_tags();
+    let Some((_, tags)) = capture_tags() else {
+        return;
+    };
     let last_video = tags.iter().rev().find(|t| t.tag_type == TAG_VIDEO).unwrap();
     let info = classify_video(&last_video.data).unwrap();
     assert_eq!(info.packet, VideoPacket::SequenceEnd);
@@ -131,7 +133,9 @@ fn capture_ends_with_avc_end_of_sequence() {
 
 #[test]
 fn capture_rewritten_is_byte_identical() {
-    let original = capture();
+    let Some(original) = capture() else {
+        return;
+    };
     let (header, tags) = read_all(Bytes::from(original.clone())).unwrap();
     let mut out = BytesMut::new();
     write_header(header, &mut out);
@@ -144,7 +148,10 @@ fn capture_rewritten_is_byte_identical() {
 
 #[test]
 fn capture_prev_sizes_all_match() {
-    let mut buf = BytesMut::from(&capture()[..]);
+    let Some(file) = capture() else {
+        return;
+    };
+    let mut buf = BytesMut::from(&file[..]);
     let mut r = FlvReader::new();
     while r.next_tag(&mut buf).unwrap().is_some() {}
     assert_eq!(r.tags_read(), 238);
@@ -155,7 +162,10 @@ fn capture_prev_sizes_all_match() {
 
 #[test]
 fn tag_data_is_not_copied() {
-    let mut buf = BytesMut::from(&capture()[..]);
+    let Some(file) = capture() else {
+        return;
+    };
+    let mut buf = BytesMut::from(&file[..]);
     let base = buf.as_ptr() as usize;
     let end = base + buf.len();
     let mut r = FlvReader::new();
@@ -167,7 +177,7 @@ fn tag_data_is_not_copied() {
     }
     assert_eq!(n, 238);
     // read_all on a uniquely owned Bytes shares its allocation too.
-    let file = Bytes::from(capture());
+    let file = Bytes::from(capture().expect("found above"));
     let (base, end) = (file.as_ptr() as usize, file.as_ptr() as usize + file.len());
     let (_, tags) = read_all(file).unwrap();
     for t in &tags {
@@ -178,7 +188,9 @@ fn tag_data_is_not_copied() {
 
 #[test]
 fn capture_onmetadata_number_properties() {
-    let (_, tags) = capture_tags();
+    let Some((_, tags)) = capture_tags() else {
+        return;
+    };
     let body = &tags[0].data;
     assert_eq!(&body[..13], b"\x02\x00\x0aonMetaData");
     let off = find_number_property(body, "duration").unwrap();
@@ -203,7 +215,9 @@ fn capture_onmetadata_number_properties() {
 
 #[test]
 fn patch_number_property_rewrites_in_place() {
-    let (header, tags) = capture_tags();
+    let Some((header, tags)) = capture_tags() else {
+        return;
+    };
     let mut body = tags[0].data.to_vec();
     assert!(patch_number_property(&mut body, "duration", 12.5));
     assert!(patch_number_property(&mut body, "filesize", 1234.0));
@@ -301,7 +315,9 @@ fn find_number_property_skips_string_values_and_nested_objects() {
 
 #[test]
 fn capture_avc_and_aac_config_summaries() {
-    let (_, tags) = capture_tags();
+    let Some((_, tags)) = capture_tags() else {
+        return;
+    };
     let v = tags.iter().find(|t| t.tag_type == TAG_VIDEO).unwrap();
     // x264 veryfast default: High profile (100), level 1.3 for 320x240@15.
     assert_eq!(avc_config_summary(&v.data), Some((100, 13)));
@@ -467,7 +483,9 @@ fn read_all_rejects_truncated_file() {
 
 #[test]
 fn wrong_prev_tag_size_is_tolerated() {
-    let original = capture();
+    let Some(original) = capture() else {
+        return;
+    };
     let mut bad = original.clone();
     // PreviousTagSize0 (bytes 9..13) and the one after the script tag.
     bad[12] = 7;
@@ -480,7 +498,7 @@ fn wrong_prev_tag_size_is_tolerated() {
         tags.push(t);
     }
     assert_eq!(r.prev_size_mismatches(), 2);
-    assert_eq!(tags, capture_tags().1);
+    assert_eq!(tags, capture_tags().expect("found above").1);
 }
 
 #[test]
@@ -551,8 +569,12 @@ fn writer_layout_and_oversized_tag() {
 
 #[test]
 fn random_splits_give_the_same_tags() {
-    let file = capture();
-    let (_, want) = capture_tags();
+    let Some(file) = capture() else {
+        return;
+    };
+    let Some((_, want)) = capture_tags() else {
+        return;
+    };
     for_seeds(0..200, |seed| {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut r = FlvReader::new();
@@ -576,7 +598,9 @@ fn random_splits_give_the_same_tags() {
 
 #[test]
 fn random_bytes_never_panic() {
-    let file = capture();
+    let Some(file) = capture() else {
+        return;
+    };
     for_seeds(0..300, |seed| {
         let mut rng = StdRng::seed_from_u64(seed);
         let len = rng.random_range(0..4096);
@@ -907,12 +931,8 @@ fn render(kind: &str, payload: &[u8]) -> String {
 #[test]
 fn golden_bins_match_spec_layouts() {
     let dir = golden_dir();
-    let regen = std::env::var_os("FLV_GOLDEN_REGEN").is_some();
     for (name, bytes) in golden_vectors() {
         let path = dir.join(name);
-        if regen {
-            std::fs::write(&path, &bytes).unwrap();
-        }
         let on_disk = std::fs::read(&path).unwrap_or_else(|_| panic!("missing {name}"));
         assert_eq!(on_disk, bytes, "{name} differs from its spec layout");
     }
@@ -953,13 +973,22 @@ fn ext_timestamp_file() -> BytesMut {
     out
 }
 
+/// Rewrites the `.bin` vectors and `ext_timestamp.flv` from their builders;
+/// asserts nothing (review the diff).
+#[test]
+#[ignore = "regenerates golden/flv; run on purpose and review the diff"]
+fn regen_flv_golden() {
+    let dir = golden_dir();
+    for (name, bytes) in golden_vectors() {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    std::fs::write(dir.join("ext_timestamp.flv"), ext_timestamp_file()).unwrap();
+}
+
 #[test]
 fn golden_ext_timestamp_file() {
     let path = golden_dir().join("ext_timestamp.flv");
     let built = ext_timestamp_file();
-    if std::env::var_os("FLV_GOLDEN_REGEN").is_some() {
-        std::fs::write(&path, &built).unwrap();
-    }
     let on_disk = std::fs::read(&path).unwrap();
     assert_eq!(on_disk, &built[..]);
     // The layout, spelled out.

@@ -92,7 +92,9 @@ fn undecodable_command_bodies_close_the_connection() {
     case.finish("each closed at once with `protocol error`");
 }
 
-/// Send `values` and expect an error answer with transaction `tx` or a prompt close.
+/// Send `values` and expect an answer to this request that is an error
+/// (`_error` with transaction `tx`, or an error-level `onStatus` on stream
+/// `msid`), or a prompt close with a `protocol error` reason.
 fn error_or_close(
     case: &Case,
     c: &mut RawConn,
@@ -101,10 +103,13 @@ fn error_or_close(
     tx: f64,
 ) -> String {
     c.send_command(msid, values);
-    let answer = c.wait_command(PROMPT, |v| {
-        is_error_answer(v)
-            && (v.get(1).and_then(Amf0Value::as_number) == Some(tx)
-                || v[0].as_str() == Some("onStatus"))
+    let answer = c.wait_command_on(PROMPT, |stream_id, v| {
+        let ours = match v[0].as_str() {
+            Some("_error") => v.get(1).and_then(Amf0Value::as_number) == Some(tx),
+            Some("onStatus") => stream_id == msid,
+            _ => false,
+        };
+        ours && is_error_answer(v)
     });
     match answer {
         Some(v) => format!(
@@ -117,6 +122,10 @@ fn error_or_close(
                 "{values:?}: neither an error answer nor a close (silence)"
             );
             let reason = close_reason(&case.server, c.local).expect("closed: line");
+            assert!(
+                reason.starts_with("protocol error"),
+                "{values:?}: closed with {reason}, not a protocol error"
+            );
             format!("closed: {reason}")
         }
     }

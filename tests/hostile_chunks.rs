@@ -233,5 +233,27 @@ fn extended_timestamps_across_the_wrap_are_relayed() {
         assert_eq!(frame_number(m.0, &m.2), Some(n as u32), "frame order");
         assert_eq!(m.2.len(), 300);
     }
-    case.finish("every extended-timestamp frame relayed intact and in order");
+    // What the relay's rebaser (src/relay/stream.rs, default StreamConfig:
+    // 1 s back / 10 s forward are discontinuities, continued 10 ms after the
+    // last output) makes of the input. The first publisher keeps its
+    // timestamps, so the 24-bit boundary passes through unchanged and the
+    // player reads them from extended-timestamp fields; the jump to the top
+    // of the 32-bit range is a discontinuity, and from there the wrap to 0
+    // and 40 is ordinary progress (+15, +1, +40).
+    let want: [u32; 9] = [
+        0x00FF_FFF0, // sequence header
+        0x00FF_FFFE,
+        0x00FF_FFFF,
+        0x0100_0000,
+        0x0100_000A, // 0xFFFF_FFF0: 16.7 M ms back, last + 10
+        0x0100_0019, // 0xFFFF_FFFF: +15
+        0x0100_001A, // 0: +1 across the 32-bit wrap
+        0x0100_0042, // 40: +40
+        0x0100_004C, // 0x0200_0000: 33.5 M ms forward, last + 10
+    ];
+    let relayed: Vec<u32> = got.iter().map(|m| m.1).collect();
+    assert_eq!(relayed, want, "relayed timestamps (hex: {relayed:x?})");
+    case.finish(
+        "every extended-timestamp frame relayed intact, in order, with the rebased timestamps",
+    );
 }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::hostile::{chunk_header, close_reason, fd_count, Case, Outcome, RawConn, APP};
+use common::hostile::{
+    chunk_header, close_lines, close_reason, fd_count, Case, Outcome, RawConn, APP,
+};
 use common::rtmp::{avc_frame, avc_seq_header, frame_number, TestClient};
 use common::wait_until;
 use rtmp_edge::proto::client::ClientEvent;
@@ -87,7 +89,13 @@ fn publisher_killed_mid_message() {
     case.finish("publisher closed `peer closed`, player got UnpublishNotify, key reusable");
 }
 
-/// A player that stops reading for `stall` while 100 KB frames flow.
+/// A player that stops reading for at least `stall` while 100 KB frames flow
+/// (2.5 MB/s against a 2 MB budget and a 2 s slow-subscriber timeout). What
+/// must happen: the server closes it as a `slow subscriber`, no earlier than
+/// the configured 2 s after it fell behind (so not before 2 s after its play
+/// started), while the healthy pair and the publisher carry on. The stall
+/// lasts until the close is logged (up to 60 s more), so a loaded machine
+/// that fills the socket buffers slowly changes when, not what.
 fn stalled_subscriber(stall: Duration) {
     let case = Case::start(
         &format!("faults: subscriber stops reading for {} s", stall.as_secs()),
@@ -104,46 +112,54 @@ fn stalled_subscriber(stall: Duration) {
     let mut stalled = RawConn::connected(case.addr(), APP);
     let o = stalled.request(&case.server, "play", b"heavy");
     assert_eq!(o, Outcome::Status("NetStream.Play.Start".into()));
+    let playing = Instant::now();
     let mut case = case;
-    let until = Instant::now() + stall;
-    while Instant::now() < until {
+    let until = playing + stall;
+    let give_up = until + Duration::from_secs(60);
+    let mut closed_after = None;
+    while Instant::now() < until || (closed_after.is_none() && Instant::now() < give_up) {
         thread::sleep(Duration::from_millis(500));
         case.sample();
+        if closed_after.is_none() && close_lines(&case.server, stalled.local) > 0 {
+            closed_after = Some(playing.elapsed());
+        }
     }
     stop.store(true, Ordering::SeqCst);
     let sent = publisher.join().unwrap();
-    // Resume reading: either it was closed as slow, or it reads an ordered
-    // subset (drops) that ends at the live edge.
-    let got = stalled.collect_media(usize::MAX, Duration::from_secs(3));
+    let closed_after = closed_after.unwrap_or_else(|| {
+        panic!(
+            "a subscriber that read nothing for {:?} was not closed; log:\n{}",
+            playing.elapsed(),
+            case.server.log_text()
+        )
+    });
+    let reason = close_reason(&case.server, stalled.local).expect("closed: line");
+    assert!(
+        reason.starts_with("slow subscriber"),
+        "stalled closed with {reason}"
+    );
+    assert!(
+        closed_after >= Duration::from_secs(2),
+        "closed {closed_after:?} after play: before the 2 s timeout could run"
+    );
+    // What it buffered before the close arrives in order, then the close.
+    let got = stalled.collect_media(usize::MAX, Duration::from_secs(10));
+    assert!(stalled.closed, "the socket stays open after the close line");
     let numbers: Vec<u32> = got
         .iter()
         .filter(|m| m.2.len() > 9)
         .filter_map(|m| frame_number(m.0, &m.2))
         .collect();
-    let outcome = if stalled.closed {
-        let reason = close_reason(&case.server, stalled.local).expect("closed: line");
-        assert!(
-            reason.starts_with("slow subscriber"),
-            "stalled closed with {reason}"
-        );
-        format!(
-            "closed `slow subscriber` after {} frames read",
-            numbers.len()
-        )
-    } else {
-        assert!(
-            numbers.windows(2).all(|w| w[0] < w[1]),
-            "out of order: {numbers:?}"
-        );
-        assert_eq!(
-            numbers.last().copied(),
-            Some(sent - 1),
-            "did not reach the live edge"
-        );
-        format!("kept; {} of {sent} frames delivered (drops)", numbers.len())
-    };
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "out of order: {numbers:?}"
+    );
     drop(stalled);
-    case.finish(&outcome);
+    case.finish(&format!(
+        "closed `slow subscriber` {:.1} s after play, {} of {sent} frames read",
+        closed_after.as_secs_f64(),
+        numbers.len()
+    ));
 }
 
 #[test]

@@ -11,17 +11,25 @@ use std::time::{Duration, Instant};
 use common::hostile::{assert_live, Case, RawConn};
 
 const HS_TIMEOUT: &[&str] = &["--handshake-timeout-ms", "1000"];
+/// What the 1 s timeout may take on a loaded 2-core machine, beyond 1 s.
+/// The timeout logic itself is for the simulated-clock tests of the server
+/// core; these loopback tests only check it is wired up.
+const MARGIN: Duration = Duration::from_secs(4);
 
 #[test]
 fn wrong_version_byte_closes_at_once() {
-    let case = Case::start("handshake: version byte 6", HS_TIMEOUT);
+    // A 20 s handshake timeout: "at once" is then far from any timeout.
+    let case = Case::start(
+        "handshake: version byte 6",
+        &["--handshake-timeout-ms", "20000"],
+    );
     for version in [0u8, 6, 0xff] {
         let mut c = RawConn::tcp(case.addr());
         let mut bytes = vec![version];
         bytes.extend_from_slice(&[0u8; 1536]);
         c.send(&bytes);
-        let took = case.expect_closed(&mut c, Duration::from_millis(1500), "handshake error");
-        assert!(took < Duration::from_millis(900), "closed after {took:?}");
+        let took = case.expect_closed(&mut c, Duration::from_secs(15), "handshake error");
+        assert!(took < Duration::from_secs(5), "closed after {took:?}");
     }
     case.finish("closed at once: `handshake error: BadVersion`");
 }
@@ -32,10 +40,14 @@ fn c0_then_silence_closed_by_handshake_timeout() {
     let mut c = RawConn::tcp(case.addr());
     let opened = Instant::now();
     c.send(&[3]);
-    case.expect_closed(&mut c, Duration::from_secs(3), "timeout in phase handshake");
+    case.expect_closed(
+        &mut c,
+        Duration::from_secs(10),
+        "timeout in phase handshake",
+    );
     let took = opened.elapsed();
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_millis(1800),
+        took >= Duration::from_millis(900) && took < Duration::from_secs(1) + MARGIN,
         "closed after {took:?}, want ~1 s"
     );
     case.finish("closed by the 1 s handshake timeout");
@@ -49,8 +61,9 @@ fn slowloris_c0c1_deadline_runs_from_accept() {
     let mut writer = c.socket.try_clone().unwrap();
     let dribble = thread::spawn(move || {
         let mut sent = 0;
-        // 3 s worth of bytes: far more time than the 1 s deadline.
-        for i in 0..30u8 {
+        // 12 s worth of bytes: a deadline re-armed per byte would keep the
+        // socket open well past 1 s + MARGIN.
+        for i in 0..120u8 {
             let b = if i == 0 { 3 } else { i };
             if writer.write_all(&[b]).is_err() {
                 break;
@@ -60,15 +73,19 @@ fn slowloris_c0c1_deadline_runs_from_accept() {
         }
         sent
     });
-    case.expect_closed(&mut c, Duration::from_secs(4), "timeout in phase handshake");
+    case.expect_closed(
+        &mut c,
+        Duration::from_secs(15),
+        "timeout in phase handshake",
+    );
     let took = opened.elapsed();
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_millis(1800),
+        took >= Duration::from_millis(900) && took < Duration::from_secs(1) + MARGIN,
         "slowloris closed after {took:?}: the deadline must not be re-armed per byte"
     );
     let sent = dribble.join().unwrap();
     assert!(
-        sent < 25,
+        sent < 60,
         "dribbler wrote {sent} bytes: the socket stayed open too long"
     );
     case.finish("closed at ~1 s (deadline from accept, not per byte)");
@@ -100,8 +117,7 @@ fn thousand_unfinished_handshakes_time_out_while_others_are_served() {
     assert_live(&case.server, &case.name);
     case.sample();
     // All of them are closed by the handshake timeout, promptly.
-    thread::sleep(Duration::from_millis(1000).saturating_sub(start.elapsed()));
-    let deadline = start + opened + Duration::from_millis(2500);
+    let deadline = start + opened + Duration::from_secs(1) + MARGIN;
     let mut closed = 0;
     for s in &mut socks {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -123,7 +139,10 @@ fn thousand_unfinished_handshakes_time_out_while_others_are_served() {
             }
         }
     }
-    assert_eq!(closed, 1000, "only {closed} of 1000 closed within ~2.5 s");
+    assert_eq!(
+        closed, 1000,
+        "only {closed} of 1000 closed within 1 s + {MARGIN:?}"
+    );
     let timeouts = || {
         case.server
             .log_text()
@@ -131,11 +150,11 @@ fn thousand_unfinished_handshakes_time_out_while_others_are_served() {
             .filter(|l| l.contains(" closed: timeout in phase handshake"))
             .count()
     };
-    common::wait_until(Duration::from_secs(3), || timeouts() >= 1000);
+    common::wait_until(Duration::from_secs(10), || timeouts() >= 1000);
     assert_eq!(timeouts(), 1000, "handshake-timeout close lines");
     drop(socks);
     assert!(
-        common::wait_until(Duration::from_secs(3), || common::hostile::fd_count(
+        common::wait_until(Duration::from_secs(10), || common::hostile::fd_count(
             case.pid()
         ) <= fds_before + 2),
         "server fds {} vs {} before",

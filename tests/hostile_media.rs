@@ -150,7 +150,16 @@ fn tiny_frame_flood_keeps_memory_bounded() {
             case.sample();
         }
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // The server handles a connection's messages in order: once it answers a
+    // command sent after the flood, it has processed every tiny frame.
+    p.send_command(1, &common::hostile::command("noSuchMethod", 99.0, &[]));
+    assert!(
+        p.wait_command(Duration::from_secs(60), |v| {
+            v[0].as_str() == Some("_error") && v.get(1).and_then(|t| t.as_number()) == Some(99.0)
+        })
+        .is_some(),
+        "no answer to a command sent after the flood"
+    );
     let rss = case.sample();
     // Regression: the GOP cache held every one of these frames (~1.3 M fit
     // its byte cap; 190 MB RSS from 4 MB of input) before it was capped in
@@ -160,11 +169,24 @@ fn tiny_frame_flood_keeps_memory_bounded() {
         "RSS {rss} KiB after 1 M tiny frames (baseline {} KiB)",
         case.baseline_rss_kib
     );
+    // The cache was dropped once, at the frame cap (the server logs it at
+    // debug level), and not restarted: no keyframe came after.
+    let log = case.server.log_text();
+    let drops: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("GOP cache over bounds"))
+        .collect();
+    assert_eq!(drops.len(), 1, "GOP drops: {drops:?}");
+    assert!(drops[0].contains(" 8193 frames)"), "{}", drops[0]);
     // A late joiner gets the (dropped, so empty) GOP: just the header.
     let mut late = TestClient::play(case.addr(), APP, "tiny");
-    let got = late.collect_media(10, Duration::from_millis(500));
+    let got = late.collect_media(2, Duration::from_secs(2));
     assert_eq!(got.first().map(|m| &m.2), Some(&avc_seq_header()));
-    assert!(got.len() <= 8193, "late joiner got {} frames", got.len());
+    assert_eq!(
+        got.len(),
+        1,
+        "late joiner got more than the sequence header: the GOP was not dropped"
+    );
     drop(late);
     drop(p);
     case.finish("relayed; GOP cache dropped at its 8192-frame cap; RSS bounded");

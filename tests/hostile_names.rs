@@ -6,8 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::hostile::{command, connect_values, Case, Outcome, RawConn, APP};
+use bytes::{Bytes, BytesMut};
+use common::hostile::{close_reason, command, status_code, Case, Outcome, RawConn, APP};
 use common::rtmp::avc_frame;
+use rtmp_edge::proto::amf0::{encode_value, Amf0Value};
 use rtmp_edge::proto::session::MediaKind;
 
 fn hostile_names() -> Vec<(&'static str, Vec<u8>)> {
@@ -21,6 +23,15 @@ fn hostile_names() -> Vec<(&'static str, Vec<u8>)> {
         ("empty", Vec::new()),
         ("only a query", b"?key=v".to_vec()),
     ]
+}
+
+/// A close must be for a protocol error; returns the report row.
+fn protocol_close(what: &str, reason: &str) -> String {
+    assert!(
+        reason.starts_with("protocol error"),
+        "{what}: closed with {reason}"
+    );
+    format!("{what}: closed: {reason}")
 }
 
 #[test]
@@ -50,13 +61,7 @@ fn hostile_stream_names_are_served_or_refused() {
                 );
                 rows.push(format!("{what}: refused {code}"));
             }
-            Outcome::Closed(reason) => {
-                assert!(
-                    reason.starts_with("protocol error"),
-                    "{what}: closed with {reason}"
-                );
-                rows.push(format!("{what}: closed: {reason}"));
-            }
+            Outcome::Closed(reason) => rows.push(protocol_close(what, &reason)),
         }
     }
     for r in &rows {
@@ -65,36 +70,81 @@ fn hostile_stream_names_are_served_or_refused() {
     case.finish("each served (exact name) or refused with a named reason");
 }
 
+/// The body of a `connect` command (tx 1) whose `app` string carries `app`
+/// as raw bytes (so non-UTF-8 reaches the server as sent).
+fn connect_body(app: &[u8], addr: std::net::SocketAddr) -> Bytes {
+    let mut out = BytesMut::new();
+    encode_value(&Amf0Value::string("connect"), &mut out);
+    encode_value(&Amf0Value::Number(1.0), &mut out);
+    let key = |out: &mut BytesMut, k: &str| {
+        out.extend_from_slice(&(k.len() as u16).to_be_bytes());
+        out.extend_from_slice(k.as_bytes());
+    };
+    out.extend_from_slice(&[0x03]);
+    key(&mut out, "app");
+    out.extend_from_slice(&[0x02]);
+    out.extend_from_slice(&(app.len() as u16).to_be_bytes());
+    out.extend_from_slice(app);
+    key(&mut out, "type");
+    encode_value(&Amf0Value::string("nonprivate"), &mut out);
+    key(&mut out, "tcUrl");
+    encode_value(&Amf0Value::string(format!("rtmp://{addr}/x")), &mut out);
+    out.extend_from_slice(&[0x00, 0x00, 0x09]);
+    out.freeze()
+}
+
 #[test]
 fn hostile_app_names_are_served_or_refused() {
     let case = Case::start("names: hostile app names in connect", &[]);
+    let mut rows = Vec::new();
     for (what, name) in hostile_names() {
-        let Ok(app) = String::from_utf8(name.clone()) else {
-            continue; // connect goes through Amf0Value strings
-        };
         let mut c = RawConn::handshake(case.addr());
-        c.send_command(0, &connect_values(&app, case.addr()));
-        let answer = c.wait_command(Duration::from_secs(2), |v| {
+        c.send_command_body(0, connect_body(&name, case.addr()));
+        let answer = c.wait_command(Duration::from_secs(10), |v| {
             matches!(v[0].as_str(), Some("_result") | Some("_error"))
         });
         match answer {
             Some(v) if v[0].as_str() == Some("_result") => {
+                assert_eq!(v[1].as_number(), Some(1.0), "{what}: _result of connect");
+                assert_eq!(
+                    status_code(&v).as_deref(),
+                    Some("NetConnection.Connect.Success"),
+                    "{what}"
+                );
                 // Served: createStream works on that connection.
                 c.send_command(0, &command("createStream", 2.0, &[]));
-                let r =
-                    c.wait_command(Duration::from_secs(2), |v| v[0].as_str() == Some("_result"));
+                let r = c.wait_command(Duration::from_secs(10), |v| {
+                    v[0].as_str() == Some("_result")
+                });
                 assert!(r.is_some(), "{what}: createStream after connect");
                 let id = r.unwrap()[3].as_number();
                 assert_eq!(id, Some(1.0), "{what}");
+                rows.push(format!("{what}: served"));
             }
-            Some(_) => {}
+            Some(v) => {
+                // Refused: the connect's own _error, saying Connect.Rejected.
+                assert_eq!(v[1].as_number(), Some(1.0), "{what}: _error of connect");
+                assert_eq!(
+                    status_code(&v).as_deref(),
+                    Some("NetConnection.Connect.Rejected"),
+                    "{what}: {v:?}"
+                );
+                rows.push(format!("{what}: rejected"));
+            }
             None => {
                 assert!(
-                    c.wait_closed(Duration::from_secs(1)).is_some(),
+                    c.wait_closed(Duration::from_secs(10)).is_some(),
                     "{what}: silence"
                 );
+                let reason = close_reason(&case.server, c.local).expect("closed: line");
+                rows.push(protocol_close(what, &reason));
             }
         }
     }
-    case.finish("served or refused; no crash");
+    for r in &rows {
+        eprintln!("  {r}");
+    }
+    case.finish(
+        "served, rejected with Connect.Rejected, or closed with a protocol error; no crash",
+    );
 }

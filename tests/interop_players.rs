@@ -6,10 +6,22 @@ mod common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::thread;
 use std::time::Duration;
 
-use common::{ffmpeg_publish, have_tool, probe_streams, wait_child, ServerProcess, TempDir};
+use common::{
+    ffmpeg_publish, have_tool, probe_streams, wait_child, wait_until, ServerProcess, TempDir,
+};
+
+/// Wait (generously: x264 and the players share 2 cores) for a server log line.
+fn wait_for_log(server: &ServerProcess, needle: &str) {
+    assert!(
+        wait_until(Duration::from_secs(30), || server
+            .log_text()
+            .contains(needle)),
+        "no `{needle}` in the server log:\n{}",
+        server.log_text()
+    );
+}
 
 /// (codec names, decoded video frames) of an FLV file.
 fn probe(file: &Path) -> (Vec<String>, u64) {
@@ -38,7 +50,8 @@ fn rtmpdump_plays_a_live_stream() {
     let out = dir.path().join("dump.flv");
     let url = server.url("live/dump");
     let mut publisher = ffmpeg_publish(&url, 5);
-    thread::sleep(Duration::from_millis(1500));
+    // Play a live stream: once the server has the publisher.
+    wait_for_log(&server, "publish start live/dump");
     let mut player = Command::new("rtmpdump")
         .args(["-q", "-v", "-m", "10", "-r", &url, "-o"])
         .arg(&out)
@@ -73,7 +86,8 @@ fn gstreamer_rtmp2src_plays_a_live_stream() {
     let out = dir.path().join("gst.flv");
     let url = server.url("live/gst");
     let mut publisher = ffmpeg_publish(&url, 5);
-    thread::sleep(Duration::from_millis(1500));
+    // Play a live stream: once the server has the publisher.
+    wait_for_log(&server, "publish start live/gst");
     let mut player = Command::new("gst-launch-1.0")
         .args([
             "-q",
@@ -131,7 +145,8 @@ fn gstreamer_rtmp2sink_publishes_to_an_ffmpeg_player() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn ffmpeg player");
-    thread::sleep(Duration::from_millis(700));
+    // Publish only once the player waits for the stream, so it gets every frame.
+    wait_for_log(&server, "play start live/fromgst");
     let pipeline = format!(
         "videotestsrc num-buffers=100 is-live=true ! video/x-raw,width=320,height=240,framerate=25/1 ! \
          x264enc key-int-max=25 tune=zerolatency speed-preset=veryfast ! h264parse ! flvmux streamable=true name=m \

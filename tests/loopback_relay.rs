@@ -736,6 +736,13 @@ fn timestamps_keep_their_deltas_with_128_byte_server_chunks() {
     check_timestamp_deltas("wrap-128", u32::MAX - 500, &["--chunk-size", "128"]);
 }
 
+/// "Promptly": the server gives queues 700 ms to drain (SHUTDOWN_GRACE_MS)
+/// and then closes what is left. 5 s is that grace with margin for a loaded
+/// machine, and still fails a shutdown that waits on a stalled player (the
+/// slow-subscriber timeout is 10 s). The grace logic itself belongs to the
+/// simulated-clock tests of the server core.
+const SHUTDOWN_BOUND: Duration = Duration::from_secs(5);
+
 #[test]
 fn sigterm_exits_promptly_and_players_learn_of_it() {
     let mut server = ServerProcess::start(&[]);
@@ -747,12 +754,14 @@ fn sigterm_exits_promptly_and_players_learn_of_it() {
     assert_eq!(got.len(), 42, "player got {} of 42", got.len());
 
     let started = Instant::now();
-    let status = server.terminate(Duration::from_secs(3));
+    let status = server.terminate(Duration::from_secs(15));
     let took = started.elapsed();
-    let status = status.expect("server still running 3 s after SIGTERM");
+    let status = status.expect("server still running 15 s after SIGTERM");
     assert!(status.success(), "exit status {status:?}");
-    assert!(took < Duration::from_millis(2500), "shutdown took {took:?}");
+    assert!(took < SHUTDOWN_BOUND, "shutdown took {took:?}");
 
+    // Learning of it means being told before the close: UnpublishNotify or
+    // StreamEOF (a bare TCP close says nothing about the stream).
     let deadline = Instant::now() + WAIT;
     let mut told = false;
     while !told && !player.closed && Instant::now() < deadline {
@@ -761,7 +770,10 @@ fn sigterm_exits_promptly_and_players_learn_of_it() {
                 is_status(&e, CODE_PLAY_UNPUBLISH_NOTIFY) || matches!(e, ClientEvent::StreamEof(_));
         }
     }
-    assert!(told || player.closed, "player neither told nor closed");
+    assert!(
+        told,
+        "player was not told (UnpublishNotify/StreamEOF) before the close"
+    );
     // The log is read by another thread: give it time to see the last line.
     assert!(
         wait_until(WAIT, || server.log_text().contains("shutdown complete")),
@@ -789,11 +801,11 @@ fn sigterm_with_a_stalled_player_still_exits_promptly() {
     assert_eq!(got.len(), 2 + 2 * frames as usize);
 
     let started = Instant::now();
-    let status = server.terminate(Duration::from_secs(3));
+    let status = server.terminate(Duration::from_secs(15));
     let took = started.elapsed();
-    let status = status.expect("server still running 3 s after SIGTERM");
+    let status = status.expect("server still running 15 s after SIGTERM");
     assert!(status.success(), "exit status {status:?}");
-    assert!(took < Duration::from_millis(2500), "shutdown took {took:?}");
+    assert!(took < SHUTDOWN_BOUND, "shutdown took {took:?}");
     assert!(player.wait_closed(WAIT), "healthy player not closed");
 }
 

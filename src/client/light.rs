@@ -204,26 +204,22 @@ impl LightSubscriber {
     }
 }
 
+/// The capture-finding rule of the integration tests, shared as one file.
+#[cfg(test)]
+#[path = "../../tests/common/captures.rs"]
+mod test_captures;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession};
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
-    use std::path::Path;
 
-    /// Bytes of nginx's answer to ffmpeg's play session, after S0S1S2.
+    /// Bytes of nginx's answer to ffmpeg's play session, after S0S1S2
+    /// (`None`: skipped, see `tests/common/captures.rs`).
     fn capture() -> Option<Vec<u8>> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let path = ["../shared/captures", "../../shared/captures"]
-            .iter()
-            .map(|d| root.join(d).join("ffmpeg_play.s2c.bin"))
-            .find(|p| p.is_file());
-        let Some(path) = path else {
-            println!("SKIPPED: ffmpeg_play.s2c.bin not found under ../shared/captures");
-            return None;
-        };
-        let all = std::fs::read(path).expect("read capture");
+        let all = test_captures::read_capture("ffmpeg_play.s2c.bin")?;
         Some(all[1 + 2 * 1536..].to_vec())
     }
 

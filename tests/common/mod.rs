@@ -2,6 +2,7 @@
 //! binary on a free loopback port, bounded waits.
 #![allow(dead_code)]
 
+pub mod captures;
 pub mod hostile;
 pub mod rtmp;
 

@@ -430,13 +430,3 @@ pub fn frame_number(kind: MediaKind, payload: &[u8]) -> Option<u32> {
         .get(at..at + 4)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
-
-/// Path of a file in the shared captures folder (CI puts shared/ beside the clone).
-pub fn capture_path(name: &str) -> std::path::PathBuf {
-    if let Some(dir) = std::env::var_os("RTMP_CAPTURES") {
-        return std::path::PathBuf::from(dir).join(name);
-    }
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/captures")
-        .join(name)
-}
