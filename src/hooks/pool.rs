@@ -37,7 +37,7 @@ use mio::Waker;
 use std::fmt;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -217,13 +217,13 @@ impl HookPool {
         let _ = self.shared.deadline.set(deadline);
         self.jobs = None;
         // Nothing is ever sent on `alive`: this returns when the last worker
-        // exits (disconnected) or at the deadline.
-        let _ = self
-            .alive
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        // has left its loop (disconnected; joining is then immediate) or at
+        // the deadline.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let all_out = self.alive.recv_timeout(left) == Err(RecvTimeoutError::Disconnected);
         let mut report = ShutdownReport::default();
         for handle in std::mem::take(&mut self.workers) {
-            if handle.is_finished() {
+            if all_out || handle.is_finished() {
                 let _ = handle.join();
             } else {
                 report.abandoned_workers += 1;
