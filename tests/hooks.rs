@@ -46,6 +46,8 @@ enum Reply {
     Status(u16, Vec<(&'static str, &'static str)>),
     /// Read the request, then hold the connection open without answering.
     Hang,
+    /// Read the request, then close the connection without answering.
+    Close,
 }
 
 struct HookServer {
@@ -112,6 +114,7 @@ fn serve(listener: TcpListener, reply: Reply, tx: Sender<Recorded>, stop: Arc<At
         let _ = tx.send(req);
         match &reply {
             Reply::Hang => held.push(stream),
+            Reply::Close => drop(stream),
             Reply::Status(code, headers) => {
                 let mut head = format!("HTTP/1.1 {code} Scripted\r\n");
                 for (k, v) in headers {
@@ -454,6 +457,21 @@ fn connection_refused_fails() {
 }
 
 #[test]
+fn a_hook_that_closes_without_answering_fails() {
+    let server = HookServer::start(Reply::Close);
+    let mut h = Harness::new(1, 4);
+    let t0 = Instant::now();
+    let result = h.call(&server.url("/on_play"), publish("cam", ""), TIMEOUT);
+    assert!(
+        matches!(result.verdict, HookVerdict::Failed(_)),
+        "{:?}",
+        result.verdict
+    );
+    assert!(t0.elapsed() < TIMEOUT, "waited for the timeout");
+    assert_eq!(server.drain().len(), 1);
+}
+
+#[test]
 fn https_hook_fails_without_a_request() {
     let mut h = Harness::new(1, 4);
     let result = h.call("https://127.0.0.1:9/x", publish("cam", ""), TIMEOUT);
@@ -495,6 +513,32 @@ fn full_queue_refuses_without_blocking_and_shutdown_abandons() {
     assert!(took < Duration::from_secs(2), "shutdown hung: {took:?}");
     assert_eq!(report.abandoned_workers, 1);
     assert!(report.results.is_empty(), "{:?}", report.results);
+}
+
+#[test]
+fn default_sizes_bound_the_queue_under_a_flood() {
+    let server = HookServer::start(Reply::Hang);
+    let poll = Poll::new().unwrap();
+    let waker = Arc::new(Waker::new(poll.registry(), WAKE).unwrap());
+    let config = HookPoolConfig::default();
+    assert_eq!((config.workers, config.queue), (4, 1024));
+    let pool = HookPool::new(config, waker).unwrap();
+    let url = server.url("/on_publish");
+    let t0 = Instant::now();
+    let mut taken = 0;
+    for ticket in 0..2000 {
+        let job = HookJob::new(ticket, &url, publish("cam", ""), Duration::from_secs(30));
+        if pool.submit(job).is_ok() {
+            taken += 1;
+        }
+    }
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    // The queue holds 1024; up to 4 more may already be in a worker's hands.
+    assert!((1024..=1028).contains(&taken), "{taken}");
+    let t0 = Instant::now();
+    let report = pool.shutdown(Duration::from_millis(100));
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    assert!(report.abandoned_workers <= 4);
 }
 
 #[test]

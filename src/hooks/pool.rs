@@ -30,6 +30,7 @@
 //! The pool is owned by the driver thread; `submit` takes `&self`.
 
 use super::client;
+use super::form::redact_url;
 use super::request::{HookKind, HookRequest};
 use super::verdict::HookVerdict;
 use log::warn;
@@ -63,8 +64,8 @@ impl Default for HookPoolConfig {
     }
 }
 
-/// One hook call to make.
-#[derive(Debug, Clone)]
+/// One hook call to make. `Debug` hides secrets (body and URL query).
+#[derive(Clone)]
 pub struct HookJob {
     /// Opaque to the pool; returned in the [`HookResult`].
     pub ticket: u64,
@@ -88,6 +89,17 @@ impl HookJob {
             request,
             timeout,
         }
+    }
+}
+
+impl fmt::Debug for HookJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookJob")
+            .field("ticket", &self.ticket)
+            .field("url", &redact_url(&self.url))
+            .field("request", &self.request)
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 
