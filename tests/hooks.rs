@@ -48,6 +48,8 @@ enum Reply {
     Hang,
     /// Read the request, then close the connection without answering.
     Close,
+    /// Read the request, then answer with something that is not HTTP.
+    Garbage,
 }
 
 struct HookServer {
@@ -115,6 +117,9 @@ fn serve(listener: TcpListener, reply: Reply, tx: Sender<Recorded>, stop: Arc<At
         match &reply {
             Reply::Hang => held.push(stream),
             Reply::Close => drop(stream),
+            Reply::Garbage => {
+                let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.6\r\n\r\n");
+            }
             Reply::Status(code, headers) => {
                 let mut head = format!("HTTP/1.1 {code} Scripted\r\n");
                 for (k, v) in headers {
@@ -457,18 +462,34 @@ fn connection_refused_fails() {
 }
 
 #[test]
-fn a_hook_that_closes_without_answering_fails() {
-    let server = HookServer::start(Reply::Close);
+fn a_hook_that_closes_or_answers_garbage_fails() {
     let mut h = Harness::new(1, 4);
-    let t0 = Instant::now();
-    let result = h.call(&server.url("/on_play"), publish("cam", ""), TIMEOUT);
-    assert!(
-        matches!(result.verdict, HookVerdict::Failed(_)),
-        "{:?}",
-        result.verdict
+    for reply in [Reply::Close, Reply::Garbage] {
+        let server = HookServer::start(reply);
+        let t0 = Instant::now();
+        let result = h.call(&server.url("/on_play"), publish("cam", ""), TIMEOUT);
+        assert!(
+            matches!(result.verdict, HookVerdict::Failed(_)),
+            "{:?}",
+            result.verdict
+        );
+        assert!(t0.elapsed() < TIMEOUT, "waited for the timeout");
+        assert_eq!(server.drain().len(), 1);
+    }
+}
+
+#[test]
+fn a_host_name_is_resolved_on_the_worker() {
+    let server = ok_server();
+    let mut h = Harness::new(1, 4);
+    let url = format!("http://localhost:{}/on_publish", server.addr.port());
+    let result = h.call(&url, publish("cam", ""), TIMEOUT);
+    assert_eq!(result.verdict, HookVerdict::Accept);
+    let req = server.next_request();
+    assert_eq!(
+        req.header("host"),
+        Some(&*format!("localhost:{}", server.addr.port()))
     );
-    assert!(t0.elapsed() < TIMEOUT, "waited for the timeout");
-    assert_eq!(server.drain().len(), 1);
 }
 
 #[test]

@@ -38,7 +38,7 @@ use mio::Waker;
 use std::fmt;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -207,9 +207,9 @@ impl HookPool {
             kind: job.request.kind(),
         };
         match &self.jobs {
-            Some(tx) => tx.try_send(job).map_err(|e| match e {
-                TrySendError::Full(_) | TrySendError::Disconnected(_) => full,
-            }),
+            // Disconnected cannot happen while the pool lives (workers
+            // never drop the receiver first); it would refuse the same way.
+            Some(tx) => tx.try_send(job).map_err(|_| full),
             None => Err(full),
         }
     }
@@ -225,7 +225,10 @@ impl HookPool {
     /// Stops accepting jobs and waits at most `max_wait` for the workers;
     /// see the module doc.
     pub fn shutdown(mut self, max_wait: Duration) -> ShutdownReport {
-        let deadline = Instant::now() + max_wait;
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(max_wait)
+            .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400));
         let _ = self.shared.deadline.set(deadline);
         self.jobs = None;
         // Nothing is ever sent on `alive`: this returns when the last worker
