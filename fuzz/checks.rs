@@ -186,9 +186,13 @@ pub mod amf0 {
     use bytes::BytesMut;
     use rtmp_edge::proto::amf0::{
         decode_all, decode_value, encode_all, encode_value, Amf0Limits, Amf0Value,
+        DEFAULT_MAX_VALUES,
     };
 
-    const LIMITS: Amf0Limits = Amf0Limits { max_depth: 16 };
+    const LIMITS: Amf0Limits = Amf0Limits {
+        max_depth: 16,
+        max_values: DEFAULT_MAX_VALUES,
+    };
 
     fn num_eq(a: f64, b: f64) -> bool {
         a == b || a.to_bits() == b.to_bits()

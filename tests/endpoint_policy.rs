@@ -898,3 +898,61 @@ fn handshake_limit_counts_only_connections_not_yet_playing() {
     assert!(sim.ep.is_open(a) && sim.ep.is_open(b));
     assert_eq!(sim.closed.get(&c), Some(&CloseReason::PerIpLimit));
 }
+
+/// An aggregate message (type 22) of `n` audio sub-messages.
+fn aggregate_of_audio(n: usize) -> Bytes {
+    let mut body = Vec::new();
+    for i in 0..n {
+        let data = audio(i as u8);
+        let ts = 100 + i as u32;
+        body.push(8u8);
+        body.extend_from_slice(&(data.len() as u32).to_be_bytes()[1..]);
+        body.extend_from_slice(&ts.to_be_bytes()[1..]);
+        body.push((ts >> 24) as u8);
+        body.extend_from_slice(&[0, 0, 0]);
+        body.extend_from_slice(&data);
+        body.extend_from_slice(&(11 + data.len() as u32).to_be_bytes());
+    }
+    Bytes::from(body)
+}
+
+#[test]
+fn the_rest_of_a_large_aggregate_is_handled_on_later_turns_without_new_bytes() {
+    use rtmp_edge::proto::chunk::{ChunkEncoder, RawMessage};
+    let mut sim = Sim::new(test_config());
+    let mut player = sim.started(ClientMode::Play, "agg");
+    let mut publisher = sim.started(ClientMode::Publish, "agg");
+    publish_start(&mut sim, &mut publisher, &mut [&mut player]);
+    let n = 3 * rtmp_edge::endpoint::MESSAGES_PER_TURN;
+    let mut enc = ChunkEncoder::new();
+    enc.set_chunk_size(4096);
+    let mut wire = BytesMut::new();
+    enc.encode(
+        &RawMessage {
+            csid: 9,
+            timestamp: 100,
+            type_id: 22,
+            stream_id: publisher.session.stream_id(),
+            payload: aggregate_of_audio(n),
+        },
+        &mut wire,
+    );
+    assert_eq!(
+        sim.ep.handle_input(publisher.id, &wire, sim.now),
+        Input::Pending,
+        "one turn must not handle {n} sub-messages"
+    );
+    let mut turns = 1;
+    while sim.ep.process(publisher.id, sim.now) == Input::Pending {
+        turns += 1;
+        assert!(turns < 100, "never finished");
+    }
+    sim.pump(&mut [&mut player]);
+    let got = player
+        .media()
+        .iter()
+        .filter(|m| m.0 == MediaKind::Audio)
+        .count();
+    assert_eq!(got, n + 1, "sub-messages of the aggregate were lost");
+    assert!(turns >= 3, "{turns} turns for {n} sub-messages");
+}

@@ -313,11 +313,13 @@ impl Endpoint {
             }
         }
         if let Protocol::Rtmp(session) = &mut conn.proto {
-            if !conn.inbound.is_empty() {
+            if !conn.inbound.is_empty() || session.has_pending_messages() {
                 let more = session
                     .handle_input_limited(&mut conn.inbound, events, out, limit)
                     .map_err(CloseReason::Protocol)?;
-                conn.lists.pending_input = more && !conn.inbound.is_empty();
+                // The rest of an aggregate waits in the session, not in `inbound`.
+                conn.lists.pending_input =
+                    more && (!conn.inbound.is_empty() || session.has_pending_messages());
             }
         }
         // Players send little: give back a large idle read buffer.

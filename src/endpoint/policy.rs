@@ -23,6 +23,7 @@ use crate::proto::amf0::Amf0Value;
 use crate::proto::command::StreamName;
 use crate::proto::message::{TYPE_AUDIO, TYPE_VIDEO};
 use crate::proto::session::{MediaKind, ServerEvent};
+use crate::proto::status::{CODE_PLAY_FAILED, CODE_PUBLISH_BAD_NAME, CODE_PUBLISH_DENIED};
 use crate::relay::frame::{Frame, FrameClass};
 use crate::relay::queue::Offer;
 use crate::relay::stream::PublishClaim;
@@ -32,6 +33,17 @@ use super::conn::{Lifecycle, Playing, Publishing, Role};
 use super::outbox::Pushed;
 use super::timers::log_codec;
 use super::{ConnId, Endpoint};
+
+/// The stream key of `app` and `name`: `app/name`, with any `/` inside the
+/// app written `%2F` (names arrive percent-escaped, a literal `%` as `%25`),
+/// so app `a/b` + name `c` and app `a` + name `b/c` never share a key.
+pub fn stream_key(app: &str, name: &str) -> Rc<str> {
+    if app.contains('/') {
+        Rc::from(format!("{}/{name}", app.replace('/', "%2F")))
+    } else {
+        Rc::from(format!("{app}/{name}"))
+    }
+}
 
 /// The stream name part of a key (`app/name` → `name`).
 pub fn stream_name(key: &str) -> &str {
@@ -114,7 +126,7 @@ impl Endpoint {
 
     fn refuse_publish(&mut self, id: ConnId, stream_id: u32, description: &str, now: u64) {
         self.with_session(id, now, |s, out| {
-            s.reject_publish(stream_id, "NetStream.Publish.BadName", description, out)
+            s.reject_publish(stream_id, CODE_PUBLISH_BAD_NAME, description, out)
         });
     }
 
@@ -147,8 +159,8 @@ impl Endpoint {
             return true;
         };
         let (verb, code) = match action {
-            Action::Publish => ("publish", "NetStream.Publish.Denied"),
-            Action::Play => ("play", "NetStream.Play.Failed"),
+            Action::Publish => ("publish", CODE_PUBLISH_DENIED),
+            Action::Play => ("play", CODE_PLAY_FAILED),
         };
         info!("{id} {peer} {verb} {key} refused: {refusal}");
         let description = refusal.to_string();
@@ -173,7 +185,7 @@ impl Endpoint {
 
     fn on_publish(&mut self, id: ConnId, stream_id: u32, app: &str, sname: &StreamName, now: u64) {
         let name = sname.name.as_str();
-        let key: Rc<str> = Rc::from(format!("{app}/{name}"));
+        let key = stream_key(app, name);
         let peer = self.peer(id);
         let Some(conn) = self.get(id) else { return };
         if matches!(conn.role, Role::Publisher(_) | Role::Player(_)) {
@@ -235,7 +247,7 @@ impl Endpoint {
 
     fn on_play(&mut self, id: ConnId, stream_id: u32, app: &str, sname: &StreamName, now: u64) {
         let name = sname.name.as_str();
-        let key: Rc<str> = Rc::from(format!("{app}/{name}"));
+        let key = stream_key(app, name);
         let peer = self.peer(id);
         let queue_config = self.queue_config.clone();
         let Some(conn) = self.get(id) else { return };

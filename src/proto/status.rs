@@ -20,6 +20,8 @@ pub const CODE_CALL_FAILED: &str = "NetConnection.Call.Failed";
 /// `NetStream` codes.
 pub const CODE_PUBLISH_START: &str = "NetStream.Publish.Start";
 pub const CODE_PUBLISH_BAD_NAME: &str = "NetStream.Publish.BadName";
+pub const CODE_PUBLISH_DENIED: &str = "NetStream.Publish.Denied";
+pub const CODE_PLAY_FAILED: &str = "NetStream.Play.Failed";
 pub const CODE_UNPUBLISH_SUCCESS: &str = "NetStream.Unpublish.Success";
 pub const CODE_PLAY_RESET: &str = "NetStream.Play.Reset";
 pub const CODE_PLAY_START: &str = "NetStream.Play.Start";

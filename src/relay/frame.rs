@@ -23,19 +23,14 @@ use bytes::Bytes;
 use crate::proto::chunk::{encode_canonical, RawMessage};
 use crate::proto::flv::{self, VideoPacket};
 
-/// Chunk stream id of canonical audio frames.
-pub const CSID_AUDIO: u32 = 6;
-/// Chunk stream id of canonical video frames.
-pub const CSID_VIDEO: u32 = 7;
-/// Chunk stream id of canonical data (onMetaData) frames.
-pub const CSID_DATA: u32 = 4;
+/// Chunk stream ids of canonical audio, video and data (onMetaData) frames,
+/// defined once in the chunk layer.
+pub use crate::proto::chunk::{CSID_AUDIO, CSID_DATA, CSID_VIDEO};
+/// RTMP message type ids the relay handles, defined once in the message layer.
+pub use crate::proto::message::{TYPE_AUDIO, TYPE_DATA_AMF0, TYPE_VIDEO};
+
 /// Message stream id of canonical frames (the first `createStream` answer).
 pub const CANONICAL_STREAM_ID: u32 = 1;
-
-/// RTMP message type ids the relay handles.
-pub const TYPE_AUDIO: u8 = 8;
-pub const TYPE_VIDEO: u8 = 9;
-pub const TYPE_DATA_AMF0: u8 = 18;
 
 /// Admission class of a frame, most important first (see
 /// [`crate::relay::queue`] for the policy each class gets).
