@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 use crate::config::{address_allowed, AppSettings};
 
