@@ -127,6 +127,8 @@ impl Args {
             stats_interval_ms: self.stats_interval_ms,
             record_all: self.record_all.then_some(true),
             record_dir: self.record_dir.clone(),
+            hook_workers: None,
+            hook_queue: None,
             tls_listen: self.tls_listen.map(Some),
             tls_cert: self.tls_cert.clone().map(Some),
             tls_key: self.tls_key.clone().map(Some),

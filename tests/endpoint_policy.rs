@@ -956,3 +956,165 @@ fn the_rest_of_a_large_aggregate_is_handled_on_later_turns_without_new_bytes() {
     assert_eq!(got, n + 1, "sub-messages of the aggregate were lost");
     assert!(turns >= 3, "{turns} turns for {n} sub-messages");
 }
+
+fn hook_sim(app_table: &str) -> Sim {
+    access_sim(&format!("[apps.live]\n{app_table}"))
+}
+
+/// The pending hook call, which must exist.
+fn take_hook(sim: &mut Sim) -> rtmp_edge::hooks::HookJob {
+    sim.ep.poll_hook().expect("a hook call")
+}
+
+#[test]
+fn on_publish_holds_the_answer_until_the_hook_accepts() {
+    use rtmp_edge::hooks::{HookKind, HookVerdict};
+    let mut sim = hook_sim("on_publish = \"http://127.0.0.1:9/pub\"\n");
+    let mut publisher = sim.started(ClientMode::Publish, "cam?key=abc&x=1");
+    assert!(
+        !publisher.has(&ClientEvent::PublishStarted),
+        "answered before the hook"
+    );
+    let job = take_hook(&mut sim);
+    assert_eq!(job.request.kind(), HookKind::Publish);
+    assert_eq!(job.url, "http://127.0.0.1:9/pub");
+    let body = job.request.body();
+    for field in [
+        "call=publish",
+        "name=cam",
+        "type=live",
+        "app=live",
+        "key=abc",
+        "x=1",
+    ] {
+        assert!(body.contains(field), "{field} missing from {body}");
+    }
+    assert!(sim.ep.poll_hook().is_none());
+    sim.ep
+        .handle_hook_result(job.ticket, HookVerdict::Accept, sim.now);
+    sim.pump(&mut [&mut publisher]);
+    assert!(publisher.has(&ClientEvent::PublishStarted));
+    // Unpublish fires on_publish_done only when configured: not here.
+    publisher.session.finish(&mut publisher.outbound).unwrap();
+    sim.pump(&mut [&mut publisher]);
+    assert!(sim.ep.poll_hook().is_none());
+}
+
+#[test]
+fn hook_refusals_failures_and_timeouts_refuse_with_their_reason() {
+    use rtmp_edge::hooks::HookVerdict;
+    let mut sim = hook_sim("on_publish = \"http://127.0.0.1:9/pub\"\nhook_timeout_ms = 2000\n");
+    let cases: [(Option<HookVerdict>, &str); 3] = [
+        (Some(HookVerdict::Refuse(403)), "hook refused"),
+        (
+            Some(HookVerdict::Failed("connection refused".into())),
+            "hook failed",
+        ),
+        (None, "hook timed out"),
+    ];
+    for (i, (verdict, reason)) in cases.into_iter().enumerate() {
+        let mut p = sim.started(ClientMode::Publish, &format!("s{i}"));
+        let job = take_hook(&mut sim);
+        match verdict {
+            Some(v) => sim.ep.handle_hook_result(job.ticket, v, sim.now),
+            None => {
+                // No answer: the endpoint's own deadline refuses.
+                sim.advance(2_900, &mut [&mut p]);
+                assert!(sim.is_open(&p), "{reason}: refused before the deadline");
+                sim.advance(300, &mut [&mut p]);
+            }
+        }
+        sim.pump(&mut [&mut p]);
+        assert!(refused_with(&p, "NetStream.Publish.Denied"), "{reason}");
+        assert_eq!(sim.closed_with(&p), Some(&CloseReason::Refused(reason)));
+        // A late answer for a refused request changes nothing.
+        sim.ep
+            .handle_hook_result(job.ticket, HookVerdict::Accept, sim.now);
+    }
+}
+
+#[test]
+fn hook_fail_open_accepts_when_the_hook_cannot_be_reached() {
+    use rtmp_edge::hooks::HookVerdict;
+    let mut sim = hook_sim("on_play = \"http://127.0.0.1:9/play\"\nhook_fail_open = true\n");
+    let mut player = sim.started(ClientMode::Play, "s");
+    let job = take_hook(&mut sim);
+    sim.ep
+        .handle_hook_result(job.ticket, HookVerdict::TimedOut, sim.now);
+    sim.pump(&mut [&mut player]);
+    assert!(player.has(&ClientEvent::PlayStarted));
+    // A refusing answer still refuses.
+    let mut other = sim.started(ClientMode::Play, "s");
+    let job = take_hook(&mut sim);
+    sim.ep
+        .handle_hook_result(job.ticket, HookVerdict::Refuse(401), sim.now);
+    sim.pump(&mut [&mut other]);
+    assert!(refused_with(&other, "NetStream.Play.Failed"));
+}
+
+#[test]
+fn a_hook_redirect_renames_the_stream_and_a_full_queue_refuses() {
+    use rtmp_edge::hooks::HookVerdict;
+    let mut sim = hook_sim(
+        "on_play = \"http://127.0.0.1:9/play\"\non_publish = \"http://127.0.0.1:9/pub\"\n",
+    );
+    let mut publisher = sim.started(ClientMode::Publish, "public");
+    let job = take_hook(&mut sim);
+    sim.ep
+        .handle_hook_result(job.ticket, HookVerdict::Accept, sim.now);
+    sim.pump(&mut [&mut publisher]);
+    publish_start(&mut sim, &mut publisher, &mut []);
+    // The player asks for a secret name; the hook maps it to `public`.
+    let mut player = sim.started(ClientMode::Play, "secret-token");
+    let job = take_hook(&mut sim);
+    sim.ep
+        .handle_hook_result(job.ticket, HookVerdict::Redirect("public".into()), sim.now);
+    sim.pump(&mut [&mut player]);
+    assert!(player.has(&ClientEvent::PlayStarted));
+    assert_eq!(
+        player.media().len(),
+        3,
+        "the renamed player did not get the stream"
+    );
+    // An rtmp:// redirect is a relay target: refused (no relay here).
+    let mut relay = sim.started(ClientMode::Play, "x");
+    let job = take_hook(&mut sim);
+    sim.ep.handle_hook_result(
+        job.ticket,
+        HookVerdict::Redirect("rtmp://origin/live/x".into()),
+        sim.now,
+    );
+    sim.pump(&mut [&mut relay]);
+    assert!(refused_with(&relay, "NetStream.Play.Failed"));
+    // The pool said its queue is full.
+    let mut full = sim.started(ClientMode::Play, "y");
+    let job = take_hook(&mut sim);
+    sim.ep.handle_hook_queue_full(job.ticket, sim.now);
+    sim.pump(&mut [&mut full]);
+    assert_eq!(
+        sim.closed_with(&full),
+        Some(&CloseReason::Refused("hook queue full"))
+    );
+}
+
+#[test]
+fn done_hooks_fire_when_publish_and_play_end() {
+    use rtmp_edge::hooks::HookKind;
+    let mut sim = hook_sim(
+        "on_publish_done = \"http://127.0.0.1:9/pd\"\non_play_done = \"http://127.0.0.1:9/yd\"\n",
+    );
+    let mut player = sim.started(ClientMode::Play, "d?token=t0p");
+    let mut publisher = sim.started(ClientMode::Publish, "d");
+    assert!(sim.ep.poll_hook().is_none(), "no deciding hook configured");
+    publisher.session.finish(&mut publisher.outbound).unwrap();
+    sim.pump(&mut [&mut publisher, &mut player]);
+    let job = take_hook(&mut sim);
+    assert_eq!(job.request.kind(), HookKind::PublishDone);
+    assert!(job.request.body().contains("name=d"));
+    player.session.finish(&mut player.outbound).unwrap();
+    sim.pump(&mut [&mut player]);
+    let job = take_hook(&mut sim);
+    assert_eq!(job.request.kind(), HookKind::PlayDone);
+    assert!(job.request.body().contains("token=t0p"));
+    assert!(!job.request.body_redacted().contains("t0p"));
+}

@@ -15,6 +15,25 @@ use super::{Cidr, Config};
 /// The name of the table that applies to every application without its own.
 pub const ANY_APP: &str = "*";
 
+/// Default `hook_timeout_ms`.
+pub const DEFAULT_HOOK_TIMEOUT_MS: u64 = 5_000;
+
+impl AppTable {
+    /// The hook URLs this table sets, with their keys.
+    pub fn hook_urls(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("on_publish", &self.on_publish),
+            ("on_play", &self.on_play),
+            ("on_publish_done", &self.on_publish_done),
+            ("on_play_done", &self.on_play_done),
+            ("on_record_done", &self.on_record_done),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().and_then(|v| v.as_deref()).map(|v| (k, v)))
+        .collect()
+    }
+}
+
 macro_rules! app_settings {
     ($( $(#[$doc:meta])* $name:ident: $ty:ty, )*) => {
         /// Settings resolved for one application (immutable once resolved;
@@ -58,6 +77,18 @@ app_settings! {
     play_allow: Vec<Cidr>,
     /// Addresses or CIDR blocks that may not play (deny wins).
     play_deny: Vec<Cidr>,
+    /// nginx-rtmp compatible HTTP hooks (`http://` URLs): `on_publish` and
+    /// `on_play` decide (2xx accept, 3xx + Location rename, else refuse);
+    /// the `_done` ones inform.
+    on_publish: Option<String>,
+    on_play: Option<String>,
+    on_publish_done: Option<String>,
+    on_play_done: Option<String>,
+    on_record_done: Option<String>,
+    /// How long a deciding hook may take (ms). Default 5000.
+    hook_timeout_ms: u64,
+    /// Accept when a deciding hook fails or times out (default: refuse).
+    hook_fail_open: bool,
 }
 
 impl AppSettings {
@@ -72,6 +103,13 @@ impl AppSettings {
             publish_deny: Vec::new(),
             play_allow: Vec::new(),
             play_deny: Vec::new(),
+            on_publish: None,
+            on_play: None,
+            on_publish_done: None,
+            on_play_done: None,
+            on_record_done: None,
+            hook_timeout_ms: DEFAULT_HOOK_TIMEOUT_MS,
+            hook_fail_open: false,
         }
     }
 }

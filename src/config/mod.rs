@@ -24,7 +24,7 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-pub use apps::{AppMap, AppSettings, AppTable, ANY_APP};
+pub use apps::{AppMap, AppSettings, AppTable, ANY_APP, DEFAULT_HOOK_TIMEOUT_MS};
 pub use cidr::{address_allowed, Cidr};
 pub use error::{ConfigError, Origin};
 pub use overrides::Overrides;
@@ -89,6 +89,11 @@ pub struct Config {
     pub record_all: bool,
     /// Directory for recordings. Default `recordings`.
     pub record_dir: PathBuf,
+    /// Worker threads that call HTTP hooks. Default 4.
+    pub hook_workers: usize,
+    /// Hook calls that may wait for a worker; more are refused ("hook queue
+    /// full"). Default 1024.
+    pub hook_queue: usize,
     /// RTMPS listen address (conventionally port 1936); needs `tls_cert` and
     /// `tls_key`. Default none.
     pub tls_listen: Option<SocketAddr>,
@@ -137,6 +142,8 @@ impl Default for Config {
             stats_interval_ms: 30_000,
             record_all: false,
             record_dir: PathBuf::from("recordings"),
+            hook_workers: 4,
+            hook_queue: 1024,
             tls_listen: None,
             tls_cert: None,
             tls_key: None,

@@ -55,6 +55,8 @@ overrides! {
     stats_interval_ms: u64,
     record_all: bool,
     record_dir: PathBuf,
+    hook_workers: usize,
+    hook_queue: usize,
     tls_listen: Option<SocketAddr>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,

@@ -31,11 +31,37 @@ impl Config {
             }
         }
         self.check_tls()?;
+        self.check_hooks()?;
         let min_budget = self.gop_max_bytes + self.gop_max_bytes / 4 + GOP_BUDGET_SLACK;
         if self.any_gop_cache() && self.subscriber_budget_bytes < min_budget {
             self.subscriber_budget_bytes = min_budget;
         }
         Ok(self)
+    }
+
+    /// Hook URLs must be ones the hook client can call; per-app timeouts in range.
+    fn check_hooks(&self) -> Result<(), ConfigError> {
+        for (app, table) in &self.apps {
+            for (key, url) in table.hook_urls() {
+                if let Err(e) = crate::hooks::check_url(url) {
+                    return Err(ConfigError::new(
+                        &format!("apps.{app}.{key}"),
+                        format!("{url:?}"),
+                        e.to_string(),
+                    ));
+                }
+            }
+            if let Some(ms) = table.hook_timeout_ms {
+                if !(1..=MAX_MS).contains(&ms) {
+                    return Err(ConfigError::new(
+                        &format!("apps.{app}.hook_timeout_ms"),
+                        ms,
+                        format!("must be between 1 and {MAX_MS}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// RTMPS needs a default certificate and key; each needs the other.
@@ -79,7 +105,7 @@ impl Config {
     }
 
     /// `(key, value, min, max)` of every numeric top-level key.
-    fn ranges(&self) -> [(&'static str, u64, u64, u64); 16] {
+    fn ranges(&self) -> [(&'static str, u64, u64, u64); 18] {
         let bytes = |n: usize| n as u64;
         [
             ("chunk_size", self.chunk_size.into(), 128, 0x00FF_FFFF),
@@ -132,6 +158,8 @@ impl Config {
                 MAX_READ_BUDGET_BYTES,
             ),
             ("write_coalesce_ms", self.write_coalesce_ms, 0, 1000),
+            ("hook_workers", bytes(self.hook_workers), 1, 64),
+            ("hook_queue", bytes(self.hook_queue), 1, 1 << 20),
             ("stats_interval_ms", self.stats_interval_ms, 100, MAX_MS),
         ]
     }

@@ -10,9 +10,9 @@
 //! * Secrets (`key`, `token`, `pass`, `password`, `secret` values) are never
 //!   logged: [`redact_query`] masks them.
 
+use core::net::IpAddr;
 use std::collections::HashMap;
 use std::fmt;
-use core::net::IpAddr;
 
 use crate::config::{address_allowed, AppSettings};
 
@@ -26,6 +26,16 @@ pub enum Refusal {
     Unauthorized,
     /// The peer's address is denied (or not allowed).
     DeniedAddress,
+    /// The hook answered with a refusing status.
+    HookRefused,
+    /// The hook did not answer in time.
+    HookTimedOut,
+    /// The hook could not be called (connection refused, bad answer).
+    HookFailed,
+    /// Too many hook calls were waiting.
+    HookQueueFull,
+    /// The hook redirected to an `rtmp://` URL (a relay target, not built yet).
+    HookRelayUnsupported,
 }
 
 impl Refusal {
@@ -34,6 +44,11 @@ impl Refusal {
         match self {
             Refusal::Unauthorized => "unauthorized (missing or wrong key)",
             Refusal::DeniedAddress => "denied address",
+            Refusal::HookRefused => "hook refused",
+            Refusal::HookTimedOut => "hook timed out",
+            Refusal::HookFailed => "hook failed",
+            Refusal::HookQueueFull => "hook queue full",
+            Refusal::HookRelayUnsupported => "hook redirect to an rtmp:// URL is not supported",
         }
     }
 }

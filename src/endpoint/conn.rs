@@ -10,6 +10,7 @@ use bytes::BytesMut;
 
 use crate::config::AppSettings;
 use crate::error::CloseReason;
+use crate::proto::command::StreamName;
 use crate::proto::handshake::ServerHandshake;
 use crate::proto::session::ServerSession;
 use crate::record::RecordingId;
@@ -33,6 +34,9 @@ pub enum Role {
     New,
     /// Published or played before and stopped; no deadline but the pings.
     Idle,
+    /// Asked to publish or play; waiting for a hook's answer (the command
+    /// deadline still runs).
+    Waiting,
     Publisher(Publishing),
     Player(Playing),
 }
@@ -41,6 +45,8 @@ pub enum Role {
 pub struct Publishing {
     pub key: Rc<str>,
     pub stream_id: u32,
+    /// The stream name and its query (hook arguments).
+    pub name: StreamName,
     pub app: Arc<AppSettings>,
     pub last_media_ms: u64,
     pub recording: Option<RecordingId>,
@@ -49,7 +55,19 @@ pub struct Publishing {
 #[derive(Debug, Clone)]
 pub struct Playing {
     pub key: Rc<str>,
+    pub name: StreamName,
+    pub app: Arc<AppSettings>,
     pub stream_id: u32,
+}
+
+/// The connect command's fields that hooks send.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectInfo {
+    pub app: String,
+    pub flashver: String,
+    pub swfurl: String,
+    pub tcurl: String,
+    pub pageurl: String,
 }
 
 /// Where the connection is in its life.
@@ -100,6 +118,8 @@ pub struct Conn {
     pub ping_sent_ms: Option<u64>,
     /// The query of the connect URL (`tcUrl` or `app`), for keys.
     pub connect_query: Option<String>,
+    /// What `connect` said, for hooks.
+    pub connect: Option<Box<ConnectInfo>>,
     pub stats: ConnStats,
 }
 
@@ -118,6 +138,7 @@ impl Conn {
             last_recv_ms: now_ms,
             ping_sent_ms: None,
             connect_query: None,
+            connect: None,
             stats: ConnStats::default(),
         }
     }
@@ -143,7 +164,7 @@ impl Conn {
         match &self.role {
             Role::Publisher(p) => Some(p.stream_id),
             Role::Player(p) => Some(p.stream_id),
-            Role::New | Role::Idle => None,
+            Role::New | Role::Idle | Role::Waiting => None,
         }
     }
 }

@@ -34,6 +34,7 @@
 
 mod access;
 mod conn;
+mod hooks;
 mod id;
 mod outbox;
 mod policy;
@@ -114,6 +115,13 @@ pub struct Endpoint {
     overload_warn: WarnLimiter,
     per_ip: access::PerIp,
     per_ip_warn: WarnLimiter,
+    /// Hook calls for the driver's worker pool.
+    hook_jobs: Vec<crate::hooks::HookJob>,
+    hook_tickets: u64,
+    /// Requests waiting for their deciding hook, by ticket.
+    waiting_hooks: std::collections::HashMap<u64, hooks::Pending>,
+    /// What `on_record_done` needs, by recording.
+    record_done: std::collections::HashMap<crate::record::RecordingId, hooks::RecordDone>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -158,6 +166,10 @@ impl Endpoint {
             overload_warn: WarnLimiter::default(),
             per_ip: access::PerIp::default(),
             per_ip_warn: WarnLimiter::default(),
+            hook_jobs: Vec::new(),
+            hook_tickets: 0,
+            waiting_hooks: Default::default(),
+            record_done: Default::default(),
         }
     }
 

@@ -19,6 +19,7 @@ use log::{debug, info, warn};
 
 use crate::config::AppSettings;
 use crate::error::CloseReason;
+use crate::hooks::HookCall;
 use crate::proto::amf0::Amf0Value;
 use crate::proto::command::StreamName;
 use crate::proto::message::{TYPE_AUDIO, TYPE_VIDEO};
@@ -28,11 +29,21 @@ use crate::relay::frame::{Frame, FrameClass};
 use crate::relay::queue::Offer;
 use crate::relay::stream::PublishClaim;
 
-use super::access::{self, query_of, redact_query, Action};
-use super::conn::{Lifecycle, Playing, Publishing, Role};
+use super::access::{self, query_of, redact_query, Action, Refusal};
+use super::conn::{ConnectInfo, Lifecycle, Playing, Publishing, Role};
+use super::hooks::{Pending, Request};
 use super::outbox::Pushed;
 use super::timers::log_codec;
 use super::{ConnId, Endpoint};
+
+/// Who asked for what, for a refusal.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    pub id: ConnId,
+    pub stream_id: u32,
+    pub action: Action,
+    pub key: &'a str,
+}
 
 /// The stream key of `app` and `name`: `app/name`, with any `/` inside the
 /// app written `%2F` (names arrive percent-escaped, a literal `%` as `%25`),
@@ -74,22 +85,52 @@ impl Endpoint {
                     .and_then(query_of)
                     .or_else(|| query_of(tc_url))
                     .map(str::to_owned);
+                let field = |name: &str| {
+                    params
+                        .object
+                        .iter()
+                        .find_map(|(k, v)| match v {
+                            Amf0Value::String(s) if k == name => Some(s.clone()),
+                            _ => None,
+                        })
+                        .unwrap_or_default()
+                };
+                let info = ConnectInfo {
+                    app: params.app.clone(),
+                    flashver: params.flash_ver.clone().unwrap_or_default(),
+                    swfurl: field("swfUrl"),
+                    tcurl: tc_url.to_string(),
+                    pageurl: field("pageUrl"),
+                };
                 if let Some(conn) = self.lookup(id) {
                     conn.connect_query = query;
+                    conn.connect = Some(Box::new(info));
                 }
             }
             ServerEvent::PublishRequested {
                 stream_id,
                 app,
                 name,
-                ..
-            } => self.on_publish(id, stream_id, &app, &name, now),
+                kind,
+            } => {
+                let request = Request::Publish { kind };
+                self.on_request(id, stream_id, &app, name, request, now)
+            }
             ServerEvent::PlayRequested {
                 stream_id,
                 app,
                 name,
-                ..
-            } => self.on_play(id, stream_id, &app, &name, now),
+                start,
+                duration,
+                reset,
+            } => {
+                let request = Request::Play {
+                    start,
+                    duration,
+                    reset,
+                };
+                self.on_request(id, stream_id, &app, name, request, now)
+            }
             ServerEvent::Media {
                 kind,
                 stream_id,
@@ -130,39 +171,42 @@ impl Endpoint {
         });
     }
 
-    /// Check the access rules of `app` for a publish or play; on refusal
-    /// answer with `code` (level error), log one line, and close once the
-    /// answer is written.
-    #[allow(clippy::too_many_arguments)]
-    fn admit(
-        &mut self,
+    /// Check the access rules of `app` for a publish or play.
+    fn check_access(
+        &self,
         id: ConnId,
-        stream_id: u32,
         settings: &AppSettings,
         action: Action,
-        key: &str,
         name: &StreamName,
-        now: u64,
-    ) -> bool {
+    ) -> Result<(), Refusal> {
         let Some(conn) = self.get(id) else {
-            return false;
+            return Err(Refusal::Unauthorized);
         };
-        let peer = conn.peer;
-        let checked = access::check(
+        access::check(
             settings,
             action,
-            peer.ip(),
+            conn.peer.ip(),
             name.query.as_deref(),
             conn.connect_query.as_deref(),
-        );
-        let Err(refusal) = checked else {
-            return true;
-        };
+        )
+    }
+
+    /// Refuse a publish or play: answer with Publish.Denied / Play.Failed
+    /// (level error, the reason as description), log one line, and close
+    /// once the answer is written.
+    pub(super) fn refuse(&mut self, ask: Ask<'_>, refusal: Refusal, detail: &str, now: u64) {
+        let Ask {
+            id,
+            stream_id,
+            action,
+            key,
+        } = ask;
+        let peer = self.peer(id);
         let (verb, code) = match action {
             Action::Publish => ("publish", CODE_PUBLISH_DENIED),
             Action::Play => ("play", CODE_PLAY_FAILED),
         };
-        info!("{id} {peer} {verb} {key} refused: {refusal}");
+        info!("{id} {peer} {verb} {key} refused: {refusal}{detail}");
         let description = refusal.to_string();
         self.with_session(id, now, |s, out| {
             s.reject_publish(stream_id, code, &description, out)
@@ -170,33 +214,95 @@ impl Endpoint {
         if let Some(conn) = self.lookup(id) {
             conn.life = Lifecycle::CloseAfterFlush(CloseReason::Refused(refusal.reason()));
         }
-        false
     }
 
     /// The connection leaves `Role::New` (the per-address handshake count).
     fn role_started(&mut self, id: ConnId) {
         if let Some(conn) = self.get(id) {
-            if matches!(conn.role, Role::New) {
+            if matches!(conn.role, Role::New | Role::Waiting) {
                 let ip = conn.peer.ip();
                 self.per_ip.started(ip);
             }
         }
     }
 
-    fn on_publish(&mut self, id: ConnId, stream_id: u32, app: &str, sname: &StreamName, now: u64) {
-        let name = sname.name.as_str();
-        let key = stream_key(app, name);
+    /// A publish or play request: role and access checks, then the
+    /// application's deciding hook (the answer waits for it), then start.
+    fn on_request(
+        &mut self,
+        id: ConnId,
+        stream_id: u32,
+        app: &str,
+        name: StreamName,
+        request: Request,
+        now: u64,
+    ) {
+        let action = request.action();
+        let key = stream_key(app, &name.name);
         let peer = self.peer(id);
         let Some(conn) = self.get(id) else { return };
-        if matches!(conn.role, Role::Publisher(_) | Role::Player(_)) {
-            info!("{id} {peer} publish {key} refused: connection already has a role");
-            self.refuse_publish(id, stream_id, "already publishing or playing", now);
+        if matches!(
+            conn.role,
+            Role::Publisher(_) | Role::Player(_) | Role::Waiting
+        ) {
+            if action == Action::Publish {
+                info!("{id} {peer} publish {key} refused: connection already has a role");
+                self.refuse_publish(id, stream_id, "already publishing or playing", now);
+            } else {
+                info!("{id} {peer} play {key} ignored: connection already has a role");
+            }
             return;
         }
         let settings = self.apps.get(app);
-        if !self.admit(id, stream_id, &settings, Action::Publish, &key, sname, now) {
+        if let Err(refusal) = self.check_access(id, &settings, action, &name) {
+            let ask = Ask {
+                id,
+                stream_id,
+                action,
+                key: &key,
+            };
+            self.refuse(ask, refusal, "", now);
             return;
         }
+        let hook = match action {
+            Action::Publish => settings.on_publish.clone(),
+            Action::Play => settings.on_play.clone(),
+        };
+        let pending = Pending {
+            id,
+            stream_id,
+            app: app.to_string(),
+            name,
+            request,
+            settings,
+            deadline: 0,
+        };
+        match hook {
+            Some(url) => self.ask_hook(url, pending, now),
+            None => self.start(pending, now),
+        }
+    }
+
+    /// Start what was asked (after the checks and the hook).
+    pub(super) fn start(&mut self, p: Pending, now: u64) {
+        match p.request.action() {
+            Action::Publish => self.start_publish(p, now),
+            Action::Play => self.start_play(p, now),
+        }
+    }
+
+    fn start_publish(&mut self, p: Pending, now: u64) {
+        let Pending {
+            id,
+            stream_id,
+            app,
+            name: sname,
+            settings,
+            ..
+        } = p;
+        let name = sname.name.clone();
+        let key = stream_key(&app, &name);
+        let peer = self.peer(id);
         match self.streams.claim_publisher(&key, id, now) {
             PublishClaim::Busy { current } => {
                 info!("{id} {peer} publish {key} refused: {current} is publishing it");
@@ -217,14 +323,18 @@ impl Endpoint {
         }
         self.streams.set_gop_cache(&key, settings.gop_cache);
         let recording = match self.recorder.as_mut() {
-            Some(r) if settings.record => Some(r.start(app, name)),
+            Some(r) if settings.record => Some(r.start(&app, &name)),
             _ => None,
         };
+        if let (Some(rec), Some(url)) = (recording, settings.on_record_done.clone()) {
+            self.remember_recording(id, rec, url, &sname);
+        }
         self.role_started(id);
         if let Some(conn) = self.lookup(id) {
             conn.role = Role::Publisher(Publishing {
                 key: key.clone(),
                 stream_id,
+                name: sname,
                 app: settings,
                 last_media_ms: now,
                 recording,
@@ -234,39 +344,40 @@ impl Endpoint {
             Some(rec) => info!("{id} {peer} publish start {key} (recording {rec})"),
             None => info!("{id} {peer} publish start {key}"),
         }
-        self.with_session(id, now, |s, out| s.accept_publish(stream_id, name, out));
+        self.with_session(id, now, |s, out| s.accept_publish(stream_id, &name, out));
         let waiting: Vec<ConnId> = self.streams.viewers(&key).to_vec();
         for viewer in waiting {
             let sid = self
                 .get(viewer)
                 .and_then(|c| c.play_stream_id())
                 .unwrap_or(1);
-            self.with_session(viewer, now, |s, out| s.notify_publish(sid, name, out));
+            self.with_session(viewer, now, |s, out| s.notify_publish(sid, &name, out));
         }
     }
 
-    fn on_play(&mut self, id: ConnId, stream_id: u32, app: &str, sname: &StreamName, now: u64) {
-        let name = sname.name.as_str();
-        let key = stream_key(app, name);
+    fn start_play(&mut self, p: Pending, now: u64) {
+        let Pending {
+            id,
+            stream_id,
+            app,
+            name: sname,
+            settings,
+            ..
+        } = p;
+        let name = sname.name.clone();
+        let key = stream_key(&app, &name);
         let peer = self.peer(id);
         let queue_config = self.queue_config.clone();
-        let Some(conn) = self.get(id) else { return };
-        if matches!(conn.role, Role::Publisher(_) | Role::Player(_)) {
-            info!("{id} {peer} play {key} ignored: connection already has a role");
-            return;
-        }
-        let settings = self.apps.get(app);
-        if !self.admit(id, stream_id, &settings, Action::Play, &key, sname, now) {
-            return;
-        }
         self.role_started(id);
         let Some(conn) = self.lookup(id) else { return };
         conn.role = Role::Player(Playing {
             key: key.clone(),
             stream_id,
+            name: sname,
+            app: settings,
         });
         conn.out.media_mut(&queue_config);
-        self.with_session(id, now, |s, out| s.accept_play(stream_id, name, out));
+        self.with_session(id, now, |s, out| s.accept_play(stream_id, &name, out));
         let Some(frames) = self.streams.add_viewer(&key, id) else {
             info!("{id} {peer} play start {key} (waiting for a publisher)");
             return;
@@ -385,12 +496,18 @@ impl Endpoint {
     pub(super) fn end_role(&mut self, id: ConnId, now: u64) {
         let peer = self.peer(id);
         let Some(conn) = self.lookup(id) else { return };
-        if matches!(conn.role, Role::New) {
+        if matches!(conn.role, Role::New | Role::Waiting) {
             return;
         }
         let role = std::mem::replace(&mut conn.role, Role::Idle);
         match role {
             Role::Publisher(p) => {
+                if let Some(url) = p.app.on_publish_done.clone() {
+                    let call = HookCall::PublishDone {
+                        name: p.name.name.clone(),
+                    };
+                    self.notify_hook(id, url, call, p.name.query.as_deref());
+                }
                 let key = p.key;
                 match (self.recorder.as_mut(), p.recording) {
                     (Some(recorder), Some(rec)) => {
@@ -414,8 +531,14 @@ impl Endpoint {
             Role::Player(p) => {
                 info!("{id} {peer} play stop {}", p.key);
                 self.streams.remove_viewer(&p.key, id);
+                if let Some(url) = p.app.on_play_done.clone() {
+                    let call = HookCall::PlayDone {
+                        name: p.name.name.clone(),
+                    };
+                    self.notify_hook(id, url, call, p.name.query.as_deref());
+                }
             }
-            Role::New | Role::Idle => {}
+            Role::New | Role::Idle | Role::Waiting => {}
         }
     }
 }

@@ -21,6 +21,10 @@ pub trait Recorder {
     fn stop(&mut self, id: RecordingId) -> u64;
     /// Called on the endpoint's timer tick (retry backlogs).
     fn tick(&mut self) {}
+    /// A stopped recording whose file is now finalized, with its path.
+    fn poll_finished(&mut self) -> Option<(RecordingId, String)> {
+        None
+    }
     /// The server is done: finalize every file, waiting at most `max_wait_ms`.
     fn finish(self: Box<Self>, max_wait_ms: u64) {
         let _ = max_wait_ms;

@@ -113,7 +113,7 @@ impl Endpoint {
                 (Protocol::Handshake(_), _) if age > cfg.handshake_timeout_ms => {
                     Some(Phase::Handshake)
                 }
-                (Protocol::Rtmp(_), Role::New) if age > cfg.command_timeout_ms => {
+                (Protocol::Rtmp(_), Role::New | Role::Waiting) if age > cfg.command_timeout_ms => {
                     Some(Phase::Commands)
                 }
                 (_, Role::Publisher(p))
@@ -151,6 +151,7 @@ impl Endpoint {
         for (id, reason) in expired {
             self.close(id, reason);
         }
+        self.expire_hooks(now);
         for id in pings {
             self.with_session(id, now, |s, out| s.send_ping(now as u32, out));
         }

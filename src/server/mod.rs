@@ -48,18 +48,21 @@ use socket2::{SockRef, TcpKeepalive};
 use crate::config::Config;
 use crate::endpoint::{Endpoint, Input, Recorder, WarnLimiter, Written};
 use crate::error::{CloseReason, Error};
+use crate::hooks::{HookPool, HookPoolConfig, HookResult};
 use crate::record::{RecorderConfig, RecorderHandle};
 use crate::tls::{self, TlsStream};
 
 use conn::{IoConn, Transport};
 use io::{ReadOutcome, WriteOutcome};
 use recorder::ThreadRecorder;
-use token::{ConnId, LISTENER, SIGNALS, TLS_LISTENER};
+use token::{ConnId, HOOKS, LISTENER, SIGNALS, TLS_LISTENER};
 
 /// How long to wait before retrying accept after EMFILE/ENFILE.
 const ACCEPT_RETRY_MS: u64 = 100;
 /// How long shutdown waits for queues to drain.
 const SHUTDOWN_GRACE_MS: u64 = 700;
+/// How long shutdown waits for running hook calls.
+const HOOKS_SHUTDOWN_MS: u64 = 500;
 /// How long shutdown waits for the recorder to finalize its files.
 const RECORDER_SHUTDOWN_MS: u64 = 900;
 /// TCP keepalive: first probe after this much silence, then every
@@ -83,6 +86,10 @@ pub struct Server {
     tls_listener: Option<TcpListener>,
     tls_config: Option<Arc<rustls::ServerConfig>>,
     tls_accept_pending: bool,
+    /// Worker threads for HTTP hooks (when any application has one); they
+    /// wake the loop through a `mio::Waker` with results.
+    hooks: Option<HookPool>,
+    hook_results: Vec<HookResult>,
     signals: Signals,
     conns: Slab<IoConn>,
     next_generation: u32,
@@ -127,6 +134,16 @@ impl Server {
             }
             _ => None,
         };
+        let hooks = if config.apps.values().any(|t| !t.hook_urls().is_empty()) {
+            let waker = mio::Waker::new(poll.registry(), HOOKS).map_err(Error::Poll)?;
+            let pool_config = HookPoolConfig {
+                workers: config.hook_workers,
+                queue: config.hook_queue,
+            };
+            Some(HookPool::new(pool_config, Arc::new(waker)).map_err(Error::Poll)?)
+        } else {
+            None
+        };
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(Error::Signals)?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
@@ -135,7 +152,7 @@ impl Server {
             let handle = RecorderHandle::spawn(RecorderConfig::new(config.record_dir.clone()))
                 .map_err(Error::RecordDir)?;
             info!("recording into {}", config.record_dir.display());
-            Some(Box::new(ThreadRecorder(handle)))
+            Some(Box::new(ThreadRecorder::new(handle)))
         } else {
             None
         };
@@ -155,6 +172,8 @@ impl Server {
             tls_listener,
             tls_config,
             tls_accept_pending: false,
+            hooks,
+            hook_results: Vec::new(),
             signals,
             conns: Slab::with_capacity(1024),
             next_generation: 1,
@@ -196,6 +215,7 @@ impl Server {
                 match event.token() {
                     LISTENER => self.accept_pending = true,
                     TLS_LISTENER => self.tls_accept_pending = true,
+                    HOOKS => self.on_hook_results(now),
                     SIGNALS => self.on_signals(now),
                     token => {
                         if let Some(id) = token::conn_id(token) {
@@ -210,6 +230,15 @@ impl Server {
             if self.shutdown_finished(now) {
                 if let Some(recorder) = self.endpoint.take_recorder() {
                     recorder.finish(RECORDER_SHUTDOWN_MS);
+                }
+                if let Some(pool) = self.hooks.take() {
+                    let report = pool.shutdown(Duration::from_millis(HOOKS_SHUTDOWN_MS));
+                    if report.abandoned_workers > 0 {
+                        warn!(
+                            "{} hook calls still running at exit were abandoned",
+                            report.abandoned_workers
+                        );
+                    }
                 }
                 info!("shutdown complete");
                 return Ok(());
@@ -333,6 +362,7 @@ impl Server {
             }
         }
         self.endpoint.handle_timeout(now);
+        self.submit_hooks(now);
         self.flush(now);
         // Closing a publisher tells its viewers; a drained refusal closes.
         for _ in 0..2 {
@@ -512,6 +542,39 @@ impl Server {
         if stop && self.shutdown_deadline.is_none() {
             self.begin_shutdown(now);
         }
+    }
+
+    /// Hand the endpoint's hook calls to the worker pool; a full queue is
+    /// the endpoint's to answer.
+    fn submit_hooks(&mut self, now: u64) {
+        while let Some(job) = self.endpoint.poll_hook() {
+            let ticket = job.ticket;
+            match self.hooks.as_ref() {
+                Some(pool) => {
+                    if pool.submit(job).is_err() {
+                        self.endpoint.handle_hook_queue_full(ticket, now);
+                    }
+                }
+                None => self.endpoint.handle_hook_queue_full(ticket, now),
+            }
+        }
+    }
+
+    /// The waker fired: apply every hook result that came back.
+    fn on_hook_results(&mut self, now: u64) {
+        let Some(pool) = self.hooks.as_mut() else {
+            return;
+        };
+        let mut results = std::mem::take(&mut self.hook_results);
+        pool.try_results(&mut results);
+        for r in results.drain(..) {
+            debug!(
+                "hook {} {} answered in {:?}: {}",
+                r.ticket, r.kind, r.elapsed, r.verdict
+            );
+            self.endpoint.handle_hook_result(r.ticket, r.verdict, now);
+        }
+        self.hook_results = results;
     }
 
     /// SIGHUP: read the certificates again for new RTMPS connections; a bad

@@ -8,31 +8,55 @@ use bytes::Bytes;
 use crate::endpoint::Recorder;
 use crate::record::{RecorderHandle, RecordingId};
 
-pub struct ThreadRecorder(pub RecorderHandle);
+pub struct ThreadRecorder {
+    pub handle: RecorderHandle,
+    /// Stopped recordings not yet finalized by the thread.
+    stopped: Vec<RecordingId>,
+}
+
+impl ThreadRecorder {
+    pub fn new(handle: RecorderHandle) -> ThreadRecorder {
+        ThreadRecorder {
+            handle,
+            stopped: Vec::new(),
+        }
+    }
+}
 
 impl Recorder for ThreadRecorder {
     fn start(&mut self, app: &str, name: &str) -> RecordingId {
-        self.0.start(app, name, SystemTime::now())
+        self.handle.start(app, name, SystemTime::now())
     }
 
     fn metadata(&mut self, id: RecordingId, timestamp: u32, body: Bytes) {
-        self.0.metadata(id, timestamp, body);
+        self.handle.metadata(id, timestamp, body);
     }
 
     fn frame(&mut self, id: RecordingId, type_id: u8, timestamp: u32, payload: Bytes) {
-        self.0.frame(id, type_id, timestamp, payload);
+        self.handle.frame(id, type_id, timestamp, payload);
     }
 
     fn stop(&mut self, id: RecordingId) -> u64 {
-        self.0.stop(id);
-        self.0.dropped(id)
+        self.handle.stop(id);
+        self.stopped.push(id);
+        self.handle.dropped(id)
+    }
+
+    fn poll_finished(&mut self) -> Option<(RecordingId, String)> {
+        let pos = self
+            .stopped
+            .iter()
+            .position(|&id| self.handle.finished(id) || self.handle.failed(id))?;
+        let id = self.stopped.swap_remove(pos);
+        let path = self.handle.file_path(id)?;
+        Some((id, path.display().to_string()))
     }
 
     fn tick(&mut self) {
-        self.0.poll();
+        self.handle.poll();
     }
 
     fn finish(self: Box<Self>, max_wait_ms: u64) {
-        self.0.shutdown(Duration::from_millis(max_wait_ms));
+        self.handle.shutdown(Duration::from_millis(max_wait_ms));
     }
 }

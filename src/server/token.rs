@@ -15,6 +15,8 @@ pub const LISTENER: Token = Token(usize::MAX);
 pub const SIGNALS: Token = Token(usize::MAX - 1);
 /// The RTMPS listening socket.
 pub const TLS_LISTENER: Token = Token(usize::MAX - 2);
+/// The hook workers' waker.
+pub const HOOKS: Token = Token(usize::MAX - 3);
 
 /// The poll token of a connection: `generation << 32 | index`.
 pub fn token(id: ConnId) -> Token {
@@ -23,7 +25,7 @@ pub fn token(id: ConnId) -> Token {
 
 /// The connection a token names; `None` for reserved tokens.
 pub fn conn_id(token: Token) -> Option<ConnId> {
-    if token == LISTENER || token == SIGNALS || token == TLS_LISTENER {
+    if [LISTENER, SIGNALS, TLS_LISTENER, HOOKS].contains(&token) {
         return None;
     }
     Some(ConnId {

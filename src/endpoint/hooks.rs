@@ -1,0 +1,281 @@
+//! HTTP hooks as the endpoint sees them: a deciding hook (`on_publish`,
+//! `on_play`) holds the request in [`Role::Waiting`] until its verdict; the
+//! informational ones (`*_done`) are fired and forgotten.
+//!
+//! The endpoint only makes [`HookJob`]s and applies verdicts; the driver
+//! hands the jobs to the worker pool ([`Endpoint::poll_hook`]) and brings
+//! the results back ([`Endpoint::handle_hook_result`],
+//! [`Endpoint::handle_hook_queue_full`]). Verdicts: 2xx starts what was
+//! asked; a 3xx with a plain name starts it under that name (nginx-rtmp's
+//! rename); a 3xx to an `rtmp://` URL is refused (no relay yet); any other
+//! status refuses; a failure or a timeout refuses unless the application
+//! has `hook_fail_open`. The endpoint also holds its own deadline
+//! (`hook_timeout_ms` + 1 s) in case a result never comes back. A result
+//! for a connection that has gone is ignored.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::{debug, info};
+
+use crate::config::AppSettings;
+use crate::hooks::{HookCall, HookJob, HookRequest, HookVerdict, QueryArgs, SessionInfo};
+use crate::proto::command::StreamName;
+use crate::record::RecordingId;
+
+use super::access::{Action, Refusal};
+use super::conn::Role;
+use super::policy::{stream_key, Ask};
+use super::{ConnId, Endpoint};
+
+/// Margin on top of `hook_timeout_ms` before the endpoint gives up itself.
+const HOOK_DEADLINE_MARGIN_MS: u64 = 1_000;
+
+/// What was asked, with its own arguments.
+#[derive(Debug, Clone)]
+pub enum Request {
+    Publish {
+        kind: String,
+    },
+    Play {
+        start: f64,
+        duration: f64,
+        reset: bool,
+    },
+}
+
+impl Request {
+    pub fn action(&self) -> Action {
+        match self {
+            Request::Publish { .. } => Action::Publish,
+            Request::Play { .. } => Action::Play,
+        }
+    }
+}
+
+/// A publish or play that passed the checks and may wait for a hook.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub id: ConnId,
+    pub stream_id: u32,
+    pub app: String,
+    pub name: StreamName,
+    pub request: Request,
+    pub settings: Arc<AppSettings>,
+    /// When the endpoint stops waiting (ms).
+    pub deadline: u64,
+}
+
+/// What `on_record_done` needs when a recording's file is finished.
+#[derive(Debug, Clone)]
+pub struct RecordDone {
+    session: SessionInfo,
+    url: String,
+    name: StreamName,
+}
+
+impl Endpoint {
+    /// The session fields every hook sends, for connection `id`.
+    fn session_info(&self, id: ConnId) -> Option<SessionInfo> {
+        let conn = self.get(id)?;
+        let connect = conn.connect.as_deref().cloned().unwrap_or_default();
+        let mut info = SessionInfo::new(connect.app, conn.peer.ip(), u64::from(id.generation));
+        info.flashver = connect.flashver;
+        info.swfurl = connect.swfurl;
+        info.tcurl = connect.tcurl;
+        info.pageurl = connect.pageurl;
+        Some(info)
+    }
+
+    fn next_ticket(&mut self) -> u64 {
+        self.hook_tickets += 1;
+        self.hook_tickets
+    }
+
+    fn job(&mut self, url: String, request: HookRequest, timeout_ms: u64) -> u64 {
+        let ticket = self.next_ticket();
+        debug!(
+            "hook {ticket}: {} {}",
+            request.kind(),
+            request.body_redacted()
+        );
+        let timeout = Duration::from_millis(timeout_ms);
+        self.hook_jobs
+            .push(HookJob::new(ticket, url, request, timeout));
+        ticket
+    }
+
+    /// Ask the deciding hook at `url`; the connection waits.
+    pub(super) fn ask_hook(&mut self, url: String, mut pending: Pending, now: u64) {
+        let Some(session) = self.session_info(pending.id) else {
+            return;
+        };
+        let name = pending.name.name.clone();
+        let call = match &pending.request {
+            Request::Publish { kind } => HookCall::Publish {
+                name,
+                kind: kind.clone(),
+            },
+            Request::Play {
+                start,
+                duration,
+                reset,
+            } => HookCall::Play {
+                name,
+                start: *start,
+                duration: *duration,
+                reset: *reset,
+            },
+        };
+        let args = QueryArgs::parse(pending.name.query.as_deref().unwrap_or(""));
+        let timeout_ms = pending.settings.hook_timeout_ms;
+        let ticket = self.job(url, HookRequest::new(session, call, args), timeout_ms);
+        pending.deadline = now + timeout_ms + HOOK_DEADLINE_MARGIN_MS;
+        if let Some(conn) = self.lookup(pending.id) {
+            conn.role = Role::Waiting;
+        }
+        self.waiting_hooks.insert(ticket, pending);
+    }
+
+    /// Fire an informational hook for connection `id`.
+    pub(super) fn notify_hook(
+        &mut self,
+        id: ConnId,
+        url: String,
+        call: HookCall,
+        query: Option<&str>,
+    ) {
+        let Some(session) = self.session_info(id) else {
+            return;
+        };
+        let args = QueryArgs::parse(query.unwrap_or(""));
+        let timeout_ms = crate::config::DEFAULT_HOOK_TIMEOUT_MS;
+        self.job(url, HookRequest::new(session, call, args), timeout_ms);
+    }
+
+    /// Remember what `on_record_done` needs for recording `rec`.
+    pub(super) fn remember_recording(
+        &mut self,
+        id: ConnId,
+        rec: RecordingId,
+        url: String,
+        name: &StreamName,
+    ) {
+        if let Some(session) = self.session_info(id) {
+            let done = RecordDone {
+                session,
+                url,
+                name: name.clone(),
+            };
+            self.record_done.insert(rec, done);
+        }
+    }
+
+    /// Fire `on_record_done` for recordings whose file is finished.
+    pub(super) fn poll_recordings(&mut self) {
+        let Some(recorder) = self.recorder.as_mut() else {
+            return;
+        };
+        let mut finished = Vec::new();
+        while let Some(done) = recorder.poll_finished() {
+            finished.push(done);
+        }
+        for (rec, path) in finished {
+            let Some(done) = self.record_done.remove(&rec) else {
+                continue;
+            };
+            let call = HookCall::RecordDone {
+                recorder: String::new(),
+                name: done.name.name.clone(),
+                path,
+            };
+            let args = QueryArgs::parse(done.name.query.as_deref().unwrap_or(""));
+            let request = HookRequest::new(done.session, call, args);
+            self.job(done.url, request, crate::config::DEFAULT_HOOK_TIMEOUT_MS);
+        }
+    }
+
+    /// The next hook call for the worker pool.
+    pub fn poll_hook(&mut self) -> Option<HookJob> {
+        if self.hook_jobs.is_empty() {
+            return None;
+        }
+        Some(self.hook_jobs.remove(0))
+    }
+
+    /// The pool refused job `ticket`: its queue is full.
+    pub fn handle_hook_queue_full(&mut self, ticket: u64, now: u64) {
+        if let Some(p) = self.waiting_hooks.remove(&ticket) {
+            self.hook_refused(p, Refusal::HookQueueFull, String::new(), now);
+        }
+    }
+
+    /// The verdict of hook call `ticket`.
+    pub fn handle_hook_result(&mut self, ticket: u64, verdict: HookVerdict, now: u64) {
+        let Some(mut p) = self.waiting_hooks.remove(&ticket) else {
+            if !verdict.is_accept() {
+                info!("hook {ticket} (informational): {verdict}");
+            }
+            return;
+        };
+        if !self.is_open(p.id) {
+            return;
+        }
+        let fail_open = p.settings.hook_fail_open;
+        match verdict {
+            HookVerdict::Accept => self.start(p, now),
+            HookVerdict::Redirect(to)
+                if to.starts_with("rtmp://") || to.starts_with("rtmps://") =>
+            {
+                self.hook_refused(p, Refusal::HookRelayUnsupported, String::new(), now)
+            }
+            HookVerdict::Redirect(to) => {
+                let old = stream_key(&p.app, &p.name.name);
+                let new = to.trim_start_matches('/').to_string();
+                info!(
+                    "{} hook renames {old} to {}",
+                    p.id,
+                    stream_key(&p.app, &new)
+                );
+                p.name.name = new;
+                self.start(p, now);
+            }
+            HookVerdict::Refuse(status) => {
+                self.hook_refused(p, Refusal::HookRefused, format!(" (HTTP {status})"), now)
+            }
+            HookVerdict::TimedOut if fail_open => self.start(p, now),
+            HookVerdict::TimedOut => {
+                self.hook_refused(p, Refusal::HookTimedOut, String::new(), now)
+            }
+            HookVerdict::Failed(_) if fail_open => self.start(p, now),
+            HookVerdict::Failed(why) => {
+                self.hook_refused(p, Refusal::HookFailed, format!(" ({why})"), now)
+            }
+        }
+    }
+
+    fn hook_refused(&mut self, p: Pending, refusal: Refusal, detail: String, now: u64) {
+        let key = stream_key(&p.app, &p.name.name);
+        let ask = Ask {
+            id: p.id,
+            stream_id: p.stream_id,
+            action: p.request.action(),
+            key: &key,
+        };
+        self.refuse(ask, refusal, &detail, now);
+    }
+
+    /// Give up on hooks whose answer is overdue (the sweep calls this).
+    pub(super) fn expire_hooks(&mut self, now: u64) {
+        let overdue: Vec<u64> = self
+            .waiting_hooks
+            .iter()
+            .filter(|(_, p)| now >= p.deadline)
+            .map(|(&t, _)| t)
+            .collect();
+        for ticket in overdue {
+            self.handle_hook_result(ticket, HookVerdict::TimedOut, now);
+        }
+        self.poll_recordings();
+    }
+}
