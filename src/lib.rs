@@ -35,6 +35,7 @@ pub mod client;
 pub mod config;
 pub mod endpoint;
 pub mod error;
+pub mod http;
 pub mod proto;
 pub mod record;
 pub mod relay;
