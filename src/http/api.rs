@@ -202,100 +202,10 @@ pub fn api_response(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::http::example::example_snapshot as sample;
     use serde_json::Value;
-
-    /// A realistic snapshot: two streams (one recording, one without
-    /// publisher details yet), three clients.
-    pub(crate) fn sample() -> ServerSnapshot {
-        let cam = StreamSnapshot {
-            app: "live".into(),
-            name: "cam".into(),
-            uptime_s: 61,
-            publisher: Some(PublisherSnapshot {
-                id: 1,
-                addr: "127.0.0.1:50000".into(),
-                flash_ver: Some("FMLE/3.0 (compatible; Lavf61.7.100)".into()),
-            }),
-            video: Some(VideoSnapshot {
-                codec: "H.264".into(),
-                fourcc: Some("avc1".into()),
-                width: Some(640),
-                height: Some(360),
-                fps: Some(25.0),
-                profile: Some("High 3.0".into()),
-            }),
-            audio: Some(AudioSnapshot {
-                codec: "AAC".into(),
-                sample_rate: Some(44100),
-                channels: Some(2),
-            }),
-            tracks: 2,
-            viewers: ViewerCounts {
-                rtmp: 2,
-                http_flv: 1,
-            },
-            bytes_in: 1_000_000,
-            bytes_out: 3_000_000,
-            kbps_in: 130.5,
-            kbps_out: 391.5,
-            frames_in: 4000,
-            frames_dropped: 3,
-            viewers_evicted: 1,
-            gop_bytes: 65536,
-            recording: Some(RecordingSnapshot {
-                path: "recordings/live/cam-1.flv".into(),
-                bytes: 900_000,
-            }),
-        };
-        let odd = StreamSnapshot {
-            app: "we\"ird\\app".into(),
-            name: "line\nbreak".into(),
-            ..StreamSnapshot::default()
-        };
-        let client = |id: u64, role: &str| ClientSnapshot {
-            id,
-            addr: format!("127.0.0.1:{}", 50000 + id),
-            role: role.into(),
-            app: Some("live".into()),
-            name: Some("cam".into()),
-            connected_since_s: 3,
-            bytes_in: 10,
-            bytes_out: 20,
-            queued_bytes: 0,
-            dropped_frames: 0,
-        };
-        ServerSnapshot {
-            version: "0.1.0".into(),
-            uptime_s: 64,
-            accepted_total: 5,
-            rejected_total: [
-                ("max_connections".to_string(), 0),
-                ("denied".to_string(), 2),
-            ]
-            .into_iter()
-            .collect(),
-            connections: [
-                ("publisher", 1),
-                ("player", 2),
-                ("http_flv", 1),
-                ("http", 0),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-            viewers_evicted_total: 1,
-            recordings_active: 1,
-            recorded_bytes_total: 900_000,
-            streams: vec![cam, odd],
-            clients: vec![
-                client(1, "publisher"),
-                client(2, "player"),
-                client(7, "http_flv"),
-            ],
-        }
-    }
 
     fn json_of(r: &Bytes) -> Value {
         let text = std::str::from_utf8(r).unwrap();
@@ -344,16 +254,16 @@ pub(crate) mod tests {
                 .unwrap()
         );
         assert_eq!(s["recording"]["bytes"], 900_000);
-        let odd = &v["streams"][1];
+        let odd = &v["streams"][2];
         assert!(odd["publisher"].is_null() && odd["recording"].is_null());
-        assert_eq!(odd["name"], "line\nbreak");
+        assert_eq!(odd["name"], "line\nbreak é");
     }
 
     #[test]
     fn routes_answer() {
         let snap = sample();
         let r = api_response(&Route::Streams, &snap, true, false).unwrap();
-        assert_eq!(json_of(&r)["streams"].as_array().unwrap().len(), 2);
+        assert_eq!(json_of(&r)["streams"].as_array().unwrap().len(), 3);
         let route = Route::Stream {
             app: "live".into(),
             name: "cam".into(),

@@ -249,7 +249,7 @@ fn render_streams(out: &mut String, snap: &ServerSnapshot) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::api::tests::sample as snapshot;
+    use crate::http::example::example_snapshot as snapshot;
 
     #[test]
     fn label_escaping() {
@@ -275,12 +275,15 @@ mod tests {
     #[test]
     fn every_stream_exports_every_series() {
         let text = render(&snapshot());
-        assert!(text.contains("rtmp_build_info{version=\"0.1.0\"} 1\n"));
-        assert!(text.contains("rtmp_streams 2\n"));
+        assert!(text.contains(&format!(
+            "rtmp_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        )));
+        assert!(text.contains("rtmp_streams 3\n"));
         assert!(text.contains("rtmp_connections{role=\"player\"} 2\n"));
         assert!(text.contains("rtmp_connections_rejected_total{reason=\"denied\"} 2\n"));
         assert!(text.contains("rtmp_stream_viewers{app=\"live\",name=\"cam\"} 3\n"));
-        let odd = r#"{app="we\"ird\\app",name="line\nbreak"}"#;
+        let odd = r#"{app="we\"ird\\app",name="line\nbreak é"}"#;
         for (name, ..) in STREAM_FAMILIES {
             assert!(text.contains(&format!("{name}{{app=\"live\",name=\"cam\"}} ")));
             assert!(text.contains(&format!("{name}{odd} 0\n")), "{name}");

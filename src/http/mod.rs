@@ -38,6 +38,7 @@
 //! [`media::avc_details`] and [`media::aac_details`].
 
 pub mod api;
+pub mod example;
 pub mod flv;
 pub mod media;
 pub mod metrics;
