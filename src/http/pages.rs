@@ -19,9 +19,9 @@
 //!   muted and autoplays; a player error is shown and set as the body's
 //!   `data-error` attribute.
 
-/// Default `player_js_url`: mpegts.js 1.8.0, pinned, from a public CDN.
+/// Default `player_js_url`: mpegts.js 1.8.2, pinned, from a public CDN.
 pub const DEFAULT_PLAYER_JS_URL: &str =
-    "https://cdn.jsdelivr.net/npm/mpegts.js@1.8.0/dist/mpegts.js";
+    "https://cdn.jsdelivr.net/npm/mpegts.js@1.8.2/dist/mpegts.js";
 
 /// The status page (`/`).
 pub const STATUS_PAGE: &str = include_str!("pages/status.html");
