@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use bytes::Bytes;
 use rtmp_edge::http::flv::{file_header, TagFraming};
-use rtmp_edge::http::media::{aac_details, avc_details};
+use rtmp_edge::http::media::{aac_details, audio_snapshot, avc_details, video_snapshot};
 use rtmp_edge::proto::flv::{self, FlvTag, VideoPacket, TAG_AUDIO, TAG_VIDEO};
 
 /// Encodes with ffmpeg (`args`: inputs and codec options) into an FLV
@@ -89,6 +89,14 @@ fn details_of_a_640x360_h264_aac_stream() {
     let a = aac_details(&audio_sequence_header(&tags).data).expect("ASC parses");
     assert_eq!((a.sample_rate, a.channels), (44100, 2));
     assert_eq!(a.profile_name(), "LC");
+    // The API's parts, as the endpoint will fill them.
+    let vs = video_snapshot(&video_sequence_header(&tags).data, None).unwrap();
+    assert_eq!(
+        (vs.codec.as_str(), vs.width, vs.height, vs.fps),
+        ("H.264", Some(640), Some(360), Some(25.0))
+    );
+    let aus = audio_snapshot(&audio_sequence_header(&tags).data).unwrap();
+    assert_eq!((aus.codec.as_str(), aus.sample_rate), ("AAC", Some(44100)));
 }
 
 #[test]

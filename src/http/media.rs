@@ -12,11 +12,17 @@
 //!   chroma units, field coding, and the VUI up to its timing info).
 //! * [`aac_details`] takes an AAC sequence header tag body and reuses
 //!   [`crate::proto::flv::aac_config_summary`].
-//! * Both are pure, bounded by their input, and answer `None` for anything
-//!   cut short or out of range; they run once per sequence header, never per
-//!   frame.
+//! * [`video_snapshot`] and [`audio_snapshot`] turn a stream's cached
+//!   sequence header (or, for audio codecs without one, any audio payload)
+//!   into the API's [`VideoSnapshot`] / [`AudioSnapshot`]: codec name and
+//!   FourCC for every codec, plus size, profile and rate where the header
+//!   says them.
+//! * All are pure, bounded by their input, and answer `None` for anything
+//!   cut short or out of range; they run once per sequence header or per
+//!   snapshot, never per frame.
 
-use crate::proto::flv::{self, VideoCodec, VideoPacket};
+use super::api::{AudioSnapshot, VideoSnapshot};
+use crate::proto::flv::{self, AudioCodec, VideoCodec, VideoPacket};
 
 /// What an SPS says about the picture.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +126,65 @@ pub fn avc_details(seq_header_body: &[u8]) -> Option<AvcDetails> {
     }
     let len = u16::from_be_bytes([rec[6], rec[7]]) as usize;
     parse_sps(rec.get(8..8 + len)?)
+}
+
+/// The API's video part from a video sequence header tag body. `fps_hint`
+/// (e.g. onMetaData `framerate`) is used when the SPS has no timing info.
+/// `None` if the body is not a video payload.
+pub fn video_snapshot(seq_header_body: &[u8], fps_hint: Option<f64>) -> Option<VideoSnapshot> {
+    let info = flv::classify_video(seq_header_body)?;
+    let fourcc = match info.codec {
+        VideoCodec::FourCc(cc) if cc != [0; 4] => Some(String::from_utf8_lossy(&cc).into_owned()),
+        VideoCodec::Legacy(7) => Some("avc1".to_string()),
+        VideoCodec::Legacy(12) => Some("hvc1".to_string()),
+        _ => None,
+    };
+    let details = avc_details(seq_header_body);
+    Some(VideoSnapshot {
+        codec: flv::codec_name(info.codec).to_string(),
+        fourcc,
+        width: details.as_ref().map(|d| d.width),
+        height: details.as_ref().map(|d| d.height),
+        fps: details.as_ref().and_then(|d| d.fps).or(fps_hint),
+        profile: details.map(|d| d.profile_label()),
+    })
+}
+
+/// The API's audio part from an audio payload: an AAC sequence header gives
+/// the AudioSpecificConfig's rate and channels; another legacy codec gives
+/// the SoundRate / SoundType bits of its first byte; an E-RTMP FourCC gives
+/// the codec only. `None` if the payload is empty.
+pub fn audio_snapshot(payload: &[u8]) -> Option<AudioSnapshot> {
+    let codec = flv::audio_codec(payload)?;
+    let name = flv::codec_name(codec).to_string();
+    if let Some(aac) = aac_details(payload) {
+        return Some(AudioSnapshot {
+            codec: name,
+            sample_rate: Some(aac.sample_rate),
+            channels: Some(aac.channels),
+        });
+    }
+    let (sample_rate, channels) = match codec {
+        AudioCodec::Legacy(10) | AudioCodec::FourCc(_) => (None, None),
+        AudioCodec::Legacy(format) => {
+            let b0 = payload[0];
+            let rate = match (format, (b0 >> 2) & 3) {
+                // Nellymoser 8 kHz, G.711 and MP3 8 kHz have fixed rates.
+                (5 | 7 | 8 | 14, _) => 8000,
+                (4, _) => 16000,
+                (_, 0) => 5512,
+                (_, 1) => 11025,
+                (_, 2) => 22050,
+                _ => 44100,
+            };
+            (Some(rate), Some(1 + (b0 & 1)))
+        }
+    };
+    Some(AudioSnapshot {
+        codec: name,
+        sample_rate,
+        channels,
+    })
 }
 
 /// Removes emulation-prevention bytes (`00 00 03` → `00 00`).
@@ -575,12 +640,18 @@ mod tests {
         assert!(parse_sps(&build(&s)).is_none());
     }
 
-    #[test]
-    fn sequence_header_bodies() {
+    /// A legacy AVC sequence header tag body carrying the base SPS.
+    fn avc_body() -> Vec<u8> {
         let sps = build(&base());
         let mut body = vec![0x17, 0, 0, 0, 0, 1, 100, 0, 31, 0xFF, 0xE1];
         body.extend_from_slice(&(sps.len() as u16).to_be_bytes());
         body.extend_from_slice(&sps);
+        body
+    }
+
+    #[test]
+    fn sequence_header_bodies() {
+        let mut body = avc_body();
         body.extend_from_slice(&[1, 0, 4, 0x68, 0xEE, 0x3C, 0x80]);
         assert_eq!(avc_details(&body).unwrap().width, 640);
         // E-RTMP SequenceStart avc1 (IsExHeader | keyframe, type 0).
@@ -592,6 +663,48 @@ mod tests {
         assert!(avc_details(&body).is_none());
         assert!(avc_details(&[0x1C, 0, 0, 0, 0, 1, 1, 0, 0, 0xFF, 0xE1]).is_none());
         assert!(avc_details(&[0x17, 0, 0, 0, 0, 1, 100, 0, 31, 0xFF, 0xE0]).is_none());
+    }
+
+    #[test]
+    fn snapshots() {
+        let v = video_snapshot(&avc_body(), Some(30.0)).unwrap();
+        assert_eq!(v.codec, "H.264");
+        assert_eq!(v.fourcc.as_deref(), Some("avc1"));
+        assert_eq!(
+            (v.width, v.height, v.fps),
+            (Some(640), Some(360), Some(25.0))
+        );
+        assert_eq!(v.profile.as_deref(), Some("High 3.1"));
+        // HEVC (E-RTMP hvc1): codec only, fps from the hint.
+        let v = video_snapshot(&[0x90, b'h', b'v', b'c', b'1', 1], Some(30.0)).unwrap();
+        assert_eq!(
+            (v.codec.as_str(), v.width, v.fps),
+            ("HEVC", None, Some(30.0))
+        );
+        assert_eq!(v.fourcc.as_deref(), Some("hvc1"));
+        assert!(video_snapshot(&[], None).is_none());
+
+        let a = audio_snapshot(&[0xAF, 0x00, 0x12, 0x10]).unwrap();
+        assert_eq!(
+            (a.codec.as_str(), a.sample_rate, a.channels),
+            ("AAC", Some(44100), Some(2))
+        );
+        // MP3, 44 kHz, stereo: 0x2F.
+        let a = audio_snapshot(&[0x2F, 0xFF]).unwrap();
+        assert_eq!(
+            (a.codec.as_str(), a.sample_rate, a.channels),
+            ("MP3", Some(44100), Some(2))
+        );
+        // G.711 mu-law mono.
+        let a = audio_snapshot(&[0x82, 0]).unwrap();
+        assert_eq!((a.sample_rate, a.channels), (Some(8000), Some(1)));
+        // AAC raw frame: codec only.
+        let a = audio_snapshot(&[0xAF, 0x01, 0x21]).unwrap();
+        assert_eq!((a.sample_rate, a.channels), (None, None));
+        // E-RTMP Opus SequenceStart.
+        let a = audio_snapshot(&[0x90, b'O', b'p', b'u', b's']).unwrap();
+        assert_eq!(a.codec, "Opus");
+        assert!(audio_snapshot(&[]).is_none());
     }
 
     #[test]

@@ -22,7 +22,8 @@
 //!      the driver reads the file, [`route::content_type_for`];
 //!    * `Streams`/`Stream`/`Clients`/`Client` (GET/HEAD) → build an
 //!      [`api::ServerSnapshot`], [`api::api_response`]; `Client(id)` with
-//!      DELETE → close that connection, answer 204 (404 if unknown);
+//!      DELETE → close that connection, answer [`response::no_content`]
+//!      (404 if unknown);
 //!    * `Metrics` → [`metrics::render`] with
 //!      [`response::PROMETHEUS_TEXT`];
 //!    * `Flv{..}` → the play rules of the app (`?key=`), then
@@ -34,8 +35,10 @@
 //!    (idle limit [`request::KEEP_ALIVE_IDLE_MS`]); otherwise close once
 //!    written.
 //!
-//! Stream details for the snapshot come from the sequence headers with
-//! [`media::avc_details`] and [`media::aac_details`].
+//! Stream details for the snapshot come from the cached sequence headers
+//! with [`media::video_snapshot`] and [`media::audio_snapshot`] (built on
+//! [`media::avc_details`] and [`media::aac_details`]); [`example`] has a
+//! filled snapshot for tests.
 
 pub mod api;
 pub mod example;

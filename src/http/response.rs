@@ -172,6 +172,16 @@ fn with_body(
     out.freeze()
 }
 
+/// `204 No Content` (the answer to a successful DELETE): no body and, as
+/// RFC 9110 §8.6 requires, no Content-Length.
+pub fn no_content(keep_alive: bool) -> Bytes {
+    ResponseHead {
+        keep_alive,
+        ..ResponseHead::new(204)
+    }
+    .encode()
+}
+
 /// The head of an HTTP-FLV stream (see the module docs).
 pub fn flv_head() -> Bytes {
     ResponseHead {
@@ -245,6 +255,15 @@ mod tests {
         assert_eq!(n, h.len());
         assert_eq!(header(&hs, "content-length"), Some("14"));
         assert_eq!(header(&hs, "connection"), Some("close"));
+    }
+
+    #[test]
+    fn no_content_has_no_length() {
+        let r = no_content(true);
+        let (code, hs, n) = parse(&r);
+        assert_eq!((code, n), (204, r.len()));
+        assert_eq!(header(&hs, "content-length"), None);
+        assert_eq!(header(&hs, "connection"), Some("keep-alive"));
     }
 
     #[test]
