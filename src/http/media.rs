@@ -297,7 +297,11 @@ pub fn parse_sps(nal: &[u8]) -> Option<AvcDetails> {
     let width = (width_mbs * 16).checked_sub(sub_w * (crop[0] + crop[1]))?;
     let height =
         (field * height_map_units * 16).checked_sub(sub_h * field * (crop[2] + crop[3]))?;
-    let fps = if r.flag()? { vui_fps(&mut r) } else { None };
+    // A VUI cut short costs only the frame rate, not the size.
+    let fps = match r.flag() {
+        Some(true) => vui_fps(&mut r),
+        _ => None,
+    };
     Some(AvcDetails {
         profile_idc,
         level_idc,
@@ -623,10 +627,14 @@ mod tests {
     #[test]
     fn truncated_and_wrong_inputs() {
         let sps = build(&base());
-        for cut in 0..sps.len() - 12 {
-            // Cut before the VUI: parsing must not panic, and must not
-            // invent a size from missing bits.
-            let _ = parse_sps(&sps[..cut]);
+        // Cut anywhere: no panic; cut inside the VUI (the last 12 bytes
+        // here): the size stays, the frame rate goes.
+        for cut in 0..sps.len() {
+            let got = parse_sps(&sps[..cut]);
+            if cut >= sps.len() - 9 && cut < sps.len() - 1 {
+                let d = got.expect("size survives a cut VUI");
+                assert_eq!((d.width, d.height, d.fps), (640, 360, None), "cut {cut}");
+            }
         }
         assert!(parse_sps(&[0x68, 1, 2, 3]).is_none());
         assert!(parse_sps(&[]).is_none());
