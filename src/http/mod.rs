@@ -38,7 +38,8 @@
 //! Stream details for the snapshot come from the cached sequence headers
 //! with [`media::video_snapshot`] and [`media::audio_snapshot`] (built on
 //! [`media::avc_details`] and [`media::aac_details`]); [`example`] has a
-//! filled snapshot for tests.
+//! filled snapshot for tests. `kbps_in` / `kbps_out` come from one
+//! [`rate::RateMeter`] per counter (30 s window, fixed memory).
 
 pub mod api;
 pub mod example;
@@ -46,6 +47,7 @@ pub mod flv;
 pub mod media;
 pub mod metrics;
 pub mod pages;
+pub mod rate;
 pub mod request;
 pub mod response;
 pub mod route;

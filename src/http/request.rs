@@ -417,6 +417,38 @@ mod tests {
         assert_eq!(r.query, None);
     }
 
+    /// Seeded random mutations of real heads: never a panic, and every
+    /// complete request is well-formed.
+    #[test]
+    fn mutated_heads_never_panic() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let seeds: [&[u8]; 3] = [
+            b"GET /live/cam.flv?key=a%20b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+            b"DELETE /api/v1/clients/12 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            b"HEAD /static/%2e%2e/x HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+        ];
+        let mut rng = StdRng::seed_from_u64(11);
+        for round in 0..20_000 {
+            let mut buf = seeds[round % seeds.len()].to_vec();
+            for _ in 0..rng.random_range(1..4) {
+                let i = rng.random_range(0..buf.len());
+                match rng.random_range(0..3) {
+                    0 => buf[i] = rng.random(),
+                    1 => {
+                        buf.remove(i);
+                    }
+                    _ => buf.insert(i, b"%/.\r\n \0"[rng.random_range(0..7)]),
+                }
+            }
+            if let Ok(Parse::Complete(r)) = parse_request(&buf) {
+                assert!(r.head_len <= buf.len());
+                assert!(r.path.starts_with('/'), "{:?}", r.path);
+                let _ = super::super::route::route(&r.path, r.query.as_deref());
+            }
+        }
+    }
+
     #[test]
     fn error_display() {
         assert_eq!(
