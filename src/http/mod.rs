@@ -10,7 +10,8 @@
 //! 1. Append read bytes to the connection's buffer; while idle, call
 //!    [`request::parse_request`]. `Partial` → wait (enforce
 //!    [`request::HEAD_DEADLINE_MS`]); `Err(e)` → write
-//!    [`response::error_response`]`(e.status(), ..)` and close; `Complete`
+//!    [`response::error_response`]`(e.status(), e.allow(), false)` and
+//!    close; `Complete`
 //!    → drop `head_len` bytes and go on.
 //! 2. [`route::route`]`(&req.path, req.query.as_deref())`; if
 //!    `!route.allows(req.method)` → 405 with `Allow: route.allow()`; if

@@ -17,7 +17,8 @@
 //!   one read. A malformed head is `BadRequest` (400); a method other than
 //!   GET, HEAD and DELETE is `MethodNotAllowed` (405); a request with a body
 //!   is `BadRequest` too (this server takes none). Every error's response
-//!   closes the connection ([`RequestError::status`] gives the code).
+//!   closes the connection ([`RequestError::status`] gives the code and
+//!   [`RequestError::allow`] the `Allow` header of a 405).
 //! * Keep-alive: HTTP/1.1 keeps the connection unless `Connection: close`;
 //!   HTTP/1.0 closes it unless `Connection: keep-alive`
 //!   ([`Request::keep_alive`]).
@@ -107,6 +108,15 @@ impl RequestError {
             RequestError::BadRequest(_) => 400,
             RequestError::MethodNotAllowed(_) => 405,
             RequestError::VersionNotSupported => 505,
+        }
+    }
+
+    /// The `Allow` header of the error response: the methods this server
+    /// answers somewhere, for a 405 found before routing.
+    pub fn allow(&self) -> Option<&'static str> {
+        match self {
+            RequestError::MethodNotAllowed(_) => Some("GET, HEAD, DELETE"),
+            _ => None,
         }
     }
 }
@@ -336,6 +346,8 @@ mod tests {
         let e = parse_request(b"POST / HTTP/1.1\r\n\r\n").unwrap_err();
         assert_eq!(e, RequestError::MethodNotAllowed("POST".into()));
         assert_eq!(e.status(), 405);
+        assert_eq!(e.allow(), Some("GET, HEAD, DELETE"));
+        assert_eq!(RequestError::HeadTooLarge.allow(), None);
         assert_eq!(e.to_string(), "method POST not allowed");
     }
 
