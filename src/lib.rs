@@ -26,6 +26,9 @@
 //!   slab and moves bytes between them and the endpoint; [`record`] is the
 //!   recorder thread that writes FLV files; [`client`] is a small mio loop
 //!   driving client sessions; [`config`] holds every default once.
+//! * [`http`] (sans-IO) parses HTTP request heads, routes them, builds
+//!   responses, the JSON API, Prometheus metrics, HTTP-FLV framing and the
+//!   status and player pages.
 //!
 //! `proto/`, `relay/` and `endpoint/` never import `mio` or `std::net`, never
 //! read a clock and never create an RNG (CI greps for it).
@@ -36,6 +39,7 @@ pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod hooks;
+pub mod http;
 pub mod proto;
 pub mod record;
 pub mod relay;
