@@ -210,3 +210,19 @@ fn readme_example_parses() {
     assert_eq!(c.app_settings("live"), settings(true, true));
     assert_eq!(c.app_settings("other"), settings(false, true));
 }
+
+#[test]
+fn every_toml_block_in_the_readme_parses() {
+    let readme = include_str!("../README.md");
+    let blocks: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .map(|rest| &rest[..rest.find("```").unwrap()])
+        .collect();
+    assert!(blocks.len() >= 2, "README's config examples are gone");
+    for block in blocks {
+        if let Err(e) = parse(block) {
+            panic!("README example does not parse: {e}\n{block}");
+        }
+    }
+}

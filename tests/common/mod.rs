@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod captures;
+pub mod hook_server;
 pub mod hostile;
 pub mod rtmp;
 
