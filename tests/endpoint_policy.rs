@@ -1118,3 +1118,57 @@ fn done_hooks_fire_when_publish_and_play_end() {
     assert!(job.request.body().contains("token=t0p"));
     assert!(!job.request.body_redacted().contains("t0p"));
 }
+
+#[test]
+fn on_connect_decides_the_connect_and_can_rename_the_app() {
+    use rtmp_edge::hooks::{HookKind, HookVerdict};
+    let mut sim = access_sim(
+        "[apps.gate]\non_connect = \"http://127.0.0.1:9/connect\"\n[apps.other]\nrecord = false\n",
+    );
+    // An app without on_connect is answered at once.
+    let free = sim.client_from([127, 0, 0, 1], "other", ClientMode::Play, "s");
+    let mut free = free;
+    sim.pump(&mut [&mut free]);
+    assert!(free.has(&ClientEvent::Connected));
+    assert!(sim.ep.poll_hook().is_none());
+    // Refused: _error NetConnection.Connect.Rejected, then closed.
+    let mut refused = sim.client_from([127, 0, 0, 1], "gate?token=x", ClientMode::Play, "s");
+    sim.pump(&mut [&mut refused]);
+    assert!(
+        !refused.has(&ClientEvent::Connected),
+        "answered before the hook"
+    );
+    let job = take_hook(&mut sim);
+    assert_eq!(job.request.kind(), HookKind::Connect);
+    let body = job.request.body();
+    assert!(
+        body.contains("call=connect") && body.contains("app=gate"),
+        "{body}"
+    );
+    assert!(body.contains("token=x"), "connect query not passed: {body}");
+    sim.ep
+        .handle_hook_result(job.ticket, HookVerdict::Refuse(403), sim.now);
+    sim.pump(&mut [&mut refused]);
+    assert!(refused.events.iter().any(|e| matches!(e,
+        ClientEvent::Error { code, .. } if code == "NetConnection.Connect.Rejected")));
+    assert_eq!(
+        sim.closed_with(&refused),
+        Some(&CloseReason::Refused("hook refused"))
+    );
+    // Renamed: a player connecting to `gate` plays from `other`.
+    let mut publisher = sim.client_from([127, 0, 0, 1], "other", ClientMode::Publish, "s");
+    sim.pump(&mut [&mut publisher]);
+    publish_start(&mut sim, &mut publisher, &mut []);
+    let mut renamed = sim.client_from([127, 0, 0, 1], "gate", ClientMode::Play, "s");
+    sim.pump(&mut [&mut renamed]);
+    let job = take_hook(&mut sim);
+    sim.ep
+        .handle_hook_result(job.ticket, HookVerdict::Redirect("other".into()), sim.now);
+    sim.pump(&mut [&mut renamed]);
+    assert!(renamed.has(&ClientEvent::PlayStarted));
+    assert_eq!(
+        renamed.media().len(),
+        3,
+        "the renamed app's stream did not arrive"
+    );
+}

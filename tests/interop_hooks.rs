@@ -77,11 +77,13 @@ fn hooks_get_nginx_fields_and_their_answers_decide() {
     let server = server_with(
         &dir,
         &format!(
-            "record_dir = {rec:?}\n[apps.live]\nrecord = true\non_publish = \"{ok}\"\non_play = \"{ok}\"\n\
+            "record_dir = {rec:?}\n[apps.live]\nrecord = true\non_connect = \"{ok}\"\non_publish = \"{ok}\"\non_play = \"{ok}\"\n\
              on_publish_done = \"{ok}\"\non_play_done = \"{ok}\"\non_record_done = \"{ok}\"\n\
-             [apps.deny]\non_publish = \"{}\"\n[apps.rename]\non_play = \"{}\"\n",
+             [apps.deny]\non_publish = \"{}\"\n[apps.rename]\non_play = \"{}\"\n\
+             [apps.gate]\non_connect = \"{}\"\n",
             hooks.url("/deny"),
             hooks.url("/rename"),
+            hooks.url("/deny"),
         ),
     );
     let mut publisher = TestClient::publish(server.addr, "live", "cam?token=t0k&x=1");
@@ -90,7 +92,15 @@ fn hooks_get_nginx_fields_and_their_answers_decide() {
     assert_eq!(player.collect_media(12, Duration::from_secs(5)).len(), 12);
     player.finish();
     publisher.finish();
-    let got = collect(&hooks, 5, Duration::from_secs(10));
+    let got = collect(&hooks, 6, Duration::from_secs(10));
+    let connect = got.get("connect").expect("no connect hook");
+    let mut names = field_names(connect);
+    names.sort();
+    let mut want: Vec<&str> = vec![
+        "app", "flashver", "swfurl", "tcurl", "pageurl", "addr", "epoch", "call",
+    ];
+    want.sort();
+    assert_eq!(names, want, "connect: {}", connect.body);
     let session = [
         "app", "flashver", "swfurl", "tcurl", "pageurl", "addr", "clientid",
     ];
@@ -140,6 +150,15 @@ fn hooks_get_nginx_fields_and_their_answers_decide() {
             ClientEvent::Error { code, .. } if code == "NetStream.Publish.Denied"
         ))
         .is_some());
+    // on_connect answered 403: the connect itself is rejected.
+    let mut gated = TestClient::connect(server.addr, "gate", "s", ClientMode::Play);
+    assert!(gated
+        .wait_for(Duration::from_secs(5), |e| matches!(
+            e,
+            ClientEvent::Error { code, .. } if code == "NetConnection.Connect.Rejected"
+        ))
+        .is_some());
+    assert!(gated.wait_closed(Duration::from_secs(5)));
     // 302 Location: public — a player of `secret` gets stream `public`.
     let mut public = TestClient::publish(server.addr, "rename", "public");
     let mut renamed = TestClient::play(server.addr, "rename", "secret");

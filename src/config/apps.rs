@@ -22,6 +22,7 @@ impl AppTable {
     /// The hook URLs this table sets, with their keys.
     pub fn hook_urls(&self) -> Vec<(&'static str, &str)> {
         [
+            ("on_connect", &self.on_connect),
             ("on_publish", &self.on_publish),
             ("on_play", &self.on_play),
             ("on_publish_done", &self.on_publish_done),
@@ -80,6 +81,7 @@ app_settings! {
     /// nginx-rtmp compatible HTTP hooks (`http://` URLs): `on_publish` and
     /// `on_play` decide (2xx accept, 3xx + Location rename, else refuse);
     /// the `_done` ones inform.
+    on_connect: Option<String>,
     on_publish: Option<String>,
     on_play: Option<String>,
     on_publish_done: Option<String>,
@@ -103,6 +105,7 @@ impl AppSettings {
             publish_deny: Vec::new(),
             play_allow: Vec::new(),
             play_deny: Vec::new(),
+            on_connect: None,
             on_publish: None,
             on_play: None,
             on_publish_done: None,
@@ -115,6 +118,14 @@ impl AppSettings {
 }
 
 impl Config {
+    /// Whether any application has an `on_connect` hook (connects are then
+    /// answered by the endpoint, not at once by the session).
+    pub fn any_connect_hook(&self) -> bool {
+        self.apps
+            .values()
+            .any(|t| t.on_connect.as_ref().is_some_and(|u| u.is_some()))
+    }
+
     /// The settings that apply to application `app`.
     pub fn app_settings(&self, app: &str) -> AppSettings {
         let mut settings = AppSettings::inherited(self);

@@ -19,12 +19,13 @@ use std::time::Duration;
 use log::{debug, info};
 
 use crate::config::AppSettings;
+use crate::error::CloseReason;
 use crate::hooks::{HookCall, HookJob, HookRequest, HookVerdict, QueryArgs, SessionInfo};
 use crate::proto::command::StreamName;
 use crate::record::RecordingId;
 
 use super::access::{Action, Refusal};
-use super::conn::Role;
+use super::conn::{Lifecycle, Role};
 use super::policy::{stream_key, Ask};
 use super::{ConnId, Endpoint};
 
@@ -64,6 +65,29 @@ pub struct Pending {
     pub settings: Arc<AppSettings>,
     /// When the endpoint stops waiting (ms).
     pub deadline: u64,
+}
+
+/// What waits for a deciding hook.
+#[derive(Debug, Clone)]
+pub enum Waiter {
+    /// A publish or play.
+    Request(Pending),
+    /// A connect (`on_connect`), answered by the session once decided.
+    Connect {
+        id: ConnId,
+        app: String,
+        fail_open: bool,
+        deadline: u64,
+    },
+}
+
+impl Waiter {
+    fn deadline(&self) -> u64 {
+        match self {
+            Waiter::Request(p) => p.deadline,
+            Waiter::Connect { deadline, .. } => *deadline,
+        }
+    }
 }
 
 /// What `on_record_done` needs when a recording's file is finished.
@@ -134,7 +158,77 @@ impl Endpoint {
         if let Some(conn) = self.lookup(pending.id) {
             conn.role = Role::Waiting;
         }
-        self.waiting_hooks.insert(ticket, pending);
+        self.waiting_hooks.insert(ticket, Waiter::Request(pending));
+    }
+
+    /// A deferred connect to `app`: ask its `on_connect` hook, or accept now.
+    pub(super) fn decide_connect(&mut self, id: ConnId, app: &str, now: u64) {
+        let settings = self.apps.get(app);
+        let Some(url) = settings.on_connect.clone() else {
+            self.with_session(id, now, |s, out| s.accept_connect(None, out));
+            return;
+        };
+        let Some(conn) = self.get(id) else { return };
+        let epoch = conn.accepted_ms as u32;
+        let args = QueryArgs::parse(conn.connect_query.as_deref().unwrap_or(""));
+        let Some(mut session) = self.session_info(id) else {
+            return;
+        };
+        session.clientid = 0;
+        let request = HookRequest::new(session, HookCall::Connect { epoch }, args);
+        let timeout_ms = settings.hook_timeout_ms;
+        let ticket = self.job(url, request, timeout_ms);
+        let waiter = Waiter::Connect {
+            id,
+            app: app.to_string(),
+            fail_open: settings.hook_fail_open,
+            deadline: now + timeout_ms + HOOK_DEADLINE_MARGIN_MS,
+        };
+        self.waiting_hooks.insert(ticket, waiter);
+    }
+
+    /// Apply an `on_connect` verdict.
+    fn connect_verdict(
+        &mut self,
+        id: ConnId,
+        app: &str,
+        fail_open: bool,
+        verdict: HookVerdict,
+        now: u64,
+    ) {
+        let refusal = match verdict {
+            HookVerdict::Accept => None,
+            HookVerdict::Redirect(to) if to.contains("://") => {
+                Some((Refusal::HookRelayUnsupported, String::new()))
+            }
+            HookVerdict::Redirect(to) => {
+                let to = to.trim_start_matches('/').to_string();
+                info!("{id} hook renames app {app} to {to}");
+                if let Some(info) = self.lookup(id).and_then(|c| c.connect.as_mut()) {
+                    info.app = to.clone();
+                }
+                self.with_session(id, now, |s, out| s.accept_connect(Some(&to), out));
+                return;
+            }
+            HookVerdict::Refuse(status) => {
+                Some((Refusal::HookRefused, format!(" (HTTP {status})")))
+            }
+            HookVerdict::TimedOut | HookVerdict::Failed(_) if fail_open => None,
+            HookVerdict::TimedOut => Some((Refusal::HookTimedOut, String::new())),
+            HookVerdict::Failed(why) => Some((Refusal::HookFailed, format!(" ({why})"))),
+        };
+        match refusal {
+            None => self.with_session(id, now, |s, out| s.accept_connect(None, out)),
+            Some((refusal, detail)) => {
+                let peer = self.get(id).map(|c| c.peer.to_string()).unwrap_or_default();
+                info!("{id} {peer} connect {app} refused: {refusal}{detail}");
+                let description = refusal.to_string();
+                self.with_session(id, now, |s, out| s.reject_connect(&description, out));
+                if let Some(conn) = self.lookup(id) {
+                    conn.life = Lifecycle::CloseAfterFlush(CloseReason::Refused(refusal.reason()));
+                }
+            }
+        }
     }
 
     /// Fire an informational hook for connection `id`.
@@ -205,18 +299,36 @@ impl Endpoint {
 
     /// The pool refused job `ticket`: its queue is full.
     pub fn handle_hook_queue_full(&mut self, ticket: u64, now: u64) {
-        if let Some(p) = self.waiting_hooks.remove(&ticket) {
-            self.hook_refused(p, Refusal::HookQueueFull, String::new(), now);
+        match self.waiting_hooks.remove(&ticket) {
+            Some(Waiter::Request(p)) => {
+                self.hook_refused(p, Refusal::HookQueueFull, String::new(), now)
+            }
+            Some(Waiter::Connect { id, app, .. }) => {
+                let verdict = HookVerdict::Failed("hook queue full".into());
+                self.connect_verdict(id, &app, false, verdict, now);
+            }
+            None => {}
         }
     }
 
     /// The verdict of hook call `ticket`.
     pub fn handle_hook_result(&mut self, ticket: u64, verdict: HookVerdict, now: u64) {
-        let Some(mut p) = self.waiting_hooks.remove(&ticket) else {
-            if !verdict.is_accept() {
-                info!("hook {ticket} (informational): {verdict}");
+        let mut p = match self.waiting_hooks.remove(&ticket) {
+            Some(Waiter::Request(p)) => p,
+            Some(Waiter::Connect {
+                id, app, fail_open, ..
+            }) => {
+                if self.is_open(id) {
+                    self.connect_verdict(id, &app, fail_open, verdict, now);
+                }
+                return;
             }
-            return;
+            None => {
+                if !verdict.is_accept() {
+                    info!("hook {ticket} (informational): {verdict}");
+                }
+                return;
+            }
         };
         if !self.is_open(p.id) {
             return;
@@ -270,7 +382,7 @@ impl Endpoint {
         let overdue: Vec<u64> = self
             .waiting_hooks
             .iter()
-            .filter(|(_, p)| now >= p.deadline)
+            .filter(|(_, w)| now >= w.deadline())
             .map(|(&t, _)| t)
             .collect();
         for ticket in overdue {

@@ -119,7 +119,7 @@ pub struct Endpoint {
     hook_jobs: Vec<crate::hooks::HookJob>,
     hook_tickets: u64,
     /// Requests waiting for their deciding hook, by ticket.
-    waiting_hooks: std::collections::HashMap<u64, hooks::Pending>,
+    waiting_hooks: std::collections::HashMap<u64, hooks::Waiter>,
     /// What `on_record_done` needs, by recording.
     record_done: std::collections::HashMap<crate::record::RecordingId, hooks::RecordDone>,
 }
@@ -139,6 +139,7 @@ impl Endpoint {
     pub fn new(config: Config, rng: StdRng, recorder: Option<Box<dyn Recorder>>) -> Endpoint {
         let session_config = ServerConfig {
             out_chunk_size: config.chunk_size,
+            defer_connect: config.any_connect_hook(),
             ..ServerConfig::default()
         };
         let queue_config = QueueConfig {

@@ -21,7 +21,7 @@ use crate::config::AppSettings;
 use crate::error::CloseReason;
 use crate::hooks::HookCall;
 use crate::proto::amf0::Amf0Value;
-use crate::proto::command::StreamName;
+use crate::proto::command::{ConnectParams, StreamName};
 use crate::proto::message::{TYPE_AUDIO, TYPE_VIDEO};
 use crate::proto::session::{MediaKind, ServerEvent};
 use crate::proto::status::{CODE_PLAY_FAILED, CODE_PUBLISH_BAD_NAME, CODE_PUBLISH_DENIED};
@@ -68,45 +68,11 @@ impl Endpoint {
 
     pub(super) fn on_session_event(&mut self, id: ConnId, event: ServerEvent, now: u64) {
         match event {
-            ServerEvent::Connected { params } => {
-                let tc_url = params.tc_url.as_deref().unwrap_or("");
-                debug!(
-                    "{} {} connect app={:?} tcUrl={:?}",
-                    id,
-                    self.peer(id),
-                    params.app,
-                    redact_query(tc_url)
-                );
-                let raw_app = params.object.iter().find_map(|(k, v)| match v {
-                    Amf0Value::String(s) if k == "app" => Some(s.as_str()),
-                    _ => None,
-                });
-                let query = raw_app
-                    .and_then(query_of)
-                    .or_else(|| query_of(tc_url))
-                    .map(str::to_owned);
-                let field = |name: &str| {
-                    params
-                        .object
-                        .iter()
-                        .find_map(|(k, v)| match v {
-                            Amf0Value::String(s) if k == name => Some(s.clone()),
-                            _ => None,
-                        })
-                        .unwrap_or_default()
-                };
-                let info = ConnectInfo {
-                    app: params.app.clone(),
-                    flashver: params.flash_ver.clone().unwrap_or_default(),
-                    swfurl: field("swfUrl"),
-                    tcurl: tc_url.to_string(),
-                    pageurl: field("pageUrl"),
-                };
-                if let Some(conn) = self.lookup(id) {
-                    conn.connect_query = query;
-                    conn.connect = Some(Box::new(info));
-                }
+            ServerEvent::ConnectRequested { params } => {
+                self.on_connect(id, &params);
+                self.decide_connect(id, &params.app, now);
             }
+            ServerEvent::Connected { params } => self.on_connect(id, &params),
             ServerEvent::PublishRequested {
                 stream_id,
                 app,
@@ -162,6 +128,47 @@ impl Endpoint {
                     conn.ping_sent_ms = None;
                 }
             }
+        }
+    }
+
+    /// Remember what `connect` said (keys in its URL, hook fields).
+    fn on_connect(&mut self, id: ConnId, params: &ConnectParams) {
+        let tc_url = params.tc_url.as_deref().unwrap_or("");
+        debug!(
+            "{} {} connect app={:?} tcUrl={:?}",
+            id,
+            self.peer(id),
+            params.app,
+            redact_query(tc_url)
+        );
+        let raw_app = params.object.iter().find_map(|(k, v)| match v {
+            Amf0Value::String(s) if k == "app" => Some(s.as_str()),
+            _ => None,
+        });
+        let query = raw_app
+            .and_then(query_of)
+            .or_else(|| query_of(tc_url))
+            .map(str::to_owned);
+        let field = |name: &str| {
+            params
+                .object
+                .iter()
+                .find_map(|(k, v)| match v {
+                    Amf0Value::String(s) if k == name => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default()
+        };
+        let info = ConnectInfo {
+            app: params.app.clone(),
+            flashver: params.flash_ver.clone().unwrap_or_default(),
+            swfurl: field("swfUrl"),
+            tcurl: tc_url.to_string(),
+            pageurl: field("pageUrl"),
+        };
+        if let Some(conn) = self.lookup(id) {
+            conn.connect_query = query;
+            conn.connect = Some(Box::new(info));
         }
     }
 
@@ -254,7 +261,16 @@ impl Endpoint {
             return;
         }
         let settings = self.apps.get(app);
-        if let Err(refusal) = self.check_access(id, &settings, action, &name) {
+        let connect_pending = matches!(
+            &conn.proto,
+            super::conn::Protocol::Rtmp(s) if s.connect_pending()
+        );
+        let checked = if connect_pending {
+            Err(Refusal::Unauthorized)
+        } else {
+            self.check_access(id, &settings, action, &name)
+        };
+        if let Err(refusal) = checked {
             let ask = Ask {
                 id,
                 stream_id,

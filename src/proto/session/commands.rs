@@ -215,6 +215,44 @@ impl ServerSession {
         }
         debug!("connect app {:?}", params.app);
         self.app = Some(params.app.clone());
+        let encoding = params.object_encoding.unwrap_or(0.0);
+        if self.config.defer_connect {
+            self.pending_connect = Some((tx, encoding));
+            events.push(ServerEvent::ConnectRequested { params });
+            return;
+        }
+        self.answer_connect(tx, encoding, out);
+        events.push(ServerEvent::Connected { params });
+    }
+
+    /// Accept a deferred connect (`app` renames the application, as an
+    /// `on_connect` hook's redirect does). No-op without one.
+    pub fn accept_connect(&mut self, app: Option<&str>, out: &mut BytesMut) {
+        let Some((tx, encoding)) = self.pending_connect.take() else {
+            return;
+        };
+        if let Some(app) = app {
+            self.app = Some(app.to_owned());
+        }
+        self.answer_connect(tx, encoding, out);
+    }
+
+    /// Refuse a deferred connect with `_error` NetConnection.Connect.Rejected;
+    /// the driver then closes.
+    pub fn reject_connect(&mut self, description: &str, out: &mut BytesMut) {
+        let Some((tx, _)) = self.pending_connect.take() else {
+            return;
+        };
+        let v = command::connect_rejected(tx, description);
+        self.write_command(CSID_COMMAND, 0, &v, out);
+    }
+
+    /// Whether a deferred connect waits for its answer.
+    pub fn connect_pending(&self) -> bool {
+        self.pending_connect.is_some()
+    }
+
+    fn answer_connect(&mut self, tx: f64, encoding: f64, out: &mut BytesMut) {
         self.write_control(RtmpMessage::WindowAckSize(self.config.window_ack_size), out);
         self.write_control(
             RtmpMessage::SetPeerBandwidth {
@@ -225,10 +263,8 @@ impl ServerSession {
         );
         self.write_control(RtmpMessage::SetChunkSize(self.config.out_chunk_size), out);
         self.encoder.set_chunk_size(self.config.out_chunk_size);
-        let encoding = params.object_encoding.unwrap_or(0.0);
         let v = command::connect_result(tx, encoding);
         self.write_command(CSID_COMMAND, 0, &v, out);
-        events.push(ServerEvent::Connected { params });
     }
 
     /// publish/play on a stream id that createStream never returned still

@@ -99,6 +99,10 @@ pub struct ServerConfig {
     pub amf_limits: Amf0Limits,
     /// Cap on createStream calls per connection.
     pub max_streams: u32,
+    /// Report `connect` as [`ServerEvent::ConnectRequested`] and answer it
+    /// only when the driver calls [`ServerSession::accept_connect`] or
+    /// [`ServerSession::reject_connect`] (an `on_connect` hook decides).
+    pub defer_connect: bool,
 }
 
 impl Default for ServerConfig {
@@ -110,6 +114,7 @@ impl Default for ServerConfig {
             chunk_limits: ChunkLimits::default(),
             amf_limits: Amf0Limits::default(),
             max_streams: 16,
+            defer_connect: false,
         }
     }
 }
@@ -123,6 +128,11 @@ pub enum MediaKind {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ServerEvent {
+    /// connect received with `defer_connect`: answer with
+    /// [`ServerSession::accept_connect`] or [`ServerSession::reject_connect`].
+    ConnectRequested {
+        params: ConnectParams,
+    },
     /// connect accepted (already answered with Connect.Success).
     Connected {
         params: ConnectParams,
@@ -208,6 +218,8 @@ pub struct ServerSession {
     ignored_media: u64,
     /// The rest of an aggregate being handled (bounded work per call).
     aggregate: Option<AggregateIter>,
+    /// A deferred connect's transaction id and object encoding.
+    pending_connect: Option<(f64, f64)>,
 }
 
 impl ServerSession {
@@ -218,6 +230,7 @@ impl ServerSession {
             decoder,
             encoder: ChunkEncoder::new(),
             app: None,
+            pending_connect: None,
             streams: Vec::new(),
             streams_created: 0,
             next_stream_id: 1,
