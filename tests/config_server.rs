@@ -62,7 +62,8 @@ fn only_the_application_whose_table_says_record_is_recorded() {
     let files = names();
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].starts_with("archive_b_"), "{files:?}");
+    assert!(server.wait_log(Duration::from_secs(5), |l| l
+        .contains("publish start archive/b (recording")));
     let log = server.log_text();
-    assert!(log.contains("publish start archive/b (recording"), "{log}");
     assert!(!log.contains("publish start live/a (recording"), "{log}");
 }

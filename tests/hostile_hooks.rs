@@ -91,11 +91,16 @@ fn a_thousand_publishes_waiting_on_a_hung_hook_stay_bounded_and_are_all_refused(
         frames as usize + 1,
         "the healthy pair lost frames"
     );
-    let log = server.log_text();
-    let refusals = log
-        .lines()
-        .filter(|l| l.contains(" publish slow/s") && l.contains("refused: hook timed out"))
-        .count();
-    assert_eq!(refusals, PUBLISHES, "one refusal line per publish");
+    let refusals = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains(" publish slow/s") && l.contains("refused: hook timed out"))
+            .count()
+    };
+    server.wait_log(Duration::from_secs(10), |l| refusals(l) >= PUBLISHES);
+    assert_eq!(
+        refusals(&server.log_text()),
+        PUBLISHES,
+        "one refusal line per publish"
+    );
     eprintln!("1000 hung hooks: peak RSS growth {growth} KiB, {frames} healthy frames relayed");
 }

@@ -96,11 +96,13 @@ fn ffmpeg_needs_the_right_key_to_publish_and_to_play() {
         "refused publish recorded: {:?}",
         files_in(&rec)
     );
-    let log = server.log_text();
     assert!(
-        log.contains("publish live/cam refused: unauthorized"),
-        "{log}"
+        server.wait_log(Duration::from_secs(5), |l| l
+            .contains("publish live/cam refused: unauthorized")),
+        "{}",
+        server.log_text()
     );
+    let log = server.log_text();
     assert!(
         !log.contains("b4dk3y") && !log.contains("w4tch"),
         "a key leaked into the log:\n{log}"
@@ -159,10 +161,12 @@ fn a_denied_address_is_refused_while_loopback_one_is_served() {
     publisher.send_media(MediaKind::Video, 0, &avc_seq_header());
     publisher.send_media(MediaKind::Video, 0, &avc_frame(true, 1, 200));
     assert_eq!(player.collect_media(2, Duration::from_secs(5)).len(), 2);
-    let log = server.log_text();
     assert!(
-        log.contains("127.0.0.2") && log.contains("refused: denied address"),
-        "{log}"
+        server.wait_log(Duration::from_secs(5), |l| l.lines().any(|l| l
+            .contains("127.0.0.2")
+            && l.contains("refused: denied address"))),
+        "{}",
+        server.log_text()
     );
 }
 

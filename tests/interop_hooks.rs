@@ -164,9 +164,8 @@ fn hooks_get_nginx_fields_and_their_answers_decide() {
     let mut renamed = TestClient::play(server.addr, "rename", "secret");
     send_gop(&mut public);
     assert_eq!(renamed.collect_media(12, Duration::from_secs(5)).len(), 12);
-    assert!(server
-        .log_text()
-        .contains("hook renames rename/secret to rename/public"));
+    assert!(server.wait_log(Duration::from_secs(5), |l| l
+        .contains("hook renames rename/secret to rename/public")));
 }
 
 #[test]
@@ -230,10 +229,11 @@ fn a_hanging_or_unreachable_hook_refuses_and_the_healthy_pair_loses_nothing() {
         took >= Duration::from_millis(1400) && took < Duration::from_secs(6),
         "refused after {took:?}"
     );
-    let log = server.log_text();
     assert!(
-        log.contains("publish hang/s refused: hook timed out"),
-        "{log}"
+        server.wait_log(Duration::from_secs(5), |l| l
+            .contains("publish hang/s refused: hook timed out")
+            && l.contains("publish down/s refused: hook failed")),
+        "{}",
+        server.log_text()
     );
-    assert!(log.contains("publish down/s refused: hook failed"), "{log}");
 }

@@ -120,6 +120,13 @@ impl ServerProcess {
         self.log.lock().unwrap().clone()
     }
 
+    /// Wait up to `max` until the collected log satisfies `pred` (the log
+    /// arrives through a pipe and a reader thread, so a line the server has
+    /// written may not be here yet); true if it did.
+    pub fn wait_log(&self, max: Duration, mut pred: impl FnMut(&str) -> bool) -> bool {
+        wait_until(max, || pred(&self.log_text()))
+    }
+
     /// Send SIGTERM (by PID, to the process we started) and wait up to `max`.
     pub fn terminate(&mut self, max: Duration) -> Option<ExitStatus> {
         let _ = Command::new("kill")
