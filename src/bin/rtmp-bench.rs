@@ -18,9 +18,12 @@ use rtmp_edge::proto::session::MediaKind;
 #[derive(FromArgs)]
 /// RTMP fan-out benchmark: publishers and subscribers in one process.
 struct Args {
-    /// rtmp://host[:port]/app/NAME (with P > 1 the streams are NAME_0..NAME_{P-1})
+    /// rtmp[s]://host[:port]/app/NAME (with P > 1 the streams are NAME_0..NAME_{P-1})
     #[argh(option)]
     url: String,
+    /// rtmps://: accept any server certificate (self-signed test servers)
+    #[argh(switch)]
+    insecure: bool,
     /// FLV file to publish (looped), in real time
     #[argh(option)]
     flv: String,
@@ -185,7 +188,9 @@ fn run(a: &Args) -> Result<(), String> {
     if a.publishers == 0 {
         return Err("--publishers must be at least 1".into());
     }
-    let base = RtmpUrl::parse(&a.url).map_err(|e| e.to_string())?;
+    let base = RtmpUrl::parse(&a.url)
+        .map_err(|e| e.to_string())?
+        .with_verify(a.insecure, None);
     let addr = resolve(&base).map_err(|e| e.to_string())?;
     let data = std::fs::read(&a.flv).map_err(|e| format!("{}: {e}", a.flv))?;
     let (_, tags) = flv::read_all(Bytes::from(data)).map_err(|e| format!("{}: {e}", a.flv))?;

@@ -24,8 +24,27 @@ struct Args {
     /// log level (error, warn, info, debug, trace)
     #[argh(option, default = "String::from(\"warn\")")]
     log: String,
+    /// rtmps://: accept any server certificate (self-signed test servers)
+    #[argh(switch)]
+    insecure: bool,
+    /// rtmps://: verify the server against the CA certificates in this PEM file
+    #[argh(option)]
+    ca_file: Option<std::path::PathBuf>,
     #[argh(subcommand)]
     cmd: Cmd,
+}
+
+/// How `rtmps://` URLs verify the server.
+struct TlsArgs {
+    insecure: bool,
+    ca_file: Option<std::path::PathBuf>,
+}
+
+impl TlsArgs {
+    fn url(&self, url: &str) -> Result<RtmpUrl, String> {
+        let url = RtmpUrl::parse(url).map_err(|e| format!("{url}: {e}"))?;
+        Ok(url.with_verify(self.insecure, self.ca_file.clone()))
+    }
 }
 
 #[derive(FromArgs)]
@@ -78,9 +97,13 @@ fn main() -> ExitCode {
         simplelog::ColorChoice::Never,
     );
     let timeout = Duration::from_secs(args.timeout.max(1));
+    let tls = TlsArgs {
+        insecure: args.insecure,
+        ca_file: args.ca_file,
+    };
     let r = match args.cmd {
-        Cmd::Publish(p) => publish(p, timeout),
-        Cmd::Play(p) => play(p, timeout),
+        Cmd::Publish(p) => publish(p, timeout, &tls),
+        Cmd::Play(p) => play(p, timeout, &tls),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -173,8 +196,8 @@ fn wait_until(p: &mut Publisher, due: Instant) -> Result<(), String> {
     Ok(())
 }
 
-fn publish(a: PublishArgs, timeout: Duration) -> Result<(), String> {
-    let url = RtmpUrl::parse(&a.url).map_err(|e| e.to_string())?;
+fn publish(a: PublishArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), String> {
+    let url = tls.url(&a.url)?;
     let (meta, media) = load_media(&a)?;
     let first_ts = media.iter().map(|t| t.timestamp).min().unwrap_or(0);
     let last_ts = media.iter().map(|t| t.timestamp).max().unwrap_or(0);
@@ -303,8 +326,8 @@ impl PlayStats {
     }
 }
 
-fn play(a: PlayArgs, timeout: Duration) -> Result<(), String> {
-    let url = RtmpUrl::parse(&a.url).map_err(|e| e.to_string())?;
+fn play(a: PlayArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), String> {
+    let url = tls.url(&a.url)?;
     let started = Instant::now();
     let file = File::create(&a.out).map_err(|e| format!("{}: {e}", a.out))?;
     let mut w = BufWriter::new(file);

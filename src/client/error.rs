@@ -71,6 +71,8 @@ pub enum ClientError {
     Rejected { step: Step, code: String },
     /// The operation is not valid on this connection (e.g. media on a player).
     WrongRole(&'static str),
+    /// TLS failed (`rtmps://`): unknown CA, wrong host name, bad record...
+    Tls { step: Step, reason: String },
 }
 
 impl fmt::Display for ClientError {
@@ -89,6 +91,9 @@ impl fmt::Display for ClientError {
                 write!(f, "server refused {}: {code}", step.name())
             }
             ClientError::WrongRole(what) => write!(f, "{what} is not valid on this connection"),
+            ClientError::Tls { step, reason } => {
+                write!(f, "TLS failed during {}: {reason}", step.name())
+            }
         }
     }
 }

@@ -106,10 +106,11 @@ impl MultiClient {
         })
     }
 
-    fn add(&mut self, addr: SocketAddr, role: Role) -> Result<usize, ClientError> {
+    fn add(&mut self, url: &RtmpUrl, addr: SocketAddr, role: Role) -> Result<usize, ClientError> {
         let entry = self.slots.vacant_entry();
         let id = entry.key();
-        let t = Transport::connect(addr, self.poll.registry(), Token(id))?;
+        let tls = url.tls.as_ref().map(|v| (url.host.as_str(), v));
+        let t = Transport::connect(addr, self.poll.registry(), Token(id), tls)?;
         entry.insert(Entry::Live(Box::new(Slot {
             t,
             role,
@@ -126,7 +127,11 @@ impl MultiClient {
     /// Start a publisher for `url` at `addr`.
     pub fn add_publisher(&mut self, url: &RtmpUrl, addr: SocketAddr) -> Result<usize, ClientError> {
         let cfg = ClientConfig::new(&url.app, &url.tc_url(), &url.stream, ClientMode::Publish);
-        self.add(addr, Role::Publisher(Box::new(ClientSession::new(cfg))))
+        self.add(
+            url,
+            addr,
+            Role::Publisher(Box::new(ClientSession::new(cfg))),
+        )
     }
 
     /// Start a (lightweight) player for `url` at `addr`.
@@ -136,7 +141,7 @@ impl MultiClient {
         addr: SocketAddr,
     ) -> Result<usize, ClientError> {
         let sub = LightSubscriber::new(&url.app, &url.tc_url(), &url.stream);
-        self.add(addr, Role::Subscriber(Box::new(sub)))
+        self.add(url, addr, Role::Subscriber(Box::new(sub)))
     }
 
     /// Connections not closed yet.

@@ -59,7 +59,8 @@ impl Conn {
             step: Step::Connect,
             kind: e.kind(),
         })?;
-        let t = Transport::connect(addr, poll.registry(), TOKEN)?;
+        let tls = url.tls.as_ref().map(|v| (url.host.as_str(), v));
+        let t = Transport::connect(addr, poll.registry(), TOKEN, tls)?;
         let config = ClientConfig::new(&url.app, &url.tc_url(), &url.stream, mode);
         let mut c = Conn {
             poll,

@@ -9,9 +9,13 @@ use bytes::{Buf, BytesMut};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
+use rustls::ClientConnection;
+use rustls_pki_types::ServerName;
+
 use crate::proto::handshake::{ClientHandshake, Progress};
 
 use super::error::{ClientError, Step};
+use super::url::TlsVerify;
 
 /// Bytes asked of the kernel per `read` call.
 pub(crate) const READ_CHUNK: usize = 256 * 1024;
@@ -29,6 +33,21 @@ pub(crate) struct Transport {
     pub eof: bool,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// `rtmps://`: the TLS layer between the socket and `inbuf`/`out`.
+    tls: Option<Box<ClientConnection>>,
+}
+
+/// The TLS client for `host` with `verify`.
+fn tls_client(host: &str, verify: &TlsVerify) -> Result<Box<ClientConnection>, ClientError> {
+    let tls_err = |reason: String| ClientError::Tls {
+        step: Step::Connect,
+        reason,
+    };
+    let config = crate::tls::client_config(verify).map_err(|e| tls_err(e.0))?;
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| tls_err(format!("{host:?} is not a valid TLS server name: {e}")))?;
+    let conn = ClientConnection::new(config, name).map_err(|e| tls_err(e.to_string()))?;
+    Ok(Box::new(conn))
 }
 
 impl Transport {
@@ -37,7 +56,12 @@ impl Transport {
         addr: SocketAddr,
         registry: &Registry,
         token: Token,
+        tls: Option<(&str, &TlsVerify)>,
     ) -> Result<Self, ClientError> {
+        let tls = match tls {
+            Some((host, verify)) => Some(tls_client(host, verify)?),
+            None => None,
+        };
         let io = |kind| ClientError::Io {
             step: Step::Connect,
             kind,
@@ -57,6 +81,7 @@ impl Transport {
             eof: false,
             bytes_in: 0,
             bytes_out: 0,
+            tls,
         })
     }
 
@@ -96,6 +121,9 @@ impl Transport {
     /// and zeroing a large region before every read would cost more than
     /// copying the bytes that actually arrived.
     pub fn read(&mut self, step: Step, scratch: &mut [u8]) -> Result<usize, ClientError> {
+        if self.tls.is_some() {
+            return self.read_tls(step, scratch);
+        }
         let mut total = 0;
         while total < READ_BUDGET && !self.eof {
             match self.sock.read(scratch) {
@@ -115,6 +143,52 @@ impl Transport {
         Ok(total)
     }
 
+    /// `read` through TLS: records from the socket, plaintext into `inbuf`.
+    fn read_tls(&mut self, step: Step, scratch: &mut [u8]) -> Result<usize, ClientError> {
+        let Some(tls) = self.tls.as_mut() else {
+            return Ok(0);
+        };
+        let mut total = 0;
+        while total < READ_BUDGET && !self.eof {
+            match tls.read_tls(&mut self.sock) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => break,
+                    io::ErrorKind::Interrupted => continue,
+                    kind => return Err(ClientError::Io { step, kind }),
+                },
+            }
+            tls.process_new_packets().map_err(|e| ClientError::Tls {
+                step,
+                reason: e.to_string(),
+            })?;
+            loop {
+                match tls.reader().read(scratch) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        self.inbuf.extend_from_slice(&scratch[..n]);
+                        total += n;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        return Err(ClientError::Io {
+                            step,
+                            kind: e.kind(),
+                        })
+                    }
+                }
+            }
+        }
+        self.bytes_in += total as u64;
+        // Handshake answers go out at once.
+        self.flush(step)?;
+        Ok(total)
+    }
+
     /// True if the last read stopped on the budget (more may be waiting).
     pub fn read_budget_hit(read: usize) -> bool {
         read >= READ_BUDGET
@@ -123,6 +197,33 @@ impl Transport {
     /// Write pending output until empty or `WouldBlock` (which clears
     /// `writable`; the next writable event sets it again).
     pub fn flush(&mut self, step: Step) -> Result<(), ClientError> {
+        if let Some(tls) = self.tls.as_mut() {
+            // Plaintext goes into rustls (it buffers until the handshake is
+            // done); records go to the socket.
+            if self.connected && !self.out.is_empty() {
+                let n = self.out.len();
+                io::Write::write_all(&mut tls.writer(), &self.out).map_err(|e| {
+                    ClientError::Io {
+                        step,
+                        kind: e.kind(),
+                    }
+                })?;
+                self.out.advance(n);
+                self.bytes_out += n as u64;
+            }
+            while self.connected && self.writable && tls.wants_write() {
+                match tls.write_tls(&mut self.sock) {
+                    Ok(0) => return Err(ClientError::Closed(step)),
+                    Ok(_) => {}
+                    Err(e) => match e.kind() {
+                        io::ErrorKind::WouldBlock => self.writable = false,
+                        io::ErrorKind::Interrupted => {}
+                        kind => return Err(ClientError::Io { step, kind }),
+                    },
+                }
+            }
+            return Ok(());
+        }
         while self.connected && self.writable && !self.out.is_empty() {
             match self.sock.write(&self.out) {
                 Ok(0) => return Err(ClientError::Closed(step)),

@@ -1,7 +1,11 @@
-//! `rtmp://` URL parsing.
+//! `rtmp://` and `rtmps://` URL parsing.
 //!
-//! Form: `rtmp://host[:port]/app[/instance]/name[?query]`.
-//! * The port defaults to 1935. An IPv6 host is written in brackets.
+//! Form: `rtmp[s]://host[:port]/app[/instance]/name[?query]`.
+//! * The port defaults to 1935 (`rtmps`: 443, as ffmpeg and OBS use). An
+//!   IPv6 host is written in brackets.
+//! * `rtmps` connects over TLS, verifying the server against the webpki
+//!   roots by default ([`TlsVerify`]; a caller may set a CA file or turn
+//!   verification off for self-signed test servers).
 //! * The application is the first path segment, or the first two when the
 //!   path has three or more segments (as ffmpeg splits it); the remaining
 //!   segments form the stream name.
@@ -9,9 +13,24 @@
 //!   name in `publish`/`play`), never to the application.
 
 use std::fmt;
+use std::path::PathBuf;
 
 /// Default RTMP port.
 pub const DEFAULT_PORT: u16 = 1935;
+/// Default RTMPS port.
+pub const DEFAULT_TLS_PORT: u16 = 443;
+
+/// How an `rtmps://` client checks the server's certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TlsVerify {
+    /// Against Mozilla's roots (webpki-roots), with the URL's host name.
+    #[default]
+    WebPki,
+    /// Against the CA certificates in this PEM file, with the host name.
+    CaFile(PathBuf),
+    /// Not at all (`--insecure`): for self-signed test servers only.
+    Insecure,
+}
 
 /// A parsed `rtmp://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +42,8 @@ pub struct RtmpUrl {
     pub app: String,
     /// Stream name with its query string, e.g. `cam?key=v`.
     pub stream: String,
+    /// `Some` for `rtmps://`: TLS with this verification.
+    pub tls: Option<TlsVerify>,
 }
 
 /// Why a string is not a usable RTMP URL.
@@ -44,7 +65,7 @@ pub enum UrlError {
 impl fmt::Display for UrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            UrlError::BadScheme => "URL must start with rtmp://",
+            UrlError::BadScheme => "URL must start with rtmp:// or rtmps://",
             UrlError::BadHost => "URL has an empty or malformed host",
             UrlError::BadPort => "URL port is not a number in 1..=65535",
             UrlError::MissingApp => "URL has no application path segment",
@@ -56,14 +77,25 @@ impl fmt::Display for UrlError {
 impl std::error::Error for UrlError {}
 
 impl RtmpUrl {
-    /// Parse `rtmp://host[:port]/app[/instance]/name[?query]`.
+    /// Parse `rtmp[s]://host[:port]/app[/instance]/name[?query]`.
     pub fn parse(url: &str) -> Result<RtmpUrl, UrlError> {
-        let rest = strip_prefix_ci(url, "rtmp://").ok_or(UrlError::BadScheme)?;
+        let (rest, tls) = match strip_prefix_ci(url, "rtmps://") {
+            Some(rest) => (rest, Some(TlsVerify::default())),
+            None => (
+                strip_prefix_ci(url, "rtmp://").ok_or(UrlError::BadScheme)?,
+                None,
+            ),
+        };
+        let default_port = if tls.is_some() {
+            DEFAULT_TLS_PORT
+        } else {
+            DEFAULT_PORT
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i + 1..]),
             None => (rest, ""),
         };
-        let (host, port) = split_host_port(authority)?;
+        let (host, port) = split_host_port(authority, default_port)?;
         let (path, query) = match path.find('?') {
             Some(i) => (&path[..i], Some(&path[i + 1..])),
             None => (path, None),
@@ -84,12 +116,19 @@ impl RtmpUrl {
             port,
             app,
             stream,
+            tls,
         })
     }
 
-    /// `tcUrl` for `connect`: `rtmp://host:port/app`.
+    /// `tcUrl` for `connect`: `rtmp[s]://host:port/app`.
     pub fn tc_url(&self) -> String {
-        format!("rtmp://{}:{}/{}", self.host_for_url(), self.port, self.app)
+        let scheme = if self.tls.is_some() { "rtmps" } else { "rtmp" };
+        format!(
+            "{scheme}://{}:{}/{}",
+            self.host_for_url(),
+            self.port,
+            self.app
+        )
     }
 
     /// `host:port` for socket address resolution (brackets around IPv6).
@@ -103,6 +142,20 @@ impl RtmpUrl {
             stream: stream.to_owned(),
             ..self.clone()
         }
+    }
+
+    /// For `rtmps://`: verify with `ca_file` instead of the webpki roots, or
+    /// not at all with `insecure` (`--insecure`, `--ca-file` of the tools).
+    /// No effect on plain `rtmp://`.
+    pub fn with_verify(mut self, insecure: bool, ca_file: Option<PathBuf>) -> RtmpUrl {
+        if self.tls.is_some() {
+            self.tls = Some(match (insecure, ca_file) {
+                (true, _) => TlsVerify::Insecure,
+                (false, Some(path)) => TlsVerify::CaFile(path),
+                (false, None) => TlsVerify::WebPki,
+            });
+        }
+        self
     }
 
     /// The stream name without its query string.
@@ -133,7 +186,7 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     }
 }
 
-fn split_host_port(authority: &str) -> Result<(&str, u16), UrlError> {
+fn split_host_port(authority: &str, default_port: u16) -> Result<(&str, u16), UrlError> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let end = rest.find(']').ok_or(UrlError::BadHost)?;
         let after = &rest[end + 1..];
@@ -153,7 +206,7 @@ fn split_host_port(authority: &str) -> Result<(&str, u16), UrlError> {
         return Err(UrlError::BadHost);
     }
     let port = match port {
-        None => DEFAULT_PORT,
+        None => default_port,
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 => n,
             _ => return Err(UrlError::BadPort),
