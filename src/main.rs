@@ -151,6 +151,9 @@ fn init_logging(level: LogLevel) {
         .set_time_format_rfc3339()
         .set_target_level(LevelFilter::Off)
         .set_thread_level(LevelFilter::Off)
+        // The hook client's own request logs would name hook URLs at debug
+        // level; the server logs each hook call itself, secrets redacted.
+        .add_filter_ignore_str("ureq")
         .build();
     let color = if std::io::stderr().is_terminal() {
         ColorChoice::Auto

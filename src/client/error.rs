@@ -136,7 +136,7 @@ mod tests {
         let cases: Vec<(ClientError, &str)> = vec![
             (
                 ClientError::Url(UrlError::BadScheme),
-                "bad URL: URL must start with rtmp://",
+                "bad URL: URL must start with rtmp:// or rtmps://",
             ),
             (ClientError::NoAddress, "host resolved to no address"),
             (

@@ -290,9 +290,24 @@ mod tests {
     }
 
     #[test]
+    fn rtmps_defaults_to_443_and_keeps_its_scheme() {
+        let u = p("rtmps://a.example/live/x?key=1");
+        assert_eq!(u.port, 443);
+        assert_eq!(u.tls, Some(TlsVerify::WebPki));
+        assert_eq!(u.tc_url(), "rtmps://a.example:443/live");
+        let u = u.with_verify(true, None);
+        assert_eq!(u.tls, Some(TlsVerify::Insecure));
+        let plain = p("rtmp://a/live/x").with_verify(true, None);
+        assert_eq!(plain.tls, None, "--insecure does not turn TLS on");
+    }
+
+    #[test]
     fn url_error_display() {
         let all = [
-            (UrlError::BadScheme, "URL must start with rtmp://"),
+            (
+                UrlError::BadScheme,
+                "URL must start with rtmp:// or rtmps://",
+            ),
             (UrlError::BadHost, "URL has an empty or malformed host"),
             (UrlError::BadPort, "URL port is not a number in 1..=65535"),
             (UrlError::MissingApp, "URL has no application path segment"),
