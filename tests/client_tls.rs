@@ -5,45 +5,18 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::pki::test_pki;
 use common::{wait_until, ServerProcess, TempDir};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose};
 use rtmp_edge::client::{ClientError, Player, Publisher, RtmpUrl};
 use rtmp_edge::proto::client::ClientEvent;
 use rtmp_edge::proto::session::MediaKind;
 
 const STEP: Duration = Duration::from_secs(5);
-
-/// A CA and a server certificate for `localhost` signed by it; returns
-/// (ca.pem, server cert, server key).
-fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_key = KeyPair::generate().unwrap();
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca, &ca_key)
-        .unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("server.crt"),
-        dir.join("server.key"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, leaf.pem()).unwrap();
-    std::fs::write(&paths.2, leaf_key.serialize_pem()).unwrap();
-    paths
-}
 
 fn tls_port(server: &ServerProcess) -> u16 {
     assert!(wait_until(Duration::from_secs(5), || server

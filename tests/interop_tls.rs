@@ -228,3 +228,152 @@ fn sighup_serves_a_new_certificate_to_new_connections() {
     assert_eq!(player.collect_media(1, Duration::from_secs(5)).len(), 1);
     assert!(server.terminate(Duration::from_secs(5)).is_some());
 }
+
+/// Start the server with the test PKI's certificate on a TLS port; extra args follow.
+fn pki_server(dir: &TempDir, extra: &[&str]) -> (ServerProcess, SocketAddr, PathBuf) {
+    let (ca, cert, key) = common::pki::test_pki(dir.path());
+    let mut args = vec![
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let server = ServerProcess::start(&args);
+    assert!(server.wait_log(Duration::from_secs(5), |l| l
+        .contains("RTMPS (TLS) accepting at ")));
+    let addr = server
+        .log_text()
+        .split("RTMPS (TLS) accepting at ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .expect("TLS address in the log");
+    (server, addr, ca)
+}
+
+#[test]
+fn ffmpeg9_verifies_the_certificate_and_streams_over_rtmps() {
+    if !have_tool("ffmpeg") || !have_tool("ffprobe") {
+        return;
+    }
+    let Some(ffmpeg9) = common::ffmpeg9() else {
+        return;
+    };
+    let dir = TempDir::new("tls-ffmpeg9");
+    let (server, tls_addr, ca) = pki_server(&dir, &[]);
+    // A 4 s H.264 + AAC source made with Debian's ffmpeg.
+    let source = dir.path().join("source.flv");
+    let made = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
+        .args([
+            "-t", "4", "-c:v", "libx264", "-g", "25", "-c:a", "aac", "-f", "flv",
+        ])
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let url = format!("rtmps://localhost:{}/live/v9", tls_addr.port());
+    let verify = ["-tls_verify", "1", "-ca_file", ca.to_str().unwrap()];
+    let out = dir.path().join("played.mkv");
+    let mut player = Command::new(&ffmpeg9)
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+        .args(verify)
+        .args(["-i", &url, "-c", "copy", "-f", "matroska", "-y"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        server.wait_log(Duration::from_secs(10), |l| l
+            .contains("play start live/v9")),
+        "ffmpeg 9 did not start playing over verified RTMPS:\n{}",
+        server.log_text()
+    );
+    let mut publisher = Command::new(&ffmpeg9)
+        .args([
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-re",
+            "-i",
+        ])
+        .arg(&source)
+        .args(verify)
+        .args(["-c", "copy", "-f", "flv", &url])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    for (child, what) in [(&mut publisher, "publisher"), (&mut player, "player")] {
+        let status = wait_child(child, Duration::from_secs(40));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "ffmpeg 9 {what}: {status:?}\n{}",
+            server.log_text()
+        );
+    }
+    let streams = probe_streams(&out);
+    assert!(frames_of(&streams, "h264") >= 90, "{streams:?}");
+    assert!(frames_of(&streams, "aac") > 0, "{streams:?}");
+}
+
+#[test]
+fn five_hundred_unfinished_tls_handshakes_close_at_the_deadline_and_a_healthy_pair_streams() {
+    let dir = TempDir::new("tls-500");
+    let (server, tls_addr, _) = pki_server(&dir, &["--handshake-timeout-ms", "2000"]);
+    // Half send the start of a ClientHello record, half nothing at all.
+    let started = std::time::Instant::now();
+    let mut stalled: Vec<TcpStream> = (0..500)
+        .map(|i| {
+            let mut s = TcpStream::connect(tls_addr).unwrap();
+            if i % 2 == 0 {
+                s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
+            }
+            s
+        })
+        .collect();
+    let mut publisher = TestClient::publish(server.addr, "live", "h5");
+    let mut player = TestClient::play(server.addr, "live", "h5");
+    publisher.send_media(MediaKind::Video, 0, &avc_seq_header());
+    for n in 0..25 {
+        publisher.send_media(MediaKind::Video, n * 40, &avc_frame(n == 0, n, 800));
+    }
+    assert_eq!(player.collect_media(26, Duration::from_secs(5)).len(), 26);
+    let mut closed = 0;
+    for s in stalled.iter_mut() {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 64];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => {
+                    closed += 1;
+                    break;
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    closed += 1;
+                    break;
+                }
+                Err(e) => panic!("a stalled TLS handshake was not closed: {e}"),
+            }
+        }
+    }
+    let took = started.elapsed();
+    assert_eq!(closed, 500);
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(8),
+        "closed after {took:?}"
+    );
+    assert!(server.wait_log(Duration::from_secs(5), |l| l
+        .matches("timeout in phase handshake")
+        .count()
+        >= 500));
+    // The pair still streams after the flood.
+    publisher.send_media(MediaKind::Video, 1000, &avc_frame(true, 99, 800));
+    assert_eq!(player.collect_media(1, Duration::from_secs(5)).len(), 1);
+}

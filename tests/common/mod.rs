@@ -5,6 +5,7 @@
 pub mod captures;
 pub mod hook_server;
 pub mod hostile;
+pub mod pki;
 pub mod rtmp;
 
 use std::io::{BufRead, BufReader};
@@ -34,6 +35,35 @@ pub fn have_tool(tool: &str) -> bool {
         eprintln!("SKIPPED: {tool} not found (install it, or set RTMP_REQUIRE_INTEROP=1 to make this a failure)");
     }
     ok
+}
+
+/// ffmpeg 9 (PyPI `imageio-ffmpeg`, with OpenSSL and Enhanced RTMP):
+/// `RTMP_FFMPEG9`, or the copy in the virtual environment `.ci/run` makes
+/// (`target/ffmpeg9-venv`). When missing: panics if RTMP_REQUIRE_INTEROP is
+/// set, otherwise prints why the test is skipped and returns None.
+pub fn ffmpeg9() -> Option<PathBuf> {
+    let from_env = std::env::var_os("RTMP_FFMPEG9").map(PathBuf::from);
+    let from_venv = || {
+        let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ffmpeg9-venv/bin/python");
+        let out = Command::new(python)
+            .args([
+                "-c",
+                "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())",
+            ])
+            .output()
+            .ok()?;
+        let path = String::from_utf8(out.stdout).ok()?;
+        Some(PathBuf::from(path.trim()))
+    };
+    let found = from_env.or_else(from_venv).filter(|p| p.is_file());
+    if found.is_none() {
+        let why = "ffmpeg 9 not found (set RTMP_FFMPEG9, or let .ci/run install imageio-ffmpeg)";
+        if std::env::var_os("RTMP_REQUIRE_INTEROP").is_some() {
+            panic!("{why}; RTMP_REQUIRE_INTEROP is set");
+        }
+        eprintln!("SKIPPED: {why}");
+    }
+    found
 }
 
 /// A fresh temporary directory under the target dir, removed on drop.
