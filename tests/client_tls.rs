@@ -11,26 +11,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::pki::test_pki;
-use common::{wait_until, ServerProcess, TempDir};
+use common::{ServerProcess, TempDir};
 use rtmp_edge::client::{ClientError, Player, Publisher, RtmpUrl};
 use rtmp_edge::proto::client::ClientEvent;
 use rtmp_edge::proto::session::MediaKind;
 
 const STEP: Duration = Duration::from_secs(5);
-
-fn tls_port(server: &ServerProcess) -> u16 {
-    assert!(wait_until(Duration::from_secs(5), || server
-        .log_text()
-        .contains("RTMPS (TLS) accepting at ")));
-    let log = server.log_text();
-    let addr: std::net::SocketAddr = log
-        .split("RTMPS (TLS) accepting at ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("TLS address");
-    addr.port()
-}
 
 fn url(host: &str, port: u16, stream: &str, ca: Option<&Path>, insecure: bool) -> RtmpUrl {
     RtmpUrl::parse(&format!("rtmps://{host}:{port}/live/{stream}"))
@@ -49,15 +35,8 @@ fn tls_reason(e: ClientError) -> String {
 fn rtmps_client_verifies_the_server_and_says_why_it_refuses() {
     let dir = TempDir::new("client-tls");
     let (ca, cert, key) = test_pki(dir.path());
-    let server = ServerProcess::start(&[
-        "--tls-listen",
-        "127.0.0.1:0",
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
-    let port = tls_port(&server);
+    let (_server, tls_addr) = ServerProcess::start_tls(&cert, &key, &[]);
+    let port = tls_addr.port();
     assert_eq!(
         RtmpUrl::parse("rtmps://example.com/live/x").unwrap().port,
         443
@@ -108,15 +87,8 @@ fn rtmps_client_verifies_the_server_and_says_why_it_refuses() {
 fn rtmp_client_tool_refuses_an_unknown_ca_and_accepts_it_with_insecure() {
     let dir = TempDir::new("client-tls-cli");
     let (ca, cert, key) = test_pki(dir.path());
-    let server = ServerProcess::start(&[
-        "--tls-listen",
-        "127.0.0.1:0",
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
-    let port = tls_port(&server);
+    let (_server, tls_addr) = ServerProcess::start_tls(&cert, &key, &[]);
+    let port = tls_addr.port();
     let _publisher =
         Publisher::connect_url(&url("localhost", port, "cli", Some(&ca), false), STEP).unwrap();
     let out = dir.path().join("out.flv");

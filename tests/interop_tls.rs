@@ -31,28 +31,7 @@ fn write_cert(dir: &Path, tag: &str, names: &[&str]) -> (PathBuf, PathBuf) {
 
 fn tls_server(dir: &TempDir) -> (ServerProcess, SocketAddr, PathBuf) {
     let (cert, key) = write_cert(dir.path(), "a", &["localhost", "127.0.0.1"]);
-    let server = ServerProcess::start(&[
-        "--tls-listen",
-        "127.0.0.1:0",
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
-    assert!(
-        wait_until(Duration::from_secs(5), || server
-            .log_text()
-            .contains("RTMPS (TLS) accepting at ")),
-        "no TLS listener line:\n{}",
-        server.log_text()
-    );
-    let log = server.log_text();
-    let addr = log
-        .split("RTMPS (TLS) accepting at ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("TLS address in the log");
+    let (server, addr) = ServerProcess::start_tls(&cert, &key, &[]);
     (server, addr, cert)
 }
 
@@ -229,28 +208,10 @@ fn sighup_serves_a_new_certificate_to_new_connections() {
     assert!(server.terminate(Duration::from_secs(5)).is_some());
 }
 
-/// Start the server with the test PKI's certificate on a TLS port; extra args follow.
+/// The server with the test PKI's certificate; returns it, its TLS address and the CA.
 fn pki_server(dir: &TempDir, extra: &[&str]) -> (ServerProcess, SocketAddr, PathBuf) {
     let (ca, cert, key) = common::pki::test_pki(dir.path());
-    let mut args = vec![
-        "--tls-listen",
-        "127.0.0.1:0",
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let server = ServerProcess::start(&args);
-    assert!(server.wait_log(Duration::from_secs(5), |l| l
-        .contains("RTMPS (TLS) accepting at ")));
-    let addr = server
-        .log_text()
-        .split("RTMPS (TLS) accepting at ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("TLS address in the log");
+    let (server, addr) = ServerProcess::start_tls(&cert, &key, extra);
     (server, addr, ca)
 }
 

@@ -13,6 +13,7 @@
 //! (`hook_timeout_ms` + 1 s) in case a result never comes back. A result
 //! for a connection that has gone is ignored.
 
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +44,13 @@ pub enum Request {
         duration: f64,
         reset: bool,
     },
+}
+
+impl Pending {
+    /// The stream key asked for.
+    pub fn key(&self) -> Rc<str> {
+        stream_key(&self.app, &self.name.name)
+    }
 }
 
 impl Request {
@@ -125,7 +133,7 @@ impl Endpoint {
         );
         let timeout = Duration::from_millis(timeout_ms);
         self.hook_jobs
-            .push(HookJob::new(ticket, url, request, timeout));
+            .push_back(HookJob::new(ticket, url, request, timeout));
         ticket
     }
 
@@ -265,7 +273,8 @@ impl Endpoint {
         }
     }
 
-    /// Fire `on_record_done` for recordings whose file is finished.
+    /// Fire `on_record_done` for recordings whose file is finished (the
+    /// timer sweep calls this).
     pub(super) fn poll_recordings(&mut self) {
         let Some(recorder) = self.recorder.as_mut() else {
             return;
@@ -291,10 +300,7 @@ impl Endpoint {
 
     /// The next hook call for the worker pool.
     pub fn poll_hook(&mut self) -> Option<HookJob> {
-        if self.hook_jobs.is_empty() {
-            return None;
-        }
-        Some(self.hook_jobs.remove(0))
+        self.hook_jobs.pop_front()
     }
 
     /// The pool refused job `ticket`: its queue is full.
@@ -342,7 +348,7 @@ impl Endpoint {
                 self.hook_refused(p, Refusal::HookRelayUnsupported, String::new(), now)
             }
             HookVerdict::Redirect(to) => {
-                let old = stream_key(&p.app, &p.name.name);
+                let old = p.key();
                 let new = to.trim_start_matches('/').to_string();
                 info!(
                     "{} hook renames {old} to {}",
@@ -367,7 +373,7 @@ impl Endpoint {
     }
 
     fn hook_refused(&mut self, p: Pending, refusal: Refusal, detail: String, now: u64) {
-        let key = stream_key(&p.app, &p.name.name);
+        let key = p.key();
         let ask = Ask {
             id: p.id,
             stream_id: p.stream_id,
@@ -388,6 +394,5 @@ impl Endpoint {
         for ticket in overdue {
             self.handle_hook_result(ticket, HookVerdict::TimedOut, now);
         }
-        self.poll_recordings();
     }
 }

@@ -54,7 +54,7 @@ use crate::proto::session::{ServerConfig, ServerEvent, ServerSession};
 use crate::relay::queue::QueueConfig;
 use crate::relay::stream::{StreamConfig, StreamTable};
 
-pub use access::{query_param, redact_query, Refusal};
+pub use access::{redact_query, Refusal};
 pub use conn::{ConnStats, Lifecycle, Role};
 pub use id::ConnId;
 pub use outbox::{Outbox, Pushed, CONTROL_BUDGET};
@@ -116,7 +116,7 @@ pub struct Endpoint {
     per_ip: access::PerIp,
     per_ip_warn: WarnLimiter,
     /// Hook calls for the driver's worker pool.
-    hook_jobs: Vec<crate::hooks::HookJob>,
+    hook_jobs: std::collections::VecDeque<crate::hooks::HookJob>,
     hook_tickets: u64,
     /// Requests waiting for their deciding hook, by ticket.
     waiting_hooks: std::collections::HashMap<u64, hooks::Waiter>,
@@ -167,7 +167,7 @@ impl Endpoint {
             overload_warn: WarnLimiter::default(),
             per_ip: access::PerIp::default(),
             per_ip_warn: WarnLimiter::default(),
-            hook_jobs: Vec::new(),
+            hook_jobs: Default::default(),
             hook_tickets: 0,
             waiting_hooks: Default::default(),
             record_done: Default::default(),
@@ -185,11 +185,6 @@ impl Endpoint {
 
     pub fn is_empty(&self) -> bool {
         self.open == 0
-    }
-
-    /// Stream keys with a publisher or viewers.
-    pub fn stream_count(&self) -> usize {
-        self.streams.len()
     }
 
     fn lookup(&mut self, id: ConnId) -> Option<&mut Conn> {

@@ -73,10 +73,6 @@ impl Outbox {
             .get_or_insert_with(|| SubscriberQueue::new(cfg.clone()))
     }
 
-    pub fn media(&self) -> Option<&SubscriberQueue> {
-        self.media.as_ref()
-    }
-
     /// Offer a shared frame to the media ring (which must exist).
     pub fn offer(&mut self, frame: Frame, now_ms: u64) -> Pushed {
         match self.media.as_mut().map(|m| m.offer(frame, now_ms)) {

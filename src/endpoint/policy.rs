@@ -301,24 +301,17 @@ impl Endpoint {
 
     /// Start what was asked (after the checks and the hook).
     pub(super) fn start(&mut self, p: Pending, now: u64) {
+        let key = p.key();
+        let peer = self.peer(p.id);
         match p.request.action() {
-            Action::Publish => self.start_publish(p, now),
-            Action::Play => self.start_play(p, now),
+            Action::Publish => self.start_publish(p, key, &peer, now),
+            Action::Play => self.start_play(p, key, &peer, now),
         }
     }
 
-    fn start_publish(&mut self, p: Pending, now: u64) {
-        let Pending {
-            id,
-            stream_id,
-            app,
-            name: sname,
-            settings,
-            ..
-        } = p;
-        let name = sname.name.clone();
-        let key = stream_key(&app, &name);
-        let peer = self.peer(id);
+    fn start_publish(&mut self, p: Pending, key: Rc<str>, peer: &str, now: u64) {
+        let (id, stream_id, settings) = (p.id, p.stream_id, p.settings);
+        let name = p.name.name.clone();
         match self.streams.claim_publisher(&key, id, now) {
             PublishClaim::Busy { current } => {
                 info!("{id} {peer} publish {key} refused: {current} is publishing it");
@@ -339,18 +332,18 @@ impl Endpoint {
         }
         self.streams.set_gop_cache(&key, settings.gop_cache);
         let recording = match self.recorder.as_mut() {
-            Some(r) if settings.record => Some(r.start(&app, &name)),
+            Some(r) if settings.record => Some(r.start(&p.app, &name)),
             _ => None,
         };
         if let (Some(rec), Some(url)) = (recording, settings.on_record_done.clone()) {
-            self.remember_recording(id, rec, url, &sname);
+            self.remember_recording(id, rec, url, &p.name);
         }
         self.role_started(id);
         if let Some(conn) = self.lookup(id) {
             conn.role = Role::Publisher(Publishing {
                 key: key.clone(),
                 stream_id,
-                name: sname,
+                name: p.name,
                 app: settings,
                 last_media_ms: now,
                 recording,
@@ -371,26 +364,17 @@ impl Endpoint {
         }
     }
 
-    fn start_play(&mut self, p: Pending, now: u64) {
-        let Pending {
-            id,
-            stream_id,
-            app,
-            name: sname,
-            settings,
-            ..
-        } = p;
-        let name = sname.name.clone();
-        let key = stream_key(&app, &name);
-        let peer = self.peer(id);
+    fn start_play(&mut self, p: Pending, key: Rc<str>, peer: &str, now: u64) {
+        let (id, stream_id) = (p.id, p.stream_id);
+        let name = p.name.name.clone();
         let queue_config = self.queue_config.clone();
         self.role_started(id);
         let Some(conn) = self.lookup(id) else { return };
         conn.role = Role::Player(Playing {
             key: key.clone(),
             stream_id,
-            name: sname,
-            app: settings,
+            name: p.name,
+            app: p.settings,
         });
         conn.out.media_mut(&queue_config);
         self.with_session(id, now, |s, out| s.accept_play(stream_id, &name, out));

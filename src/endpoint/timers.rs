@@ -79,6 +79,7 @@ impl Endpoint {
             if let Some(recorder) = self.recorder.as_mut() {
                 recorder.tick();
             }
+            self.poll_recordings();
             self.sweep(now);
         }
         if now >= self.timers.next_stats_ms {

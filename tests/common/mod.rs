@@ -142,6 +142,35 @@ impl ServerProcess {
         ServerProcess { child, addr, log }
     }
 
+    /// Like [`ServerProcess::start`], with an RTMPS listener on a free port
+    /// serving `cert`/`key`; returns the server and its TLS address.
+    pub fn start_tls(cert: &Path, key: &Path, extra_args: &[&str]) -> (ServerProcess, SocketAddr) {
+        let mut args = vec![
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra_args);
+        let server = ServerProcess::start(&args);
+        const LINE: &str = "RTMPS (TLS) accepting at ";
+        assert!(
+            server.wait_log(Duration::from_secs(5), |l| l.contains(LINE)),
+            "no TLS listener line:\n{}",
+            server.log_text()
+        );
+        let addr = server
+            .log_text()
+            .split(LINE)
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .expect("TLS address in the log");
+        (server, addr)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("rtmp://{}/{}", self.addr, path)
     }
