@@ -207,8 +207,7 @@ fn the_sixth_connection_from_one_address_is_closed_and_another_address_still_wor
     publisher.send_media(MediaKind::Video, 0, &avc_seq_header());
     publisher.send_media(MediaKind::Video, 0, &avc_frame(true, 1, 200));
     assert_eq!(viewer.collect_media(2, Duration::from_secs(5)).len(), 2);
-    assert!(server
-        .log_text()
-        .contains("per-address connection limit reached"));
+    assert!(server.wait_log(Duration::from_secs(5), |l| l
+        .contains("per-address connection limit reached")));
     held.truncate(0);
 }
