@@ -154,7 +154,14 @@ fn reframed_tags_read_back_unchanged() {
     let mut body = file_header(header.has_audio, header.has_video).to_vec();
     for t in &tags {
         let framing = TagFraming::new(t.tag_type, t.timestamp, t.data.len()).unwrap();
-        for slice in framing.slices(&t.data) {
+        assert_eq!(framing.header()[0], t.tag_type);
+        assert_eq!(
+            framing.trailer(),
+            (framing.tag_len(t.data.len()) as u32 - 4).to_be_bytes()
+        );
+        let [head, data, trailer] = framing.slices(&t.data);
+        assert_eq!(data.as_ptr(), t.data.as_ptr(), "payload written in place");
+        for slice in [head, data, trailer] {
             body.extend_from_slice(slice);
         }
     }

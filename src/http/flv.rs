@@ -6,11 +6,12 @@
 //! * A viewer's body starts with [`file_header`] (the 9-byte FLV header and
 //!   PreviousTagSize0 = 0), then one tag per relayed frame.
 //! * A frame's tag is [`TagFraming::new`]: an 11-byte tag header and a
-//!   4-byte PreviousTagSize trailer, made once per frame (one 15-byte
-//!   allocation split in two) and shared by every HTTP-FLV viewer. The
-//!   driver writes `header`, the frame's own payload `Bytes` and `trailer`
-//!   with one vectored write ([`TagFraming::slices`]); the payload is never
-//!   copied.
+//!   4-byte PreviousTagSize trailer, made once per frame as an inline 15-byte
+//!   `Copy` value (no allocation) kept in the shared
+//!   [`crate::relay::Frame`], so every HTTP-FLV viewer reads the same bytes.
+//!   The driver writes [`TagFraming::header`], the frame's own payload
+//!   `Bytes` and [`TagFraming::trailer`] with one vectored write
+//!   ([`TagFraming::slices`]); the payload is never copied.
 //! * Only audio (8), video (9) and script data (18) frames have a tag form;
 //!   a payload above the 24-bit size field cannot be framed. Both are
 //!   [`FramingError`]s the caller skips (counted, not fatal).
@@ -19,7 +20,7 @@
 
 use std::fmt;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::proto::flv::{
     FlvHeader, MAX_TAG_DATA_SIZE, TAG_AUDIO, TAG_HEADER_LEN, TAG_SCRIPT, TAG_VIDEO,
@@ -63,13 +64,12 @@ impl fmt::Display for FramingError {
 
 impl std::error::Error for FramingError {}
 
-/// The tag header and trailer of one frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The tag header and trailer of one frame, inline (15 bytes, `Copy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TagFraming {
-    /// TagType, DataSize (24), Timestamp (24 + 8 extended), StreamID (0).
-    pub header: Bytes,
-    /// PreviousTagSize = 11 + payload length.
-    pub trailer: Bytes,
+    /// TagType, DataSize (24), Timestamp (24 + 8 extended), StreamID (0),
+    /// then PreviousTagSize = 11 + payload length.
+    bytes: [u8; TAG_HEADER_LEN + TRAILER_LEN],
 }
 
 impl TagFraming {
@@ -83,21 +83,32 @@ impl TagFraming {
             .ok()
             .filter(|&n| n <= MAX_TAG_DATA_SIZE)
             .ok_or(FramingError::TooLarge(payload_len))?;
-        let mut buf = BytesMut::with_capacity(TAG_HEADER_LEN + TRAILER_LEN);
-        buf.put_u8(type_id);
-        buf.put_slice(&size.to_be_bytes()[1..]);
+        let sz = size.to_be_bytes();
         let ts = timestamp.to_be_bytes();
-        buf.put_slice(&[ts[1], ts[2], ts[3], ts[0]]);
-        buf.put_slice(&[0, 0, 0]);
-        buf.put_u32(TAG_HEADER_LEN as u32 + size);
-        let mut header = buf.freeze();
-        let trailer = header.split_off(TAG_HEADER_LEN);
-        Ok(TagFraming { header, trailer })
+        let prev = (TAG_HEADER_LEN as u32 + size).to_be_bytes();
+        Ok(TagFraming {
+            bytes: [
+                type_id, sz[1], sz[2], sz[3], // type, 24-bit size
+                ts[1], ts[2], ts[3], ts[0], // 24-bit timestamp, extension
+                0, 0, 0, // stream id
+                prev[0], prev[1], prev[2], prev[3], // PreviousTagSize
+            ],
+        })
+    }
+
+    /// The 11-byte tag header.
+    pub fn header(&self) -> &[u8] {
+        &self.bytes[..TAG_HEADER_LEN]
+    }
+
+    /// The 4-byte PreviousTagSize trailer (11 + payload length).
+    pub fn trailer(&self) -> &[u8] {
+        &self.bytes[TAG_HEADER_LEN..]
     }
 
     /// The three slices of the tag, in write order, for a vectored write.
     pub fn slices<'a>(&'a self, payload: &'a [u8]) -> [&'a [u8]; 3] {
-        [&self.header, payload, &self.trailer]
+        [self.header(), payload, self.trailer()]
     }
 
     /// Bytes of the whole tag with a payload of `payload_len` bytes.
@@ -124,14 +135,33 @@ mod tests {
     fn tag_bytes_by_hand() {
         let f = TagFraming::new(9, 0x1234_5678, 0x01_0203).unwrap();
         assert_eq!(
-            &f.header[..],
+            f.header(),
             [9, 0x01, 0x02, 0x03, 0x34, 0x56, 0x78, 0x12, 0, 0, 0]
         );
-        assert_eq!(&f.trailer[..], (11u32 + 0x01_0203).to_be_bytes());
+        assert_eq!(f.trailer(), (11u32 + 0x01_0203).to_be_bytes());
         assert_eq!(f.tag_len(5), 20);
         let f = TagFraming::new(18, 40, 0).unwrap();
-        assert_eq!(&f.header[..], [18, 0, 0, 0, 0, 0, 40, 0, 0, 0, 0]);
-        assert_eq!(&f.trailer[..], [0, 0, 0, 11]);
+        assert_eq!(f.header(), [18, 0, 0, 0, 0, 0, 40, 0, 0, 0, 0]);
+        assert_eq!(f.trailer(), [0, 0, 0, 11]);
+    }
+
+    #[test]
+    fn inline_and_copy() {
+        assert_eq!(std::mem::size_of::<TagFraming>(), 15);
+        assert_eq!(std::mem::size_of::<Option<TagFraming>>(), 16);
+        let a = TagFraming::new(8, 7, 3).unwrap();
+        let b = a; // Copy: `a` stays usable
+        assert_eq!(a, b);
+        assert_eq!((a.header().len(), a.trailer().len()), (11, 4));
+        let payload = [1u8, 2, 3];
+        let [h, p, t] = a.slices(&payload);
+        assert_eq!(h.as_ptr(), a.header().as_ptr());
+        assert_eq!(
+            p.as_ptr(),
+            payload.as_ptr(),
+            "the payload is lent, not copied"
+        );
+        assert_eq!(t.as_ptr(), a.trailer().as_ptr());
     }
 
     #[test]
