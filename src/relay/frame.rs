@@ -11,6 +11,13 @@
 //!   have been told the same out-chunk size, given at construction;
 //! * a subscriber that plays on another message stream id takes the slow
 //!   path [`Frame::rechunk`] (a new buffer per frame; the caller counts it);
+//! * `flv` is the frame's HTTP-FLV tag header and trailer
+//!   ([`TagFraming`], 15 inline bytes, no allocation), built once beside
+//!   `wire` for audio (8), video (9) and data (18) frames; an HTTP-FLV
+//!   viewer's queue writes it around the shared `payload` (see
+//!   [`crate::relay::queue::OutputForm::Flv`]). Pre-encoded and other
+//!   frames have none (nor would a payload above 2^24 - 1 bytes, which RTMP's
+//!   24-bit length field cannot carry anyway);
 //! * frames made by [`Frame::control`] carry pre-encoded session output in
 //!   `wire`, type id 0 and no payload: they cannot be re-chunked or
 //!   re-stamped, and [`Frame::rechunk`] / [`Frame::restamped`] return their
@@ -20,6 +27,7 @@
 
 use bytes::Bytes;
 
+use crate::http::flv::TagFraming;
 use crate::proto::chunk::{encode_canonical, RawMessage};
 use crate::proto::flv::{self, VideoPacket};
 
@@ -62,6 +70,9 @@ pub struct Frame {
     pub payload: Bytes,
     /// Canonical chunked form on msid 1, written unchanged to every subscriber.
     pub wire: Bytes,
+    /// FLV tag header and trailer for HTTP-FLV viewers (types 8, 9, 18);
+    /// `None` for [`Frame::control`] frames and other types.
+    pub flv: Option<TagFraming>,
 }
 
 /// The class of an audio/video/data payload (no copy, looks at the first bytes).
@@ -93,6 +104,11 @@ pub fn csid_for(type_id: u8) -> u32 {
     }
 }
 
+/// The FLV tag form of a message, when it has one (see the module docs).
+fn flv_framing(type_id: u8, timestamp: u32, payload: &[u8]) -> Option<TagFraming> {
+    TagFraming::new(type_id, timestamp, payload.len()).ok()
+}
+
 fn encode(type_id: u8, timestamp: u32, stream_id: u32, payload: &Bytes, chunk_size: u32) -> Bytes {
     let msg = RawMessage {
         csid: csid_for(type_id),
@@ -113,6 +129,7 @@ impl Frame {
             type_id: 0,
             payload: Bytes::new(),
             wire,
+            flv: None,
         }
     }
 
@@ -129,12 +146,14 @@ impl Frame {
             &payload,
             chunk_size,
         );
+        let flv = flv_framing(type_id, timestamp, &payload);
         Frame {
             class,
             timestamp,
             type_id,
             payload,
             wire,
+            flv,
         }
     }
 
@@ -147,12 +166,14 @@ impl Frame {
             &body,
             chunk_size,
         );
+        let flv = flv_framing(TYPE_DATA_AMF0, timestamp, &body);
         Frame {
             class: FrameClass::Metadata,
             timestamp,
             type_id: TYPE_DATA_AMF0,
             payload: body,
             wire,
+            flv,
         }
     }
 
@@ -176,17 +197,20 @@ impl Frame {
     /// Same frame with another timestamp (re-encoded): used for sequence
     /// headers and metadata sent to late joiners at the join point. A
     /// [`Frame::control`] frame only gets the new `timestamp` field; its wire
-    /// is unchanged.
+    /// is unchanged (and it still has no FLV framing).
     pub fn restamped(&self, timestamp: u32, chunk_size: u32) -> Frame {
-        let wire = if self.is_pre_encoded() {
-            self.wire.clone()
+        let (wire, flv) = if self.is_pre_encoded() {
+            (self.wire.clone(), None)
         } else {
-            encode(
-                self.type_id,
-                timestamp,
-                CANONICAL_STREAM_ID,
-                &self.payload,
-                chunk_size,
+            (
+                encode(
+                    self.type_id,
+                    timestamp,
+                    CANONICAL_STREAM_ID,
+                    &self.payload,
+                    chunk_size,
+                ),
+                flv_framing(self.type_id, timestamp, &self.payload),
             )
         };
         Frame {
@@ -195,6 +219,7 @@ impl Frame {
             type_id: self.type_id,
             payload: self.payload.clone(),
             wire,
+            flv,
         }
     }
 
@@ -221,5 +246,65 @@ impl Frame {
     /// Bytes this frame puts on the wire.
     pub fn wire_len(&self) -> usize {
         self.wire.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_and_metadata_carry_their_flv_framing() {
+        let payload = Bytes::from_static(b"\x17\x00\x00\x00\x00avcC");
+        let f = Frame::media(TYPE_VIDEO, 0x0102_0304, payload.clone(), 128);
+        let t = f.flv.expect("video has a tag form");
+        assert_eq!(t, TagFraming::new(9, 0x0102_0304, payload.len()).unwrap());
+        assert_eq!(t.header()[..8], [9, 0, 0, 9, 0x02, 0x03, 0x04, 0x01]);
+        assert_eq!(t.trailer(), 20u32.to_be_bytes());
+
+        let a = Frame::media(TYPE_AUDIO, 5, Bytes::from_static(b"\xaf\x01ab"), 128);
+        assert_eq!(a.flv.unwrap().header()[..4], [8, 0, 0, 4]);
+
+        let m = Frame::metadata(7, Bytes::from_static(b"\x02\x00\x0aonMetaData"), 128);
+        let t = m.flv.unwrap();
+        assert_eq!(t.header()[..7], [18, 0, 0, 13, 0, 0, 7]);
+
+        // an 18 given to Frame::media is framed the same way
+        let d = Frame::media(TYPE_DATA_AMF0, 7, m.payload.clone(), 128);
+        assert_eq!(d.flv, m.flv);
+    }
+
+    #[test]
+    fn control_and_other_types_have_no_flv_framing() {
+        let c = Frame::control(Bytes::from_static(b"\x02\x00\x00\x00"));
+        assert_eq!(c.flv, None);
+        assert_eq!(c.restamped(40, 128).flv, None);
+        let other = Frame::media(20, 0, Bytes::from_static(b"\x02\x00\x01x"), 128);
+        assert_eq!(other.class, FrameClass::Control);
+        assert_eq!(other.flv, None);
+        assert_eq!(other.restamped(40, 128).flv, None);
+    }
+
+    #[test]
+    fn restamped_frames_are_reframed_at_the_new_timestamp() {
+        let f = Frame::media(TYPE_VIDEO, 1000, Bytes::from_static(b"\x17\x00x"), 128);
+        let g = f.restamped(0x0100_0000, 128);
+        assert_eq!(
+            g.flv.unwrap().header()[4..8],
+            [0, 0, 0, 1],
+            "extended timestamp byte"
+        );
+        assert_eq!(g.flv.unwrap().trailer(), f.flv.unwrap().trailer());
+        assert_eq!(g.payload.as_ptr(), f.payload.as_ptr());
+    }
+
+    #[test]
+    fn frame_stays_small() {
+        // Two `Bytes`, the small fields and the inline framing: no box.
+        assert!(
+            std::mem::size_of::<Frame>() <= 88,
+            "{}",
+            std::mem::size_of::<Frame>()
+        );
     }
 }

@@ -389,6 +389,7 @@ mod tests {
             type_id,
             payload: Bytes::new(),
             wire: Bytes::from(vec![tag; len]),
+            flv: None,
         }
     }
 
