@@ -8,7 +8,11 @@
 //!   payload and canonical wire bytes are shared (`Bytes` refcounts) by every
 //!   subscriber queue and by the recorder: the per-subscriber fan-out cost is
 //!   a `Frame` clone and a ring push, with no allocation and no copy;
-//! * the caller owns the connections; the relay only stores their ids.
+//! * the caller owns the connections; the relay only stores their ids;
+//! * a subscriber queue writes either the RTMP `wire` of each frame or, for
+//!   an HTTP-FLV viewer ([`queue::OutputForm::Flv`]), the frame's FLV tag
+//!   header and trailer (built once with the frame) around its shared
+//!   payload: the same frames serve both, no per-viewer bytes are made.
 //!
 //! Driving order for one published message (the server loop):
 //! 1. [`stream::StreamTable::on_media`] (or `on_metadata`) with the
@@ -31,5 +35,5 @@ pub mod queue;
 pub mod stream;
 
 pub use frame::{Frame, FrameClass};
-pub use queue::{Offer, QueueConfig, SubscriberQueue};
+pub use queue::{Offer, OutputForm, QueueConfig, SubscriberQueue};
 pub use stream::{PublishClaim, StreamConfig, StreamStats, StreamTable};

@@ -14,8 +14,20 @@
 //! * slow-viewer timeout: close a viewer when `now_ms - congested_since()`
 //!   exceeds the server's timeout.
 //!
+//! Output form ([`QueueConfig::form`], fixed at construction):
+//!
+//! | form | a frame with FLV framing (8, 9, 18) | a [`Frame::control`] frame | any other frame |
+//! |---|---|---|---|
+//! | [`OutputForm::Rtmp`] | its `wire` | its `wire` | its `wire` |
+//! | [`OutputForm::Flv`] | tag header, `payload`, trailer (three slices; the payload is the shared `Bytes`, never copied) | its `wire`, verbatim | skipped: `Offer::Dropped`, not counted as a drop |
+//!
+//! A frame's *length* below is the bytes it puts out in the queue's form
+//! (`wire.len()`, or `11 + payload.len() + 4` for an FLV tag); every budget,
+//! threshold, [`SubscriberQueue::queued_bytes`] and
+//! [`SubscriberQueue::advance`] counts in it.
+//!
 //! Admission (`queued` = unwritten bytes already queued, `len` = the frame's
-//! wire length, `budget` = [`QueueConfig::byte_budget`]):
+//! length, `budget` = [`QueueConfig::byte_budget`]):
 //!
 //! | class | admitted while |
 //! |---|---|
@@ -44,6 +56,17 @@ use std::io::IoSlice;
 
 use crate::relay::frame::{Frame, FrameClass};
 
+/// What a queue writes for each frame (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OutputForm {
+    /// The frame's canonical RTMP chunked `wire` (RTMP players).
+    #[default]
+    Rtmp,
+    /// FLV tags: header, shared payload, trailer (HTTP-FLV viewers);
+    /// pre-encoded control frames pass through as their `wire`.
+    Flv,
+}
+
 /// Budgets of one subscriber queue.
 #[derive(Clone, Debug)]
 pub struct QueueConfig {
@@ -57,6 +80,8 @@ pub struct QueueConfig {
     pub audio_pct: u8,
     /// Inter frames up to this share (75); also the congestion threshold.
     pub inter_pct: u8,
+    /// What the queue writes per frame ([`OutputForm::Rtmp`]).
+    pub form: OutputForm,
 }
 
 impl Default for QueueConfig {
@@ -67,6 +92,7 @@ impl Default for QueueConfig {
             key_pct: 100,
             audio_pct: 90,
             inter_pct: 75,
+            form: OutputForm::Rtmp,
         }
     }
 }
@@ -111,6 +137,32 @@ pub struct SubscriberQueue {
 /// enough for a few live frames without reallocating.
 const RING_KEEP: usize = 64;
 
+/// Bytes a queued frame puts out in `form` (every frame in a ring has a
+/// length in its form: an FLV ring holds tags and pre-encoded frames only).
+#[inline]
+fn queued_len(form: OutputForm, frame: &Frame) -> usize {
+    match form {
+        OutputForm::Rtmp => frame.wire.len(),
+        OutputForm::Flv => match &frame.flv {
+            Some(tag) => tag.tag_len(frame.payload.len()),
+            None => frame.wire.len(),
+        },
+    }
+}
+
+/// Bytes `frame` would put out in `form`, or `None` when the form skips it.
+#[inline]
+fn out_len(form: OutputForm, frame: &Frame) -> Option<usize> {
+    match form {
+        OutputForm::Rtmp => Some(frame.wire.len()),
+        OutputForm::Flv => match &frame.flv {
+            Some(tag) => Some(tag.tag_len(frame.payload.len())),
+            None if frame.is_pre_encoded() => Some(frame.wire.len()),
+            None => None,
+        },
+    }
+}
+
 fn share(budget: usize, pct: u8) -> usize {
     let pct = pct.min(100) as u128;
     (budget as u128 * pct / 100) as usize
@@ -143,9 +195,13 @@ impl SubscriberQueue {
     }
 
     /// Admission by priority (see the module docs). `now_ms` feeds the
-    /// congestion clock and [`SubscriberQueue::oldest_enqueued_ms`].
+    /// congestion clock and [`SubscriberQueue::oldest_enqueued_ms`]. A frame
+    /// the queue's form skips is `Dropped` without counting or any other
+    /// effect.
     pub fn offer(&mut self, frame: Frame, now_ms: u64) -> Offer {
-        let len = frame.wire.len();
+        let Some(len) = out_len(self.cfg.form, &frame) else {
+            return Offer::Dropped;
+        };
         let after = self.queued.saturating_add(len);
         let room = self.ring.len() < self.cfg.max_frames;
         let limit = match frame.class {
@@ -161,7 +217,7 @@ impl SubscriberQueue {
                     self.mark_congested(now_ms);
                     return Offer::Overflow;
                 }
-                self.push(frame, now_ms);
+                self.push(frame, len, now_ms);
                 self.settle(now_ms);
                 return Offer::Queued;
             }
@@ -178,14 +234,14 @@ impl SubscriberQueue {
             }
         };
         if !room || after > limit {
-            return self.threshold_drop(&frame, now_ms);
+            return self.threshold_drop(&frame, len, now_ms);
         }
         if frame.class == FrameClass::KeyFrame {
             self.wait_key = false;
             self.started = true;
         }
         self.last_dropped = false;
-        self.push(frame, now_ms);
+        self.push(frame, len, now_ms);
         self.settle(now_ms);
         Offer::Queued
     }
@@ -198,15 +254,19 @@ impl SubscriberQueue {
     /// does not fit the hard caps). The frames from the first keyframe on (the
     /// GOP) are admitted whole, ignoring the per-class thresholds, if they all
     /// fit the byte budget and frame cap; otherwise none of them is queued and
-    /// the viewer starts at the next live keyframe (still `Queued`).
+    /// the viewer starts at the next live keyframe (still `Queued`). Frames
+    /// the queue's form skips are left out (and not counted).
     pub fn offer_start(&mut self, frames: &[Frame], now_ms: u64) -> Offer {
+        let form = self.cfg.form;
         let split = frames
             .iter()
             .position(|f| f.class == FrameClass::KeyFrame)
             .unwrap_or(frames.len());
         let (head, gop) = frames.split_at(split);
         for f in head {
-            let len = f.wire.len();
+            let Some(len) = out_len(form, f) else {
+                continue;
+            };
             if self.ring.len() >= self.cfg.max_frames
                 || self.queued.saturating_add(len) > self.cfg.byte_budget
             {
@@ -214,15 +274,20 @@ impl SubscriberQueue {
                 self.mark_congested(now_ms);
                 return Offer::Overflow;
             }
-            self.push(f.clone(), now_ms);
+            self.push(f.clone(), len, now_ms);
         }
         if !gop.is_empty() {
-            let gop_bytes: usize = gop.iter().map(|f| f.wire.len()).sum();
-            let fits = self.ring.len() + gop.len() <= self.cfg.max_frames
+            let (gop_frames, gop_bytes) = gop
+                .iter()
+                .filter_map(|f| out_len(form, f))
+                .fold((0usize, 0usize), |(n, b), len| (n + 1, b + len));
+            let fits = self.ring.len() + gop_frames <= self.cfg.max_frames
                 && self.queued.saturating_add(gop_bytes) <= self.cfg.byte_budget;
             if fits {
                 for f in gop {
-                    self.push(f.clone(), now_ms);
+                    if let Some(len) = out_len(form, f) {
+                        self.push(f.clone(), len, now_ms);
+                    }
                 }
                 self.wait_key = false;
                 self.started = true;
@@ -238,8 +303,9 @@ impl SubscriberQueue {
         Offer::Queued
     }
 
-    fn push(&mut self, frame: Frame, at_ms: u64) {
-        self.queued += frame.wire.len();
+    /// `len`: the frame's length in the queue's form.
+    fn push(&mut self, frame: Frame, len: usize, at_ms: u64) {
+        self.queued += len;
         self.ring.push_back(Entry { frame, at_ms });
     }
 
@@ -248,8 +314,8 @@ impl SubscriberQueue {
         self.dropped_bytes += len as u64;
     }
 
-    fn threshold_drop(&mut self, frame: &Frame, now_ms: u64) -> Offer {
-        self.count_drop(frame.wire.len());
+    fn threshold_drop(&mut self, frame: &Frame, len: usize, now_ms: u64) -> Offer {
+        self.count_drop(len);
         if frame.is_video() {
             self.wait_key = true;
         }
@@ -258,7 +324,7 @@ impl SubscriberQueue {
         log::trace!(
             "queue drop: class {:?} len {} queued {}",
             frame.class,
-            frame.wire.len(),
+            len,
             self.queued
         );
         Offer::Dropped
@@ -279,10 +345,19 @@ impl SubscriberQueue {
         }
     }
 
-    /// Like `bytes::Buf::chunks_vectored`: fill `dst` with the unwritten wire
-    /// bytes of the queued frames in order (head from its offset); returns the
-    /// number of slices filled.
+    /// Like `bytes::Buf::chunks_vectored`: fill `dst` with the unwritten
+    /// bytes of the queued frames in the queue's form, in order (head from
+    /// its offset); returns the number of slices filled. In the FLV form a
+    /// tag takes up to three slices (header, payload, trailer), the payload
+    /// slice lending the frame's shared `Bytes`. Empty slices are left out.
     pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        match self.cfg.form {
+            OutputForm::Rtmp => self.wire_slices(dst),
+            OutputForm::Flv => self.flv_slices(dst),
+        }
+    }
+
+    fn wire_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         let mut n = 0;
         let mut offset = self.head_offset;
         for entry in &self.ring {
@@ -300,13 +375,41 @@ impl SubscriberQueue {
         n
     }
 
+    fn flv_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        // Bytes of the head frame already written; skipped part by part.
+        let mut offset = self.head_offset;
+        for entry in &self.ring {
+            let frame = &entry.frame;
+            let parts: [&'a [u8]; 3] = match &frame.flv {
+                Some(tag) => tag.slices(&frame.payload),
+                None => [&frame.wire, &[], &[]],
+            };
+            for part in parts {
+                if offset >= part.len() {
+                    // written already, or empty
+                    offset -= part.len();
+                    continue;
+                }
+                if n == dst.len() {
+                    return n;
+                }
+                dst[n] = IoSlice::new(&part[offset..]);
+                offset = 0;
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// `n` bytes were written: pop finished frames, move the head offset.
     /// `n` larger than [`SubscriberQueue::queued_bytes`] is a caller bug
     /// (debug assertion); in release the queue is emptied.
     pub fn advance(&mut self, mut n: usize) {
         debug_assert!(n <= self.queued, "advance {} > queued {}", n, self.queued);
+        let form = self.cfg.form;
         while let Some(head) = self.ring.front() {
-            let rest = head.frame.wire.len() - self.head_offset;
+            let rest = queued_len(form, &head.frame) - self.head_offset;
             if n < rest {
                 self.head_offset += n;
                 self.queued -= n;
@@ -400,6 +503,7 @@ mod tests {
             key_pct: 100,
             audio_pct: 90,
             inter_pct: 75,
+            form: OutputForm::Rtmp,
         }
     }
 
@@ -711,5 +815,429 @@ mod tests {
         assert_eq!(q.oldest_enqueued_ms(), Some(100));
         q.advance(1);
         assert_eq!(q.oldest_enqueued_ms(), Some(150));
+    }
+
+    // ---- FLV form ----
+
+    fn flv_cfg(budget: usize) -> QueueConfig {
+        QueueConfig {
+            form: OutputForm::Flv,
+            ..cfg(budget)
+        }
+    }
+
+    /// A real frame of `class` (built by the `Frame` constructors, so it has
+    /// its FLV framing) with a payload of `len` bytes of `fill` after the
+    /// codec bytes; Control is a pre-encoded frame of `len` bytes.
+    fn real(class: FrameClass, len: usize, ts: u32, fill: u8) -> Frame {
+        use FrameClass::*;
+        let (type_id, head): (u8, &[u8]) = match class {
+            KeyFrame => (9, &[0x17, 1]),
+            InterFrame => (9, &[0x27, 1]),
+            SequenceHeader => (9, &[0x17, 0]),
+            Audio => (8, &[0xaf, 1]),
+            Metadata => return Frame::metadata(ts, Bytes::from(vec![fill; len]), 4096),
+            Control => return Frame::control(Bytes::from(vec![fill; len])),
+        };
+        let mut p = vec![fill; len.max(2)];
+        p[..2].copy_from_slice(head);
+        let f = Frame::media(type_id, ts, Bytes::from(p), 4096);
+        assert_eq!(f.class, class);
+        f
+    }
+
+    /// A message type the FLV form has no tag for (AMF0 command, 20).
+    fn other() -> Frame {
+        let f = Frame::media(20, 0, Bytes::from_static(b"\x02\x00\x04test"), 4096);
+        assert!(f.flv.is_none() && !f.is_pre_encoded());
+        f
+    }
+
+    /// What an FLV queue must write for `f`, built by the FLV file writer
+    /// (independent of `TagFraming`).
+    fn flv_bytes(f: &Frame) -> Vec<u8> {
+        if f.is_pre_encoded() {
+            return f.wire.to_vec();
+        }
+        let mut out = bytes::BytesMut::new();
+        crate::proto::flv::write_tag(f.type_id, f.timestamp, &f.payload, &mut out);
+        out.to_vec()
+    }
+
+    /// Parse FLV tags (no file header): (type, timestamp, data); checks the
+    /// stream id and every PreviousTagSize.
+    fn parse_tags(mut b: &[u8]) -> Vec<(u8, u32, Vec<u8>)> {
+        let mut tags = Vec::new();
+        while !b.is_empty() {
+            assert!(b.len() >= 15, "truncated tag: {} bytes left", b.len());
+            let size = u32::from_be_bytes([0, b[1], b[2], b[3]]) as usize;
+            let ts = u32::from_be_bytes([b[7], b[4], b[5], b[6]]);
+            assert_eq!(b[8..11], [0, 0, 0], "stream id");
+            assert!(b.len() >= 15 + size, "truncated tag data");
+            let prev = u32::from_be_bytes(b[11 + size..15 + size].try_into().unwrap());
+            assert_eq!(prev as usize, 11 + size, "PreviousTagSize");
+            tags.push((b[0], ts, b[11..11 + size].to_vec()));
+            b = &b[15 + size..];
+        }
+        tags
+    }
+
+    /// Write everything out in random small writes over random slice counts.
+    fn drain_random(q: &mut SubscriberQueue, rng: &mut StdRng) -> Vec<u8> {
+        let mut out = Vec::new();
+        while !q.is_empty() {
+            let mut slices = [IoSlice::new(&[]); 8];
+            let k = rng.random_range(1..=8);
+            let n = q.io_slices(&mut slices[..k]);
+            let avail: usize = slices[..n].iter().map(|s| s.len()).sum();
+            let write = if avail == 0 {
+                0
+            } else {
+                rng.random_range(1..=avail.min(40))
+            };
+            let mut left = write;
+            for s in &slices[..n] {
+                let take = left.min(s.len());
+                out.extend_from_slice(&s[..take]);
+                left -= take;
+            }
+            q.advance(write);
+        }
+        out
+    }
+
+    fn slice_lens(q: &SubscriberQueue, k: usize) -> Vec<usize> {
+        let mut slices = [IoSlice::new(&[]); 16];
+        let n = q.io_slices(&mut slices[..k]);
+        slices[..n].iter().map(|s| s.len()).collect()
+    }
+
+    #[test]
+    fn flv_form_writes_tags_that_parse_back() {
+        use FrameClass::*;
+        let http_head = Frame::control(Bytes::from_static(b"HTTP/1.1 200 OK\r\n\r\n"));
+        let file_head = Frame::control(crate::http::flv::file_header(true, true));
+        let tags = vec![
+            real(Metadata, 30, 0, 0x33),
+            real(SequenceHeader, 40, 0, 0x44),
+            real(KeyFrame, 3000, 40, 0x55),
+            real(Audio, 200, 0x00FF_FFFF, 0x66),
+            real(InterFrame, 2, 0x0123_4567, 0x77),
+            real(Metadata, 0, 0xFFFF_FFFF, 0),
+        ];
+        for seed in 0..50u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let mut q = SubscriberQueue::new(flv_cfg(100_000));
+            assert_eq!(q.offer(http_head.clone(), 0), Offer::Queued);
+            assert_eq!(q.offer(file_head.clone(), 0), Offer::Queued);
+            let mut expect_len = http_head.wire.len() + 13;
+            for f in &tags {
+                assert_eq!(q.offer(f.clone(), 0), Offer::Queued);
+                expect_len += 11 + f.payload.len() + 4;
+                assert_eq!(q.queued_bytes(), expect_len);
+            }
+            let out = drain_random(&mut q, &mut rng);
+            assert_eq!(out.len(), expect_len);
+            assert_eq!(q.queued_bytes(), 0);
+            let body = out.strip_prefix(&http_head.wire[..]).expect("head first");
+            assert_eq!(body[..13], file_head.wire[..], "file header verbatim");
+            let parsed = parse_tags(&body[13..]);
+            assert_eq!(parsed.len(), tags.len());
+            for (p, f) in parsed.iter().zip(&tags) {
+                assert_eq!((p.0, p.1), (f.type_id, f.timestamp), "seed {seed}");
+                assert!(p.2 == f.payload[..], "seed {seed}: payload differs");
+            }
+            // and the crate's FLV reader agrees
+            let (_, read) = crate::proto::flv::read_all(Bytes::copy_from_slice(body)).unwrap();
+            assert_eq!(read.len(), tags.len());
+            assert_eq!(read[4].timestamp, 0x0123_4567);
+        }
+    }
+
+    #[test]
+    fn flv_budgets_count_the_tag_length() {
+        use FrameClass::*;
+        // 100-byte payload: 112 bytes on the RTMP wire (one chunk, 12-byte
+        // header), 115 as an FLV tag.
+        let key = real(KeyFrame, 100, 0, 1);
+        assert_eq!(key.wire.len(), 112);
+        let mut rtmp = SubscriberQueue::new(cfg(113));
+        let mut flv = SubscriberQueue::new(flv_cfg(113));
+        assert_eq!(rtmp.offer(key.clone(), 0), Offer::Queued);
+        assert_eq!(flv.offer(key.clone(), 7), Offer::Dropped);
+        assert_eq!((flv.dropped_frames(), flv.dropped_bytes()), (1, 115));
+        assert!(flv.waiting_for_keyframe());
+        assert_eq!(flv.congested_since(), Some(7));
+        // a must-admit frame overflows instead
+        let seq = real(SequenceHeader, 100, 0, 2);
+        assert_eq!(
+            SubscriberQueue::new(cfg(113)).offer(seq.clone(), 0),
+            Offer::Queued
+        );
+        assert_eq!(flv.offer(seq, 8), Offer::Overflow);
+        assert_eq!(flv.dropped_bytes(), 230);
+        // exactly the tag length fits
+        let mut flv = SubscriberQueue::new(flv_cfg(115));
+        assert_eq!(flv.offer(key.clone(), 0), Offer::Queued);
+        assert_eq!(flv.queued_bytes(), 115);
+        assert_eq!(flv.congested_since(), Some(0), "over the 75% threshold");
+        flv.advance(115);
+        assert!(flv.is_empty());
+        assert_eq!(flv.congested_since(), None);
+
+        // the per-class thresholds too: audio up to 90% of 1000
+        let audio = real(Audio, 886, 0, 3);
+        assert_eq!(audio.wire.len(), 898);
+        let mut rtmp = SubscriberQueue::new(cfg(1000));
+        let mut flv = SubscriberQueue::new(flv_cfg(1000));
+        assert_eq!(rtmp.offer(audio.clone(), 0), Offer::Queued);
+        assert_eq!(flv.offer(audio.clone(), 0), Offer::Dropped);
+        assert_eq!((flv.dropped_frames(), flv.dropped_bytes()), (1, 901));
+        assert_eq!(flv.offer(real(Audio, 885, 0, 3), 0), Offer::Queued);
+        assert_eq!(flv.queued_bytes(), 900);
+    }
+
+    #[test]
+    fn flv_offer_start_counts_the_tag_length() {
+        use FrameClass::*;
+        let start = vec![
+            real(Metadata, 50, 0, 1),
+            other(),
+            real(SequenceHeader, 50, 0, 2),
+            real(KeyFrame, 500, 0, 3),
+            other(),
+            real(InterFrame, 200, 40, 4),
+        ];
+        let head_bytes = 65 + 65;
+        let gop_bytes = 515 + 215;
+        // exactly enough: everything but the two skipped frames
+        let mut q = SubscriberQueue::new(flv_cfg(head_bytes + gop_bytes));
+        assert_eq!(q.offer_start(&start, 0), Offer::Queued);
+        assert_eq!(q.len(), 4);
+        assert_eq!(q.queued_bytes(), head_bytes + gop_bytes);
+        assert_eq!(q.dropped_frames(), 0);
+        let tags = parse_tags(&drain_all(&mut q));
+        let types: Vec<u8> = tags.iter().map(|t| t.0).collect();
+        assert_eq!(types, [18, 9, 9, 9]);
+        // one byte short: the GOP waits for the next keyframe
+        let mut q = SubscriberQueue::new(flv_cfg(head_bytes + gop_bytes - 1));
+        assert_eq!(q.offer_start(&start, 0), Offer::Queued);
+        assert_eq!(q.len(), 2);
+        assert!(q.waiting_for_keyframe());
+        // the RTMP form counts wire bytes and queues the command frames too
+        let rtmp_bytes: usize = start.iter().map(|f| f.wire.len()).sum();
+        assert_ne!(rtmp_bytes, head_bytes + gop_bytes);
+        let mut q = SubscriberQueue::new(cfg(rtmp_bytes));
+        assert_eq!(q.offer_start(&start, 0), Offer::Queued);
+        assert_eq!(q.len(), 6);
+        // a header that does not fit overflows
+        let mut q = SubscriberQueue::new(flv_cfg(100));
+        assert_eq!(q.offer_start(&start, 0), Offer::Overflow);
+    }
+
+    #[test]
+    fn flv_control_frames_pass_verbatim_and_other_types_are_skipped() {
+        let mut q = SubscriberQueue::new(flv_cfg(1000));
+        assert_eq!(q.offer(other(), 0), Offer::Dropped);
+        assert_eq!(
+            (
+                q.len(),
+                q.queued_bytes(),
+                q.dropped_frames(),
+                q.dropped_bytes()
+            ),
+            (0, 0, 0, 0),
+            "skipped, not counted"
+        );
+        assert_eq!(q.congested_since(), None);
+        // the RTMP form queues it (class Control)
+        let mut r = SubscriberQueue::new(cfg(1000));
+        assert_eq!(r.offer(other(), 0), Offer::Queued);
+
+        let wire = Bytes::from_static(b"HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\n\r\n");
+        let ctl = Frame::control(wire.clone());
+        assert_eq!(q.offer(ctl, 0), Offer::Queued);
+        assert_eq!(q.queued_bytes(), wire.len());
+        let key = real(FrameClass::KeyFrame, 20, 0, 9);
+        assert_eq!(q.offer(key.clone(), 0), Offer::Queued);
+        assert_eq!(q.offer(other(), 0), Offer::Dropped);
+        let end = Frame::control(Bytes::from_static(b"0\r\n\r\n"));
+        assert_eq!(q.offer(end.clone(), 0), Offer::Queued);
+        {
+            let mut slices = [IoSlice::new(&[]); 8];
+            assert_eq!(q.io_slices(&mut slices), 5);
+            assert_eq!(slices[0].as_ptr(), wire.as_ptr(), "the wire itself");
+            assert_eq!(&*slices[0], &wire[..]);
+            assert_eq!(&*slices[4], &end.wire[..]);
+        }
+        let out = drain_all(&mut q);
+        let expect = [wire.to_vec(), flv_bytes(&key), end.wire.to_vec()].concat();
+        assert_eq!(out, expect);
+        assert_eq!(q.dropped_frames(), 0);
+    }
+
+    #[test]
+    fn flv_partial_writes_across_header_payload_and_trailer() {
+        use FrameClass::*;
+        let key = real(KeyFrame, 10, 0x0A0B_0C0D, 7);
+        let audio = real(Audio, 3, 5, 8);
+        let mut q = SubscriberQueue::new(flv_cfg(1000));
+        q.offer(key.clone(), 0);
+        q.offer(audio.clone(), 0);
+        assert_eq!(q.queued_bytes(), 25 + 18);
+        assert_eq!(slice_lens(&q, 16), [11, 10, 4, 11, 3, 4]);
+        assert_eq!(slice_lens(&q, 2), [11, 10], "dst length respected");
+        q.advance(5); // inside the header
+        assert_eq!(slice_lens(&q, 16), [6, 10, 4, 11, 3, 4]);
+        q.advance(6); // header done
+        assert_eq!(slice_lens(&q, 16), [10, 4, 11, 3, 4]);
+        q.advance(3); // inside the payload
+        {
+            let mut slices = [IoSlice::new(&[]); 16];
+            let n = q.io_slices(&mut slices);
+            assert_eq!(n, 5);
+            assert_eq!(slices[0].as_ptr(), key.payload[3..].as_ptr());
+            assert_eq!(&*slices[0], &key.payload[3..]);
+        }
+        q.advance(7); // payload done
+        assert_eq!(slice_lens(&q, 16), [4, 11, 3, 4]);
+        q.advance(2); // inside the trailer
+        assert_eq!(slice_lens(&q, 1), [2]);
+        assert_eq!(q.len(), 2);
+        q.advance(2); // first tag done
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.queued_bytes(), 18);
+        q.advance(12); // across the second header into its payload
+        assert_eq!(slice_lens(&q, 16), [2, 4]);
+        q.advance(6);
+        assert!(q.is_empty());
+
+        // every cut point gives exactly the rest of the bytes
+        let all = [flv_bytes(&key), flv_bytes(&audio)].concat();
+        for cut in 0..=all.len() {
+            let mut q = SubscriberQueue::new(flv_cfg(1000));
+            q.offer(key.clone(), 0);
+            q.offer(audio.clone(), 0);
+            q.advance(cut);
+            assert_eq!(q.queued_bytes(), all.len() - cut);
+            assert_eq!(drain_all(&mut q), &all[cut..], "cut {cut}");
+        }
+
+        // an empty payload: header and trailer only
+        let mut q = SubscriberQueue::new(flv_cfg(1000));
+        q.offer(real(Metadata, 0, 0, 0), 0);
+        assert_eq!(slice_lens(&q, 16), [11, 4]);
+        q.advance(11);
+        assert_eq!(slice_lens(&q, 16), [4]);
+    }
+
+    #[test]
+    fn flv_payload_is_lent_not_copied() {
+        let frame = real(FrameClass::KeyFrame, 4000, 80, 0x5a);
+        let mut queues: Vec<SubscriberQueue> = (0..3)
+            .map(|_| SubscriberQueue::new(flv_cfg(10_000)))
+            .collect();
+        for q in &mut queues {
+            assert_eq!(q.offer(frame.clone(), 0), Offer::Queued);
+        }
+        for q in &queues {
+            let mut slices = [IoSlice::new(&[]); 4];
+            assert_eq!(q.io_slices(&mut slices), 3);
+            assert_eq!(slices[1].as_ptr(), frame.payload.as_ptr());
+            assert_eq!(slices[1].len(), frame.payload.len());
+            assert_eq!(&*slices[0], frame.flv.unwrap().header());
+            assert_eq!(&*slices[2], frame.flv.unwrap().trailer());
+        }
+    }
+
+    #[test]
+    fn flv_random_frames_and_writes_reassemble_the_admitted_tags() {
+        use FrameClass::*;
+        let classes = [
+            Control,
+            Metadata,
+            SequenceHeader,
+            KeyFrame,
+            Audio,
+            InterFrame,
+        ];
+        for seed in 0..200u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let budget = rng.random_range(500..20_000);
+            let qcfg = QueueConfig {
+                max_frames: rng.random_range(2..64),
+                ..cfg(budget)
+            };
+            // both forms fed the same frames
+            let mut flv = SubscriberQueue::new(QueueConfig {
+                form: OutputForm::Flv,
+                ..qcfg.clone()
+            });
+            let mut rtmp = SubscriberQueue::new(qcfg);
+            let (mut expect_flv, mut got_flv) = (Vec::new(), Vec::new());
+            let (mut expect_rtmp, mut got_rtmp) = (Vec::new(), Vec::new());
+            for step in 0..400u64 {
+                if rng.random_bool(0.5) {
+                    let frame = if rng.random_ratio(1, 10) {
+                        other()
+                    } else {
+                        let class = classes[rng.random_range(0..classes.len())];
+                        let len = rng.random_range(0..2000);
+                        let ts = if rng.random_bool(0.2) {
+                            rng.random()
+                        } else {
+                            rng.random_range(0..0x0100_0000)
+                        };
+                        real(class, len, ts, rng.random())
+                    };
+                    let skipped = frame.flv.is_none() && !frame.is_pre_encoded();
+                    let dropped_before = flv.dropped_frames();
+                    let before = flv.queued_bytes();
+                    match flv.offer(frame.clone(), step) {
+                        Offer::Queued => {
+                            assert!(!skipped, "seed {seed}");
+                            expect_flv.extend(flv_bytes(&frame));
+                        }
+                        _ => assert_eq!(flv.queued_bytes(), before, "seed {seed}"),
+                    }
+                    if skipped {
+                        assert_eq!(flv.dropped_frames(), dropped_before, "seed {seed}");
+                    }
+                    if rtmp.offer(frame.clone(), step) == Offer::Queued {
+                        expect_rtmp.extend_from_slice(&frame.wire);
+                    }
+                } else {
+                    for (q, got) in [(&mut flv, &mut got_flv), (&mut rtmp, &mut got_rtmp)] {
+                        let mut slices = [IoSlice::new(&[]); 8];
+                        let k = rng.random_range(1..=8);
+                        let n = q.io_slices(&mut slices[..k]);
+                        let avail: usize = slices[..n].iter().map(|s| s.len()).sum();
+                        let write = rng.random_range(0..=avail);
+                        let mut left = write;
+                        for s in &slices[..n] {
+                            let take = left.min(s.len());
+                            got.extend_from_slice(&s[..take]);
+                            left -= take;
+                        }
+                        q.advance(write);
+                    }
+                }
+                assert!(flv.queued_bytes() <= budget, "seed {seed}");
+                assert_eq!(
+                    flv.queued_bytes(),
+                    expect_flv.len() - got_flv.len(),
+                    "seed {seed} step {step}"
+                );
+                assert_eq!(
+                    rtmp.queued_bytes(),
+                    expect_rtmp.len() - got_rtmp.len(),
+                    "seed {seed} step {step}"
+                );
+            }
+            got_flv.extend(drain_all(&mut flv));
+            got_rtmp.extend(drain_all(&mut rtmp));
+            assert!(got_flv == expect_flv, "seed {seed}: FLV bytes differ");
+            assert!(got_rtmp == expect_rtmp, "seed {seed}: RTMP bytes differ");
+        }
     }
 }
