@@ -59,7 +59,7 @@ pub enum FrameClass {
 }
 
 /// One message as all subscribers receive it.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Frame {
     pub class: FrameClass,
     /// The (rebased) timestamp subscribers see.
@@ -73,6 +73,23 @@ pub struct Frame {
     /// FLV tag header and trailer for HTTP-FLV viewers (types 8, 9, 18);
     /// `None` for [`Frame::control`] frames and other types.
     pub flv: Option<TagFraming>,
+}
+
+impl Clone for Frame {
+    /// Two refcount bumps; the rest is copied bitwise (a derived clone would
+    /// branch on `flv` and copy its 15 bytes piecewise, on the fan-out's hot
+    /// path).
+    #[inline]
+    fn clone(&self) -> Frame {
+        Frame {
+            class: self.class,
+            timestamp: self.timestamp,
+            type_id: self.type_id,
+            payload: self.payload.clone(),
+            wire: self.wire.clone(),
+            flv: self.flv,
+        }
+    }
 }
 
 /// The class of an audio/video/data payload (no copy, looks at the first bytes).
@@ -296,6 +313,19 @@ mod tests {
         );
         assert_eq!(g.flv.unwrap().trailer(), f.flv.unwrap().trailer());
         assert_eq!(g.payload.as_ptr(), f.payload.as_ptr());
+    }
+
+    #[test]
+    fn clone_shares_the_buffers_and_copies_the_rest() {
+        let f = Frame::media(TYPE_AUDIO, 77, Bytes::from_static(b"\xaf\x00\x12\x10"), 128);
+        let c = f.clone();
+        assert_eq!(
+            (c.class, c.timestamp, c.type_id, c.flv),
+            (f.class, f.timestamp, f.type_id, f.flv)
+        );
+        assert!(c.flv.is_some());
+        assert_eq!(c.payload.as_ptr(), f.payload.as_ptr());
+        assert_eq!(c.wire.as_ptr(), f.wire.as_ptr());
     }
 
     #[test]

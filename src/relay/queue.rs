@@ -137,16 +137,13 @@ pub struct SubscriberQueue {
 /// enough for a few live frames without reallocating.
 const RING_KEEP: usize = 64;
 
-/// Bytes a queued frame puts out in `form` (every frame in a ring has a
-/// length in its form: an FLV ring holds tags and pre-encoded frames only).
+/// Bytes a frame queued in an FLV ring puts out (an FLV ring holds tags and
+/// pre-encoded frames only).
 #[inline]
-fn queued_len(form: OutputForm, frame: &Frame) -> usize {
-    match form {
-        OutputForm::Rtmp => frame.wire.len(),
-        OutputForm::Flv => match &frame.flv {
-            Some(tag) => tag.tag_len(frame.payload.len()),
-            None => frame.wire.len(),
-        },
+fn flv_queued_len(frame: &Frame) -> usize {
+    match &frame.flv {
+        Some(tag) => tag.tag_len(frame.payload.len()),
+        None => frame.wire.len(),
     }
 }
 
@@ -375,6 +372,7 @@ impl SubscriberQueue {
         n
     }
 
+    #[inline(never)]
     fn flv_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         let mut n = 0;
         // Bytes of the head frame already written; skipped part by part.
@@ -405,11 +403,25 @@ impl SubscriberQueue {
     /// `n` bytes were written: pop finished frames, move the head offset.
     /// `n` larger than [`SubscriberQueue::queued_bytes`] is a caller bug
     /// (debug assertion); in release the queue is emptied.
-    pub fn advance(&mut self, mut n: usize) {
+    pub fn advance(&mut self, n: usize) {
         debug_assert!(n <= self.queued, "advance {} > queued {}", n, self.queued);
-        let form = self.cfg.form;
+        match self.cfg.form {
+            OutputForm::Rtmp => self.pop_written(n, |f| f.wire.len()),
+            OutputForm::Flv => self.pop_written(n, flv_queued_len),
+        }
+        if self.ring.is_empty() && self.ring.capacity() > RING_KEEP {
+            self.ring.shrink_to(RING_KEEP);
+        }
+        if self.queued <= self.inter_limit && !self.last_dropped {
+            self.congested_since = None;
+        }
+    }
+
+    /// The loop of [`SubscriberQueue::advance`], one copy per form.
+    #[inline(always)]
+    fn pop_written(&mut self, mut n: usize, len_of: impl Fn(&Frame) -> usize) {
         while let Some(head) = self.ring.front() {
-            let rest = queued_len(form, &head.frame) - self.head_offset;
+            let rest = len_of(&head.frame) - self.head_offset;
             if n < rest {
                 self.head_offset += n;
                 self.queued -= n;
@@ -419,12 +431,6 @@ impl SubscriberQueue {
             self.queued -= rest;
             self.head_offset = 0;
             self.ring.pop_front();
-        }
-        if self.ring.is_empty() && self.ring.capacity() > RING_KEEP {
-            self.ring.shrink_to(RING_KEEP);
-        }
-        if self.queued <= self.inter_limit && !self.last_dropped {
-            self.congested_since = None;
         }
     }
 
