@@ -5,6 +5,10 @@
 //! Throughput is reported in elements = subscribers, so criterion's
 //! "time per element" is the cost per subscriber per frame.
 //!
+//! `offer_and_drain/*` are RTMP players (each frame's chunked wire, one
+//! slice); `offer_and_drain_flv/*` are HTTP-FLV viewers fed the same frames
+//! (tag header, shared payload and trailer, three slices).
+//!
 //! Run: `cargo bench --bench fanout -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
@@ -12,14 +16,19 @@ use std::io::IoSlice;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rtmp_edge::relay::{Frame, Offer, QueueConfig, StreamConfig, StreamTable, SubscriberQueue};
+use rtmp_edge::relay::{
+    Frame, Offer, OutputForm, QueueConfig, StreamConfig, StreamTable, SubscriberQueue,
+};
 
 const SUBSCRIBERS: usize = 1000;
 
-fn queues() -> Vec<SubscriberQueue> {
+fn queues(form: OutputForm) -> Vec<SubscriberQueue> {
     (0..SUBSCRIBERS)
         .map(|_| {
-            let mut q = SubscriberQueue::new(QueueConfig::default());
+            let mut q = SubscriberQueue::new(QueueConfig {
+                form,
+                ..QueueConfig::default()
+            });
             let key = Frame::media(9, 0, Bytes::from(vec![0x17, 1, 0, 0, 0, 0]), 4096);
             assert_eq!(q.offer(key, 0), Offer::Queued);
             q
@@ -49,31 +58,42 @@ fn fanout(c: &mut Criterion) {
         payload[0] = if type_id == 9 { 0x27 } else { 0xAF };
         payload[1] = 1;
         let frame = Frame::media(type_id, 40, Bytes::from(payload), 4096);
-        let mut qs = queues();
-        for q in &mut qs {
-            drain(q);
+        for (group, form) in [
+            ("offer_and_drain", OutputForm::Rtmp),
+            ("offer_and_drain_flv", OutputForm::Flv),
+        ] {
+            let mut qs = queues(form);
+            for q in &mut qs {
+                drain(q);
+            }
+            let expect = match form {
+                OutputForm::Rtmp => frame.wire.len(),
+                OutputForm::Flv => 11 + frame.payload.len() + 4,
+            };
+            assert_eq!(qs[0].offer(frame.clone(), 0), Offer::Queued);
+            assert_eq!(drain(&mut qs[0]), expect, "{group}/{name}");
+            let mut now = 0u64;
+            g.bench_function(format!("{group}/{name}"), |b| {
+                b.iter(|| {
+                    now += 1;
+                    let mut written = 0;
+                    for q in qs.iter_mut() {
+                        black_box(q.offer(frame.clone(), now));
+                    }
+                    for q in qs.iter_mut() {
+                        written += drain(q);
+                    }
+                    black_box(written)
+                })
+            });
         }
-        let mut now = 0u64;
-        g.bench_function(format!("offer_and_drain/{name}"), |b| {
-            b.iter(|| {
-                now += 1;
-                let mut written = 0;
-                for q in qs.iter_mut() {
-                    black_box(q.offer(frame.clone(), now));
-                }
-                for q in qs.iter_mut() {
-                    written += drain(q);
-                }
-                black_box(written)
-            })
-        });
     }
 
     // The whole per-message path: rebase + classify + encode once in the
     // stream table, then the fan-out and drain.
     let mut table: StreamTable<u32> = StreamTable::new(StreamConfig::default());
     table.claim_publisher("k", u32::MAX, 0);
-    let mut qs = queues();
+    let mut qs = queues(OutputForm::Rtmp);
     for id in 0..SUBSCRIBERS as u32 {
         table.add_viewer("k", id);
     }
