@@ -11,14 +11,25 @@
 #      with --write-coalesce-ms 40 (throughput mode); PIN=1 pins servers to CPU 0 and the load to CPU 1.
 #      BASE another build of our server (e.g. from an older commit) run as server "base" when SERVERS
 #      names it: SERVERS="ours base" BASE=/path/rtmp-server NS=500 MULTI="" benches/compare.sh
+#      Every start of our server (ours, ours40, base) gets --http-listen off when the binary has that
+#      flag (its HTTP listener is on by default; an older build has none).
+#      With "ours" in SERVERS, in the same reps as the RTMP rows:
+#      HFLV scenarios ("1x500"; empty disables) where "ours-flv" also runs: ours with
+#        --http-listen 127.0.0.1:$((PORT + 4)), its subscribers fetching HTTP-FLV (rtmp-bench --http-flv);
+#        the ratio table gives ours-flv / ours (HTTP-FLV / RTMP) per metric.
+#      SCRAPE scenarios ("" = off; e.g. SCRAPE=1x500) where "ours-scrape" also runs: the RTMP row again
+#        while curl fetches /metrics and /api/v1/streams every second; compare its steady p99 with ours.
+#      REPS=1 NS=500 MULTI="" SERVERS=ours SCRAPE=1x500 benches/compare.sh   # ours, ours-flv, ours-scrape
 # Scenario input: bench.flv (720p30 H.264 2.5 Mbit/s + AAC 128k, 60 s), made once with ffmpeg and cached.
 # Every process started here is stopped by its PID and every wait is bounded. A server that fails
-# (e.g. ours not built or not listening yet) is reported as failed and the script goes on.
+# (e.g. ours not built or not listening yet) is reported as failed at once ("compare: FAILED ...",
+# with the reason) and in the table, and the script goes on.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 REPS=${REPS:-3}; DURATION=${DURATION:-15}; NS=${NS:-"100 500 1000"}; MULTI=${MULTI-20x20}
 PORT=${PORT:-19741}; SERVERS=${SERVERS:-"floor nginx ours ours40"}; OUT=${OUT:-$ROOT/target/compare}
+HFLV=${HFLV-1x500}; SCRAPE=${SCRAPE-}
 # PIN=1: every server on CPU 0, the load generator (rtmp-bench / sink) on CPU 1.
 PIN=${PIN:-0}
 if [ "$PIN" = 1 ]; then ON_SERVER="taskset -c 0"; ON_LOAD="taskset -c 1"; else ON_SERVER=""; ON_LOAD=""; fi
@@ -63,21 +74,44 @@ json() { jq -r ".$2 // empty" "$1" 2>/dev/null; }
 # record SERVER SCEN REP key=value...
 record() { echo "server=$1 scen=$2 rep=$3 ${*:4}" >> "$RAW"; }
 
-# run_rtmp SERVER SCEN REP P S: bench against a server already listening on $SPORT with pid $SPID
-run_bench() {
-  local server=$1 scen=$2 rep=$3 p=$4 s=$5 j=$OUT/$1-$2-$3.json
+# fail SERVER SCEN REP WHY [DETAIL]: record a failed run (WHY: one word) and say so at once.
+fail() {
+  record "$1" "$2" "$3" ok=0 why="$4"
+  log "FAILED: $1 $2 rep $3: $4${5:+ — $5}"
+}
+
+# tail_of FILE: its last lines on one line (for failure details)
+tail_of() { tail -n 3 "$1" 2>/dev/null | tr '\n' ' ' | cut -c1-300; }
+
+# bench_run SERVER SCEN REP P S [BENCH ARGS...]: rtmp-bench against a server already listening on
+# $SPORT with pid $SPID; JSON in $OUT/SERVER-SCEN-REP.json
+bench_run() {
+  local p=$4 s=$5 f=$OUT/$1-$2-$3
+  shift 5
   timeout $((DURATION + 90)) $ON_LOAD "$BENCH" --url "rtmp://127.0.0.1:$SPORT/live/bench" --flv "$FLV" \
-    --publishers "$p" --subscribers "$s" --duration "$DURATION" --server-pid "$SPID" --json > "$j" 2> "$OUT/$1-$2-$3.err"
-  if [ ! -s "$j" ]; then record "$server" "$scen" "$rep" ok=0 why=bench_failed; return; fi
+    --publishers "$p" --subscribers "$s" --duration "$DURATION" --server-pid "$SPID" "$@" --json > "$f.json" 2> "$f.err"
+}
+
+# bench_record SERVER SCEN REP [key=value...]: the raw line of a bench_run
+bench_record() {
+  local server=$1 scen=$2 rep=$3 j=$OUT/$1-$2-$3.json
+  if [ ! -s "$j" ]; then fail "$server" "$scen" "$rep" bench_failed "$(tail_of "$OUT/$1-$2-$3.err")"; return; fi
+  if [ "$(json "$j" connected)" = 0 ]; then
+    fail "$server" "$scen" "$rep" none_connected "$(json "$j" first_error)"; return
+  fi
   record "$server" "$scen" "$rep" ok=1 connected="$(json "$j" connected)" failed="$(json "$j" failed)" \
     cpu_per_gbit="$(json "$j" server_cpu_s_per_gbit)" user_share="$(json "$j" server_user_share)" \
     lat_p99="$(json "$j" latency_ms_p99)" lat_steady="$(json "$j" latency_ms_p99_steady)" startup_p50="$(json "$j" startup_ms_p50)" rss_mb="$(jq -r '(.server_peak_rss_kb // 0)/1024' "$j")" \
-    delivered="$(json "$j" delivered_mbps)" expected="$(json "$j" expected_payload_mbps)" missing="$(json "$j" messages_missing)"
+    delivered="$(json "$j" delivered_mbps)" expected="$(json "$j" expected_payload_mbps)" missing="$(json "$j" messages_missing)" \
+    kind="$(json "$j" subscriber_kind)" "${@:4}"
 }
+
+# run_bench SERVER SCEN REP P S [BENCH ARGS...]
+run_bench() { bench_run "$@"; bench_record "$1" "$2" "$3"; }
 
 run_nginx() {
   local scen=$1 rep=$2 p=$3 s=$4 dir
-  if ! command -v nginx >/dev/null || [ ! -f "$NGINX_MODULE" ]; then record nginx "$scen" "$rep" ok=0 why=not_installed; return; fi
+  if ! command -v nginx >/dev/null || [ ! -f "$NGINX_MODULE" ]; then fail nginx "$scen" "$rep" not_installed; return; fi
   dir=$(mktemp -d); SPORT=$((PORT + 2))
   cat > "$dir/nginx.conf" <<CONF
 load_module $NGINX_MODULE; daemon off; master_process off; error_log stderr warn; pid $dir/nginx.pid;
@@ -85,26 +119,68 @@ worker_rlimit_nofile 8192; events { worker_connections 8192; }
 rtmp { server { listen 127.0.0.1:$SPORT; chunk_size 4096; application live { live on; publish_notify on; } } }
 CONF
   $ON_SERVER nginx -e stderr -c "$dir/nginx.conf" -p "$dir" 2> "$OUT/nginx.log" & SPID=$!
-  if wait_port "$SPORT" "$SPID"; then run_bench nginx "$scen" "$rep" "$p" "$s"; else record nginx "$scen" "$rep" ok=0 why=not_listening; fi
+  if wait_port "$SPORT" "$SPID"; then run_bench nginx "$scen" "$rep" "$p" "$s"; else fail nginx "$scen" "$rep" not_listening "$(tail_of "$OUT/nginx.log")"; fi
   stop_pid "$SPID"; rm -rf "$dir"
 }
 
+# has_http BIN: the binary has --http-listen (a baseline build may not)
+has_http() { "$1" --help 2>&1 | grep -q -- --http-listen; }
+
+# scrape_loop URL FILE: every second GET URL/metrics and URL/api/v1/streams; "path status" lines into FILE
+scrape_loop() {
+  local u
+  while :; do
+    for u in metrics api/v1/streams; do
+      echo "$u $(curl -s -o /dev/null -m 2 -w '%{http_code}' "$1/$u")" >> "$2"
+    done
+    sleep 1
+  done
+}
+
 # run_ours SCEN REP P S [NAME [SERVER ARGS...]]
+# NAME ours-flv: HTTP listener on $HPORT, HTTP-FLV subscribers; ours-scrape: HTTP listener on $HPORT,
+# RTMP subscribers, scrape_loop during the bench. Any other name: --http-listen off if supported.
 run_ours() {
   local scen=$1 rep=$2 p=$3 s=$4 name=${5:-ours} bin=${OURS:-$ROOT/target/release/rtmp-server}
+  local http=() bargs=() sf scp n_ok n_bad
   [ "$name" = base ] && bin=${BASE:-}
   shift 5 2>/dev/null || shift $#
-  SPORT=$((PORT + 3))
-  if [ ! -x "$bin" ]; then record "$name" "$scen" "$rep" ok=0 why=not_built; return; fi
-  $ON_SERVER "$bin" --listen "127.0.0.1:$SPORT" "$@" > "$OUT/$name.log" 2>&1 & SPID=$!
-  if wait_port "$SPORT" "$SPID"; then run_bench "$name" "$scen" "$rep" "$p" "$s"; else record "$name" "$scen" "$rep" ok=0 why=not_listening; fi
+  SPORT=$((PORT + 3)); HPORT=$((PORT + 4))
+  if [ ! -x "$bin" ]; then fail "$name" "$scen" "$rep" not_built "$bin"; return; fi
+  case $name in
+    ours-flv|ours-scrape)
+      if ! has_http "$bin"; then fail "$name" "$scen" "$rep" no_http_listen "$bin has no --http-listen (no HTTP side yet)"; return; fi
+      http=(--http-listen "127.0.0.1:$HPORT") ;;
+    *) if has_http "$bin"; then http=(--http-listen off); fi ;;
+  esac
+  [ "$name" = ours-flv ] && bargs=(--http-flv "http://127.0.0.1:$HPORT")
+  $ON_SERVER "$bin" --listen "127.0.0.1:$SPORT" "${http[@]}" "$@" > "$OUT/$name.log" 2>&1 & SPID=$!
+  if ! wait_port "$SPORT" "$SPID"; then
+    fail "$name" "$scen" "$rep" not_listening "$(tail_of "$OUT/$name.log")"
+  elif [ "${http[1]:-off}" != off ] && ! wait_port "$HPORT" "$SPID"; then
+    fail "$name" "$scen" "$rep" http_not_listening "$(tail_of "$OUT/$name.log")"
+  elif [ "$name" = ours-scrape ]; then
+    sf=$OUT/$name-$scen-$rep.scrape; : > "$sf"
+    scrape_loop "http://127.0.0.1:$HPORT" "$sf" & scp=$!
+    bench_run "$name" "$scen" "$rep" "$p" "$s"
+    stop_pid "$scp"
+    n_ok=$(grep -c ' 200$' "$sf"); n_bad=$(grep -vc ' 200$' "$sf")
+    if [ "$n_ok" = 0 ]; then
+      fail "$name" "$scen" "$rep" scrape_failed "no scrape answered 200: $(sort "$sf" | uniq -c | awk '{printf "/%s %s x%s; ", $2, $3, $1}')"
+    else
+      [ "$n_bad" = 0 ] || log "$name $scen rep $rep: $n_bad of $((n_ok + n_bad)) scrapes not answered 200"
+      bench_record "$name" "$scen" "$rep" scrapes_ok="$n_ok" scrapes_failed="$n_bad"
+    fi
+  else
+    run_bench "$name" "$scen" "$rep" "$p" "$s" "${bargs[@]}"
+  fi
   stop_pid "$SPID"
 }
 
 # The floor has one stream: P x S runs as P*S subscribers of one stream.
 run_floor() {
   local scen=$1 rep=$2 n=$3 fp sp rss=0 f=$OUT/fanout.out k
-  if [ -z "$FLOOR" ]; then record floor "$scen" "$rep" ok=0 why=not_found; return; fi
+  if [ -z "$FLOOR" ]; then fail floor "$scen" "$rep" not_found "../shared/floor/fanout.c"; return; fi
   $ON_SERVER "$OUT/fanout" $((PORT + 1)) "$n" "$DURATION" > "$f" 2> "$OUT/fanout.err" & fp=$!
   sleep 0.3
   $ON_LOAD "$OUT/sink" $((PORT + 1)) "$n" "$DURATION" > "$OUT/sink.out" 2> "$OUT/sink.err" & sp=$!
@@ -112,7 +188,7 @@ run_floor() {
     k=$(awk '/^VmHWM:/{print $2}' "/proc/$fp/status" 2>/dev/null); [ -n "$k" ] && rss=$k; sleep 0.5
   done
   wait "$sp"; wait "$fp"
-  if ! grep -q cpu_s_per_gbit "$f"; then record floor "$scen" "$rep" ok=0 why=fanout_failed; return; fi
+  if ! grep -q cpu_s_per_gbit "$f"; then fail floor "$scen" "$rep" fanout_failed "$(tail_of "$OUT/fanout.err")"; return; fi
   g() { tr ' ' '\n' < "$f" | awk -F= -v k="$1" '$1==k{print $2}'; }
   record floor "$scen" "$rep" ok=1 connected="$n" failed=0 cpu_per_gbit="$(g cpu_s_per_gbit)" \
     user_share="$(awk -v u="$(g cpu_user_s)" -v c="$(g cpu_s)" 'BEGIN{ if (c > 0) printf "%.3f", u/c }')" \
@@ -123,10 +199,21 @@ run_floor() {
 SCENS=""
 for n in $NS; do SCENS="$SCENS 1x$n"; done
 [ -n "$MULTI" ] && SCENS="$SCENS $MULTI"
+# has_word LIST WORD: WORD is one of the words of LIST
+has_word() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
+EXTRA=""
+if has_word "$SERVERS" ours; then
+  [ -n "$HFLV" ] && EXTRA="$EXTRA ours-flv"
+  [ -n "$SCRAPE" ] && EXTRA="$EXTRA ours-scrape"
+fi
 for scen in $SCENS; do
   p=${scen%x*}; s=${scen#*x}; total=$((p * s))
   for rep in $(seq 1 "$REPS"); do
-    for server in $SERVERS; do
+    for server in $SERVERS $EXTRA; do
+      case $server in
+        ours-flv) has_word "$HFLV" "$scen" || continue ;;
+        ours-scrape) has_word "$SCRAPE" "$scen" || continue ;;
+      esac
       log "$server $scen rep $rep"
       case $server in
         floor) run_floor "$scen" "$rep" "$total" ;;
@@ -134,6 +221,7 @@ for scen in $SCENS; do
         ours) run_ours "$scen" "$rep" "$p" "$total" ours ;;
         ours40) run_ours "$scen" "$rep" "$p" "$total" ours40 --write-coalesce-ms 40 ;;
         base) run_ours "$scen" "$rep" "$p" "$total" base ;;
+        ours-flv|ours-scrape) run_ours "$scen" "$rep" "$p" "$total" "$server" ;;
       esac
       sleep 1
     done
@@ -141,7 +229,7 @@ for scen in $SCENS; do
 done
 
 # Table: median [min-max] per metric and server, ratios of medians.
-awk -v servers="$SERVERS" -v scens="$SCENS" '
+awk -v servers="$SERVERS $EXTRA" -v scens="$SCENS" '
 function g(k,   i, a) { for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) return a[2] } return "" }
 function med(key,   n, i, j, t, v) {
   n = split(vals[key], v, " "); if (n == 0 || vals[key] == "") return ""
@@ -154,6 +242,7 @@ function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "n/a" : sprin
 {
   s = g("server"); c = g("scen"); runs[s, c]++
   if (g("ok") != 1) { fails[s, c]++; why[s, c] = g("why"); next }
+  if (g("scrapes_ok") != "") { sok[s, c] += g("scrapes_ok"); sbad[s, c] += g("scrapes_failed") }
   nm = split("cpu_per_gbit user_share lat_p99 lat_steady startup_p50 rss_mb delivered connected", ms, " ")
   for (i = 1; i <= nm; i++) { v = g(ms[i]); if (v != "") vals[s, c, ms[i]] = vals[s, c, ms[i]] (vals[s, c, ms[i]] == "" ? "" : " ") v }
 }
@@ -163,6 +252,7 @@ END {
   print "|---|---|---|---|---|---|---|---|---|---|---|"
   for (i = 1; i <= nc; i++) for (j = 1; j <= ns; j++) {
     s = sv[j]; c = cv[i]; ok = runs[s, c] - fails[s, c]
+    if (runs[s, c] + 0 == 0) continue
     note = (fails[s, c] > 0) ? " (failed: " why[s, c] ")" : ""
     printf "| %s | %s%s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, s, (s == "floor" ? "*" : ""), ok, runs[s, c] + 0,
       cell(s SUBSEP c SUBSEP "connected", "%d"), cell(s SUBSEP c SUBSEP "delivered", "%.0f"), cell(s SUBSEP c SUBSEP "cpu_per_gbit", "%.3f"),
@@ -176,7 +266,14 @@ END {
   for (i = 1; i <= nc; i++) {
     c = cv[i]
     for (j = 1; j <= ns; j++) {
-      mine = sv[j]; if (mine !~ /^ours/) continue
+      mine = sv[j]
+      # Variants of ours in the same reps: beside the plain RTMP row.
+      if (mine ~ /^ours-/ && runs[mine, c] + 0 > 0) {
+        line = "| " c " | " mine " / ours (" (mine == "ours-flv" ? "HTTP-FLV / RTMP" : mine == "ours-scrape" ? "scraped / not" : "variant") ")"
+        for (k = 1; k <= 6; k++) line = line " | " ratio(med(mine SUBSEP c SUBSEP ks[k]), med("ours" SUBSEP c SUBSEP ks[k]))
+        print line " |"
+      }
+      if (mine !~ /^ours[0-9]*$/) continue
       for (r = 1; r <= 3; r++) {
         other = (r == 1) ? "nginx" : (r == 2) ? "floor" : "base"
         if (index(" " servers " ", " " other " ") == 0) continue
@@ -190,4 +287,19 @@ END {
   print "*floor: fanout.c/sink.c from the shared floor folder, one stream with P*S subscribers; its latency column is the"
   print "fanout max emit lag (no RTMP), it has no startup time. Steady p99: live frames published 3 s or more after the viewer connected."
   print "Latency p99 counts every live frame (published after the viewer connected; cached GOP frames are excluded). CPU = server user+sys from /proc/PID/stat (floor: getrusage)."
+  if (index(" " servers " ", " ours-flv ") > 0)
+    print "ours-flv: ours with its HTTP listener on, the same subscribers fetching /live/bench.flv over HTTP-FLV (delivered = HTTP-FLV bytes on the wire)."
+  if (index(" " servers " ", " ours-scrape ") > 0) {
+    print "ours-scrape: ours with its HTTP listener on and RTMP subscribers, while curl GETs /metrics and /api/v1/streams every second."
+    for (i = 1; i <= nc; i++) if ((("ours-scrape", cv[i]) in sok))
+      print "ours-scrape " cv[i] ": " sok["ours-scrape", cv[i]] " scrapes answered 200, " sbad["ours-scrape", cv[i]] " not."
+  }
+  nf = 0
+  for (k in fails) nf += fails[k]
+  if (nf > 0) {
+    print ""
+    print "FAILED runs (reasons in the log lines \"compare: FAILED ...\" above and in the table):"
+    for (i = 1; i <= nc; i++) for (j = 1; j <= ns; j++) if (fails[sv[j], cv[i]] > 0)
+      print "- " sv[j] " " cv[i] ": " fails[sv[j], cv[i]] " of " runs[sv[j], cv[i]] " failed (" why[sv[j], cv[i]] ")"
+  }
 }' "$RAW"

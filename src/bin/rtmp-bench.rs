@@ -1,6 +1,10 @@
 //! `rtmp-bench`: P publishers and N subscribers against any RTMP server, in
 //! one process and one mio loop. Publishes an FLV file in real time and
 //! measures delivery, startup and per-frame latency per subscriber.
+//!
+//! The subscribers play over RTMP, or with `--http-flv http://HOST:PORT`
+//! fetch the same streams over HTTP-FLV (`GET /{app}/{name}.flv`); both
+//! kinds report the same events, so every measurement is the same.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -10,7 +14,7 @@ use std::time::{Duration, Instant};
 use argh::FromArgs;
 use bytes::Bytes;
 use rtmp_edge::client::multi::{MultiClient, MultiEvent};
-use rtmp_edge::client::{resolve, RtmpUrl};
+use rtmp_edge::client::{resolve, HttpFlvUrl, RtmpUrl};
 use rtmp_edge::proto::amf0::{self, Amf0Limits, Amf0Value};
 use rtmp_edge::proto::flv::{self, FlvTag, VideoPacket, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
 use rtmp_edge::proto::session::MediaKind;
@@ -21,6 +25,9 @@ struct Args {
     /// rtmp[s]://host[:port]/app/NAME (with P > 1 the streams are NAME_0..NAME_{P-1})
     #[argh(option)]
     url: String,
+    /// subscribers fetch http://HOST:PORT/app/NAME.flv (HTTP-FLV) instead of playing over RTMP
+    #[argh(option)]
+    http_flv: Option<String>,
     /// rtmps://: accept any server certificate (self-signed test servers)
     #[argh(switch)]
     insecure: bool,
@@ -192,6 +199,19 @@ fn run(a: &Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .with_verify(a.insecure, None);
     let addr = resolve(&base).map_err(|e| e.to_string())?;
+    // HTTP-FLV subscribers: where to fetch the streams, and its address.
+    let http = match &a.http_flv {
+        Some(u) => {
+            let h = HttpFlvUrl::parse(u).map_err(|e| format!("--http-flv {u}: {e}"))?;
+            let haddr = h.resolve().map_err(|e| format!("--http-flv {u}: {e}"))?;
+            Some((h, haddr))
+        }
+        None => None,
+    };
+    let (kind_json, kind_text) = match http {
+        Some(_) => ("http-flv", "HTTP-FLV"),
+        None => ("rtmp", "RTMP"),
+    };
     let data = std::fs::read(&a.flv).map_err(|e| format!("{}: {e}", a.flv))?;
     let (_, tags) = flv::read_all(Bytes::from(data)).map_err(|e| format!("{}: {e}", a.flv))?;
     let media = media_of(&tags);
@@ -301,7 +321,13 @@ fn run(a: &Args) -> Result<(), String> {
                 let batch = (a.subscribers - subs_added).min(100);
                 for _ in 0..batch {
                     let stream = subs_added % a.publishers;
-                    match mc.add_subscriber(&stream_urls[stream], addr) {
+                    let added = match &http {
+                        Some((h, haddr)) => {
+                            mc.add_http_flv_subscriber(h, &stream_urls[stream], *haddr)
+                        }
+                        None => mc.add_subscriber(&stream_urls[stream], addr),
+                    };
+                    match added {
                         Ok(id) => {
                             subs.insert(
                                 id,
@@ -443,7 +469,12 @@ fn run(a: &Args) -> Result<(), String> {
                 MultiEvent::Ended => {}
                 MultiEvent::Closed(e) => {
                     s.failed = true;
-                    first_error.get_or_insert(format!("subscriber: {e}"));
+                    first_error.get_or_insert_with(|| match &http {
+                        Some((h, _)) => {
+                            format!("subscriber {}: {e}", h.url_for(&stream_urls[s.stream]))
+                        }
+                        None => format!("subscriber: {e}"),
+                    });
                 }
             }
         });
@@ -537,7 +568,7 @@ fn run(a: &Args) -> Result<(), String> {
         let mut j = String::from("{");
         let _ = write!(
             j,
-            "\"publishers\":{},\"publishers_failed\":{},\"subscribers\":{},\"connected\":{},\"failed\":{},\
+            "\"publishers\":{},\"publishers_failed\":{},\"subscribers\":{},\"subscriber_kind\":\"{}\",\"connected\":{},\"failed\":{},\
              \"duration_s\":{:.3},\"bytes_received\":{},\"messages_received\":{},\"messages_missing\":{},\
              \"delivered_mbps\":{:.3},\"delivered_payload_mbps\":{:.3},\"expected_payload_mbps\":{:.3},\
              \"latency_ms_p50\":{},\"latency_ms_p99\":{},\"latency_ms_max\":{},\
@@ -545,6 +576,7 @@ fn run(a: &Args) -> Result<(), String> {
             pubs.len(),
             pubs_failed,
             a.subscribers,
+            kind_json,
             connected,
             failed,
             window,
@@ -592,10 +624,11 @@ fn run(a: &Args) -> Result<(), String> {
         println!("{j}");
     } else {
         println!(
-            "rtmp-bench: {} publisher(s) ({} failed), {} subscriber(s): {} connected, {} failed, {:.1} s measured",
+            "rtmp-bench: {} publisher(s) ({} failed), {} {} subscriber(s): {} connected, {} failed, {:.1} s measured",
             pubs.len(),
             pubs_failed,
             a.subscribers,
+            kind_text,
             connected,
             failed,
             window

@@ -6,6 +6,7 @@ use std::io;
 use crate::proto::client::ClientError as SessionError;
 use crate::proto::handshake::HandshakeError;
 
+use super::http_flv::HttpFlvError;
 use super::url::UrlError;
 
 /// The step a client connection was in when something failed.
@@ -30,6 +31,8 @@ pub enum Step {
     Flush,
     /// `FCUnpublish`/`deleteStream` and close.
     Finish,
+    /// HTTP-FLV: the request and the response head.
+    HttpResponse,
 }
 
 impl Step {
@@ -44,6 +47,7 @@ impl Step {
             Step::Media => "media",
             Step::Flush => "flush",
             Step::Finish => "finish",
+            Step::HttpResponse => "HTTP response",
         }
     }
 }
@@ -73,6 +77,8 @@ pub enum ClientError {
     WrongRole(&'static str),
     /// TLS failed (`rtmps://`): unknown CA, wrong host name, bad record...
     Tls { step: Step, reason: String },
+    /// HTTP-FLV: a refusal (non-200 status), a bad head or a bad FLV body.
+    Http(HttpFlvError),
 }
 
 impl fmt::Display for ClientError {
@@ -94,6 +100,7 @@ impl fmt::Display for ClientError {
             ClientError::Tls { step, reason } => {
                 write!(f, "TLS failed during {}: {reason}", step.name())
             }
+            ClientError::Http(e) => write!(f, "HTTP-FLV: {e}"),
         }
     }
 }
@@ -104,6 +111,7 @@ impl std::error::Error for ClientError {
             ClientError::Url(e) => Some(e),
             ClientError::Handshake(e) => Some(e),
             ClientError::Protocol(e) => Some(e),
+            ClientError::Http(e) => Some(e),
             _ => None,
         }
     }
@@ -118,6 +126,12 @@ impl From<UrlError> for ClientError {
 impl From<HandshakeError> for ClientError {
     fn from(e: HandshakeError) -> Self {
         ClientError::Handshake(e)
+    }
+}
+
+impl From<HttpFlvError> for ClientError {
+    fn from(e: HttpFlvError) -> Self {
+        ClientError::Http(e)
     }
 }
 
@@ -170,6 +184,10 @@ mod tests {
                 ClientError::WrongRole("send_media"),
                 "send_media is not valid on this connection",
             ),
+            (
+                ClientError::Http(HttpFlvError::Status("HTTP/1.1 403 Forbidden".to_owned())),
+                "HTTP-FLV: server answered \"HTTP/1.1 403 Forbidden\" (expected 200)",
+            ),
         ];
         for (e, s) in cases {
             assert_eq!(e.to_string(), s);
@@ -180,6 +198,7 @@ mod tests {
             (Step::Media, "media"),
             (Step::Flush, "flush"),
             (Step::Finish, "finish"),
+            (Step::HttpResponse, "HTTP response"),
         ];
         for (s, n) in steps {
             assert_eq!(s.name(), n);

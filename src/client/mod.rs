@@ -21,6 +21,7 @@
 //! ```
 
 pub mod error;
+pub mod http_flv;
 pub mod light;
 pub mod multi;
 pub mod simple;
@@ -28,5 +29,6 @@ mod transport;
 pub mod url;
 
 pub use error::{ClientError, Step};
+pub use http_flv::{HttpFlvError, HttpFlvUrl};
 pub use simple::{resolve, Player, Publisher};
 pub use url::{RtmpUrl, UrlError};

@@ -2,7 +2,9 @@
 //!
 //! Rules a caller must keep:
 //! * Add connections with [`MultiClient::add_publisher`] /
-//!   [`MultiClient::add_subscriber`]; each gets an id (its slab index).
+//!   [`MultiClient::add_subscriber`] (RTMP play) /
+//!   [`MultiClient::add_http_flv_subscriber`] (HTTP-FLV `GET`); each gets an
+//!   id (its slab index).
 //!   Ids are never reused during the client's life (a closed connection's
 //!   socket is dropped and its slot becomes a tombstone holding its byte
 //!   count), so an id or a stale event can never reach another connection.
@@ -12,9 +14,16 @@
 //! * Every setup step (TCP connect, handshake, each command answer) must
 //!   finish within the step timeout given to [`MultiClient::new`], or the
 //!   connection is closed with [`ClientError::Timeout`].
+//! * Both kinds of subscriber report the same events: `Started` (RTMP:
+//!   Play.Start; HTTP-FLV: the `200` head), `Media` per non-empty audio/video
+//!   message or tag with the server's timestamp, `Ended` (RTMP: StreamEOF or
+//!   UnpublishNotify; HTTP-FLV: the server closed the body at a tag
+//!   boundary, followed by `Closed`), `Closed`. An HTTP-FLV refusal (403,
+//!   404, ...) is `Closed(ClientError::Http(HttpFlvError::Status(line)))`.
 //!
 //! Media payloads reach the callback as the `Bytes` the chunk decoder
-//! reassembled: no further copy.
+//! reassembled (RTMP) or split off the read buffer (HTTP-FLV): no further
+//! copy.
 
 use std::io;
 use std::net::SocketAddr;
@@ -30,6 +39,7 @@ use crate::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession}
 use crate::proto::session::MediaKind;
 
 use super::error::{ClientError, Step};
+use super::http_flv::{HttpFlvEvent, HttpFlvSubscriber, HttpFlvUrl};
 use super::light::{LightEvent, LightSubscriber};
 use super::transport::{Transport, READ_CHUNK};
 use super::url::RtmpUrl;
@@ -54,6 +64,7 @@ pub enum MultiEvent<'a> {
 enum Role {
     Publisher(Box<ClientSession>),
     Subscriber(Box<LightSubscriber>),
+    HttpFlv(Box<HttpFlvSubscriber>),
 }
 
 /// A slab entry: a live connection, or the tombstone of a closed one.
@@ -106,11 +117,22 @@ impl MultiClient {
         })
     }
 
-    fn add(&mut self, url: &RtmpUrl, addr: SocketAddr, role: Role) -> Result<usize, ClientError> {
+    fn add(
+        &mut self,
+        url: Option<&RtmpUrl>,
+        addr: SocketAddr,
+        role: Role,
+    ) -> Result<usize, ClientError> {
         let entry = self.slots.vacant_entry();
         let id = entry.key();
-        let tls = url.tls.as_ref().map(|v| (url.host.as_str(), v));
+        // `None`: HTTP, plain TCP without the RTMP handshake.
+        let tls = url.and_then(|u| u.tls.as_ref().map(|v| (u.host.as_str(), v)));
         let t = Transport::connect(addr, self.poll.registry(), Token(id), tls)?;
+        let t = if url.is_none() {
+            t.without_handshake()
+        } else {
+            t
+        };
         entry.insert(Entry::Live(Box::new(Slot {
             t,
             role,
@@ -128,7 +150,7 @@ impl MultiClient {
     pub fn add_publisher(&mut self, url: &RtmpUrl, addr: SocketAddr) -> Result<usize, ClientError> {
         let cfg = ClientConfig::new(&url.app, &url.tc_url(), &url.stream, ClientMode::Publish);
         self.add(
-            url,
+            Some(url),
             addr,
             Role::Publisher(Box::new(ClientSession::new(cfg))),
         )
@@ -141,7 +163,20 @@ impl MultiClient {
         addr: SocketAddr,
     ) -> Result<usize, ClientError> {
         let sub = LightSubscriber::new(&url.app, &url.tc_url(), &url.stream);
-        self.add(url, addr, Role::Subscriber(Box::new(sub)))
+        self.add(Some(url), addr, Role::Subscriber(Box::new(sub)))
+    }
+
+    /// Start an HTTP-FLV viewer of `stream`'s app and name at `base`
+    /// (`GET {base}/{app}/{name}.flv[?query]`), connecting to `addr`.
+    /// `stream`'s host, port and scheme are not used.
+    pub fn add_http_flv_subscriber(
+        &mut self,
+        base: &HttpFlvUrl,
+        stream: &RtmpUrl,
+        addr: SocketAddr,
+    ) -> Result<usize, ClientError> {
+        let sub = HttpFlvSubscriber::for_stream(base, stream);
+        self.add(None, addr, Role::HttpFlv(Box::new(sub)))
     }
 
     /// Connections not closed yet.
@@ -212,8 +247,7 @@ impl MultiClient {
         Ok(())
     }
 
-    /// Send `FCUnpublish`/`deleteStream` (publisher) or `deleteStream`
-    /// (subscriber, unsupported by the light player: it just closes).
+    /// Send `FCUnpublish`/`deleteStream` (publisher only).
     pub fn finish(&mut self, id: usize) -> Result<(), ClientError> {
         let (s, t) = self.publisher(id)?;
         s.finish(&mut t.out)?;
@@ -358,16 +392,27 @@ impl MultiClient {
             match &mut slot.role {
                 Role::Publisher(s) => s.start(&mut slot.t.out),
                 Role::Subscriber(s) => s.start(&mut slot.t.out),
+                Role::HttpFlv(s) => {
+                    slot.step = Step::HttpResponse;
+                    s.start(&mut slot.t.out);
+                }
             }
         }
         if slot.session_begun && !slot.t.inbuf.is_empty() {
             match &mut slot.role {
                 Role::Publisher(_) => feed_publisher(id, slot, scratch, timeout, on)?,
                 Role::Subscriber(_) => feed_subscriber(id, slot, on)?,
+                Role::HttpFlv(_) => feed_http_flv(id, slot, on)?,
             }
         }
         slot.t.flush(slot.step)?;
         if slot.t.eof {
+            if let Role::HttpFlv(s) = &slot.role {
+                // The body ends with the connection: cleanly at a tag
+                // boundary (the stream ended), or cut.
+                s.finish(&slot.t.inbuf)?;
+                on(id, MultiEvent::Ended);
+            }
             return Err(ClientError::Closed(slot.step));
         }
         Ok(())
@@ -455,4 +500,37 @@ fn feed_subscriber(
         }),
         None => Ok(()),
     }
+}
+
+/// Hand an HTTP-FLV viewer's input to its parser; media goes to `on`.
+fn feed_http_flv(
+    id: usize,
+    slot: &mut Slot,
+    on: &mut dyn FnMut(usize, MultiEvent<'_>),
+) -> Result<(), ClientError> {
+    let Role::HttpFlv(s) = &mut slot.role else {
+        return Ok(());
+    };
+    // Events before a failure still reach `on`; then the error closes it.
+    s.handle_input(&mut slot.t.inbuf, &mut |ev| match ev {
+        HttpFlvEvent::Started => {
+            debug!("conn#{id} HTTP-FLV 200");
+            slot.started = true;
+            slot.step = Step::Media;
+            on(id, MultiEvent::Started);
+        }
+        HttpFlvEvent::Media {
+            kind,
+            timestamp,
+            payload,
+        } => on(
+            id,
+            MultiEvent::Media {
+                kind,
+                timestamp,
+                payload: &payload,
+            },
+        ),
+    })?;
+    Ok(())
 }

@@ -24,7 +24,12 @@ pub const PUBLISHER_EVENT_BACKLOG: usize = 256;
 
 /// Resolve a URL's host to its first socket address.
 pub fn resolve(url: &RtmpUrl) -> Result<SocketAddr, ClientError> {
-    url.authority()
+    resolve_authority(&url.authority())
+}
+
+/// The first address `host:port` resolves to.
+pub(crate) fn resolve_authority(authority: &str) -> Result<SocketAddr, ClientError> {
+    authority
         .to_socket_addrs()
         .map_err(|e| ClientError::Io {
             step: Step::Resolve,

@@ -85,9 +85,17 @@ impl Transport {
         })
     }
 
+    /// No RTMP handshake on this connection (HTTP): nothing is queued on
+    /// connect and [`drive_handshake`](Self::drive_handshake) is done at once.
+    pub fn without_handshake(mut self) -> Self {
+        self.hs_done = true;
+        self
+    }
+
     /// mio's connect procedure, on a writable (or error) event: check
     /// `take_error`, then `peer_addr`. `Ok(true)` once connected (C0C1 is then
-    /// queued); `Ok(false)` if the connect is still in progress.
+    /// queued, unless [`without_handshake`](Self::without_handshake));
+    /// `Ok(false)` if the connect is still in progress.
     pub fn check_connected(&mut self) -> Result<bool, ClientError> {
         if self.connected {
             return Ok(true);
@@ -103,7 +111,9 @@ impl Transport {
             Ok(_) => {
                 self.connected = true;
                 let _ = self.sock.set_nodelay(true);
-                self.hs.start(&mut self.out, &mut rand::rng());
+                if !self.hs_done {
+                    self.hs.start(&mut self.out, &mut rand::rng());
+                }
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),

@@ -60,6 +60,8 @@ pub enum UrlError {
     MissingApp,
     /// No stream name after the application.
     MissingStream,
+    /// Not `http://host[:port][/prefix]` (HTTP-FLV base URL).
+    NotHttp,
 }
 
 impl fmt::Display for UrlError {
@@ -70,6 +72,7 @@ impl fmt::Display for UrlError {
             UrlError::BadPort => "URL port is not a number in 1..=65535",
             UrlError::MissingApp => "URL has no application path segment",
             UrlError::MissingStream => "URL has no stream name after the application",
+            UrlError::NotHttp => "HTTP-FLV URL must be http://host[:port][/prefix] (no query)",
         })
     }
 }
@@ -178,7 +181,7 @@ impl fmt::Display for RtmpUrl {
     }
 }
 
-fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+pub(super) fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     if s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix) {
         Some(&s[prefix.len()..])
     } else {
@@ -186,7 +189,7 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     }
 }
 
-fn split_host_port(authority: &str, default_port: u16) -> Result<(&str, u16), UrlError> {
+pub(super) fn split_host_port(authority: &str, default_port: u16) -> Result<(&str, u16), UrlError> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let end = rest.find(']').ok_or(UrlError::BadHost)?;
         let after = &rest[end + 1..];
