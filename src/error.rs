@@ -12,8 +12,8 @@ use crate::proto::session::SessionError;
 #[non_exhaustive]
 pub enum Error {
     Config(ConfigError),
-    /// Binding the listen address failed.
-    Bind(io::Error),
+    /// Binding a listen address failed: the key that names it, the address.
+    Bind(&'static str, std::net::SocketAddr, io::Error),
     /// Creating the poll instance, registering or polling failed.
     Poll(io::Error),
     /// Installing the signal handlers failed.
@@ -28,7 +28,16 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Config(e) => write!(f, "configuration: {e}"),
-            Error::Bind(e) => write!(f, "cannot listen: {e}"),
+            Error::Bind(key, addr, e) => write!(
+                f,
+                "cannot listen on {addr} ({key}): {e}; give {key} (--{}) another address{}",
+                key.replace('_', "-"),
+                if *key == "http_listen" {
+                    " or \"off\""
+                } else {
+                    ""
+                }
+            ),
             Error::Poll(e) => write!(f, "event loop: {e}"),
             Error::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
             Error::RecordDir(e) => write!(f, "cannot create the recording directory: {e}"),
@@ -42,7 +51,9 @@ impl std::error::Error for Error {
         match self {
             Error::Config(e) => Some(e),
             Error::Tls(e) => Some(e),
-            Error::Bind(e) | Error::Poll(e) | Error::Signals(e) | Error::RecordDir(e) => Some(e),
+            Error::Bind(_, _, e) | Error::Poll(e) | Error::Signals(e) | Error::RecordDir(e) => {
+                Some(e)
+            }
         }
     }
 }
@@ -63,6 +74,10 @@ pub enum Phase {
     PublisherIdle,
     /// No answer to our PingRequest.
     Ping,
+    /// An HTTP request head not complete in time.
+    HttpHead,
+    /// A kept-alive HTTP connection sent no new request in time.
+    HttpIdle,
 }
 
 impl fmt::Display for Phase {
@@ -72,6 +87,8 @@ impl fmt::Display for Phase {
             Phase::Commands => "connect/publish/play",
             Phase::PublisherIdle => "publisher idle",
             Phase::Ping => "ping",
+            Phase::HttpHead => "HTTP request head",
+            Phase::HttpIdle => "HTTP keep-alive idle",
         })
     }
 }
@@ -102,6 +119,14 @@ pub enum CloseReason {
     /// The peer let its control output (acknowledgements, pings, status)
     /// pile up past its budget without reading it.
     ControlOverflow,
+    /// The HTTP-FLV stream's publisher left.
+    StreamEnded,
+    /// Closed by `DELETE /api/v1/clients/{id}`.
+    Kicked,
+    /// An HTTP request answered with an error status, then closed.
+    HttpRefused(u16),
+    /// An HTTP answer given with `Connection: close` was written.
+    HttpDone,
     Shutdown,
 }
 
@@ -123,6 +148,10 @@ impl fmt::Display for CloseReason {
             CloseReason::ControlOverflow => {
                 f.write_str("control output not read (control budget exceeded)")
             }
+            CloseReason::StreamEnded => f.write_str("stream ended"),
+            CloseReason::Kicked => f.write_str("closed by an API request"),
+            CloseReason::HttpRefused(status) => write!(f, "HTTP request refused with {status}"),
+            CloseReason::HttpDone => f.write_str("HTTP response written"),
             CloseReason::Shutdown => f.write_str("server shutdown"),
         }
     }
@@ -168,8 +197,18 @@ mod tests {
 
     #[test]
     fn error_display() {
-        let e = Error::Bind(io::Error::from(io::ErrorKind::AddrInUse));
-        assert!(e.to_string().starts_with("cannot listen: "));
+        let addr = std::net::SocketAddr::from(([0, 0, 0, 0], 8080));
+        let e = Error::Bind(
+            "http_listen",
+            addr,
+            io::Error::from(io::ErrorKind::AddrInUse),
+        );
+        let text = e.to_string();
+        assert!(
+            text.starts_with("cannot listen on 0.0.0.0:8080 (http_listen): "),
+            "{text}"
+        );
+        assert!(text.ends_with("give http_listen (--http-listen) another address or \"off\""));
         let e: Error = ConfigError::new("chunk_size", 1, "too small").into();
         assert_eq!(
             e.to_string(),

@@ -97,6 +97,12 @@ struct Args {
     /// PEM private key for RTMPS
     #[argh(option)]
     tls_key: Option<PathBuf>,
+    /// HTTP listen address (API, metrics, pages, HTTP-FLV), or "off"
+    #[argh(option, from_str_fn(listen_or_off))]
+    http_listen: Option<Option<SocketAddr>>,
+    /// directory served under /static/ (e.g. a local mpegts.js)
+    #[argh(option)]
+    http_static: Option<PathBuf>,
     /// print the version and exit
     #[argh(switch)]
     version: bool,
@@ -132,8 +138,14 @@ impl Args {
             tls_listen: self.tls_listen.map(Some),
             tls_cert: self.tls_cert.clone().map(Some),
             tls_key: self.tls_key.clone().map(Some),
+            http_listen: self.http_listen,
+            http_static: self.http_static.clone().map(Some),
         }
     }
+}
+
+fn listen_or_off(s: &str) -> Result<Option<SocketAddr>, String> {
+    rtmp_edge::config::parse_listen_or_off(s)
 }
 
 fn level_filter(level: LogLevel) -> LevelFilter {

@@ -12,7 +12,12 @@ struct TempConfig {
 
 impl TempConfig {
     fn new(name: &str, text: &str) -> TempConfig {
-        let dir = std::env::temp_dir().join(format!("rtmp-config-cli-{}", std::process::id()));
+        // One directory per file: tests run in parallel and each drop removes its own.
+        let dir = std::env::temp_dir().join(format!(
+            "rtmp-config-cli-{}-{}",
+            std::process::id(),
+            name.trim_end_matches(".toml")
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
@@ -24,7 +29,7 @@ impl Drop for TempConfig {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
         if let Some(dir) = self.path.parent() {
-            let _ = std::fs::remove_dir(dir); // the last file's drop removes it
+            let _ = std::fs::remove_dir(dir);
         }
     }
 }

@@ -5,33 +5,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use rtmp_edge::http::api::{streams_json, ServerSnapshot};
 use rtmp_edge::http::example::example_snapshot as realistic;
 use rtmp_edge::http::metrics::render;
-
-/// Runs `promtool check metrics` on `text`; returns (success, output).
-fn promtool(text: &str) -> (bool, String) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn promtool");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let mut said = String::from_utf8_lossy(&out.stdout).into_owned();
-    said.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), said)
-}
 
 #[test]
 fn promtool_accepts_the_exposition() {
@@ -39,17 +15,17 @@ fn promtool_accepts_the_exposition() {
         return;
     }
     let text = render(&realistic());
-    let (ok, said) = promtool(&text);
+    let (ok, said) = common::promtool(&text);
     assert!(
         ok,
         "promtool check metrics failed:\n{said}\n--- text ---\n{text}"
     );
     assert!(said.trim().is_empty(), "promtool lint findings:\n{said}");
     // With no stream at all it is still valid.
-    let (ok, said) = promtool(&render(&ServerSnapshot::default()));
+    let (ok, said) = common::promtool(&render(&ServerSnapshot::default()));
     assert!(ok, "empty snapshot: {said}");
     // promtool does see errors: a broken line is refused.
-    let (ok, _) = promtool(&format!("{text}rtmp_broken{{app=\"x}} 1\n"));
+    let (ok, _) = common::promtool(&format!("{text}rtmp_broken{{app=\"x}} 1\n"));
     assert!(!ok, "promtool accepted a broken exposition");
 }
 

@@ -105,8 +105,34 @@ pub struct Config {
     /// Further certificates chosen by SNI (`[[tls_certs]]` with `names`,
     /// `cert`, `key`). Default none.
     pub tls_certs: Vec<TlsCert>,
+    /// HTTP listen address (API, metrics, pages, HTTP-FLV), or `"off"`.
+    /// Default `0.0.0.0:8080`.
+    #[serde(deserialize_with = "listen_or_off")]
+    pub http_listen: Option<SocketAddr>,
+    /// Addresses allowed to read the API, `/metrics` and the status page.
+    /// Default loopback (`127.0.0.0/8`, `::1`).
+    pub api_allow: Vec<Cidr>,
+    /// Script URL of mpegts.js on the player page. Default a pinned CDN copy.
+    pub player_js_url: String,
+    /// Directory served under `/static/` (e.g. a local mpegts.js). Default none.
+    pub http_static: Option<PathBuf>,
     /// `[apps.NAME]` and `[apps."*"]` tables. Default none.
     pub apps: BTreeMap<String, AppTable>,
+}
+
+/// An address, or `off` (no listener), as a flag or a TOML string.
+pub fn parse_listen_or_off(s: &str) -> Result<Option<SocketAddr>, String> {
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|_| format!("{s:?} is not an address (e.g. 0.0.0.0:8080) or \"off\""))
+}
+
+fn listen_or_off<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_listen_or_off(&s).map_err(serde::de::Error::custom)
 }
 
 /// A certificate served to clients that ask for one of `names` by SNI.
@@ -148,6 +174,13 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             tls_certs: Vec::new(),
+            http_listen: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
+            api_allow: ["127.0.0.0/8", "::1"]
+                .iter()
+                .map(|c| c.parse().expect("loopback block"))
+                .collect(),
+            player_js_url: crate::http::pages::DEFAULT_PLAYER_JS_URL.to_string(),
+            http_static: None,
             apps: BTreeMap::new(),
         }
     }
@@ -209,6 +242,18 @@ impl fmt::Display for LogLevel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_or_off_parses_both() {
+        assert_eq!(parse_listen_or_off("OFF"), Ok(None));
+        assert_eq!(
+            parse_listen_or_off("127.0.0.1:80"),
+            Ok(Some(SocketAddr::from(([127, 0, 0, 1], 80))))
+        );
+        assert!(parse_listen_or_off("nowhere")
+            .unwrap_err()
+            .contains("\"nowhere\""));
+    }
 
     #[test]
     fn log_level_names_round_trip() {

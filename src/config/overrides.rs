@@ -60,4 +60,6 @@ overrides! {
     tls_listen: Option<SocketAddr>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    http_listen: Option<SocketAddr>,
+    http_static: Option<PathBuf>,
 }

@@ -15,6 +15,8 @@ pub enum PathUse {
     WritableDir,
     /// Open and read it.
     ReadableFile,
+    /// Read files from it.
+    ReadableDir,
 }
 
 /// A path named by the key `key`.
@@ -42,6 +44,11 @@ impl Config {
             path: path.clone(),
             usage: PathUse::ReadableFile,
         };
+        paths.extend(self.http_static.iter().map(|p| NamedPath {
+            key: "http_static",
+            path: p.clone(),
+            usage: PathUse::ReadableDir,
+        }));
         paths.extend(self.tls_cert.iter().map(|p| file("tls_cert", p)));
         paths.extend(self.tls_key.iter().map(|p| file("tls_key", p)));
         for entry in &self.tls_certs {
@@ -71,6 +78,9 @@ impl NamedPath {
             PathUse::ReadableFile => fs::File::open(&self.path)
                 .map(drop)
                 .map_err(|e| format!("cannot read: {e}")),
+            PathUse::ReadableDir => fs::read_dir(&self.path)
+                .map(drop)
+                .map_err(|e| format!("cannot read directory: {e}")),
             PathUse::WritableDir => check_writable_dir(&self.path),
         }
     }

@@ -19,12 +19,35 @@ use super::id::ConnId;
 use super::outbox::Outbox;
 
 /// The protocol the connection speaks. An accepted RTMP connection moves
-/// from `Handshake` to `Rtmp`; outgoing relay connections and HTTP will be
-/// further variants.
+/// from `Handshake` to `Rtmp`; a connection from the HTTP listener is
+/// `Http` for its whole life.
 #[derive(Debug)]
 pub enum Protocol {
     Handshake(Box<ServerHandshake>),
     Rtmp(Box<ServerSession>),
+    Http(HttpConn),
+}
+
+/// Where an HTTP connection is between requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpPhase {
+    /// Reading a request head that started at this time (or, before any
+    /// byte arrived, the time of accept): the head deadline runs.
+    Head { since_ms: u64 },
+    /// Kept alive after an answer given at this time: the idle limit runs.
+    Idle { since_ms: u64 },
+    /// An HTTP-FLV request waits for its `on_play` hook.
+    Waiting,
+    /// Streaming HTTP-FLV: later input is ignored.
+    Streaming,
+}
+
+/// An HTTP connection's state.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpConn {
+    pub phase: HttpPhase,
+    /// Requests answered on this connection.
+    pub requests: u32,
 }
 
 /// What the connection does on a stream key.
@@ -125,10 +148,15 @@ pub struct Conn {
 
 impl Conn {
     pub fn new(id: ConnId, peer: SocketAddr, now_ms: u64) -> Conn {
+        let proto = Protocol::Handshake(Box::new(ServerHandshake::new(now_ms as u32)));
+        Conn::with_protocol(id, peer, proto, now_ms)
+    }
+
+    pub fn with_protocol(id: ConnId, peer: SocketAddr, proto: Protocol, now_ms: u64) -> Conn {
         Conn {
             id,
             peer,
-            proto: Protocol::Handshake(Box::new(ServerHandshake::new(now_ms as u32))),
+            proto,
             role: Role::New,
             life: Lifecycle::Open,
             inbound: BytesMut::new(),
@@ -145,6 +173,11 @@ impl Conn {
 
     pub fn is_open(&self) -> bool {
         !matches!(self.life, Lifecycle::Closing(_))
+    }
+
+    /// A connection from the HTTP listener.
+    pub fn is_http(&self) -> bool {
+        matches!(self.proto, Protocol::Http(_))
     }
 
     pub fn is_publisher(&self) -> bool {

@@ -35,10 +35,12 @@
 mod access;
 mod conn;
 mod hooks;
+mod http;
 mod id;
 mod outbox;
 mod policy;
 mod recorder;
+mod snapshot;
 mod timers;
 
 use core::net::SocketAddr;
@@ -56,6 +58,7 @@ use crate::relay::stream::{StreamConfig, StreamTable};
 
 pub use access::{redact_query, Refusal};
 pub use conn::{ConnStats, Lifecycle, Role};
+pub use http::{StaticFiles, REJECT_REASONS};
 pub use id::ConnId;
 pub use outbox::{Outbox, Pushed, CONTROL_BUDGET};
 pub use recorder::Recorder;
@@ -122,6 +125,12 @@ pub struct Endpoint {
     waiting_hooks: std::collections::HashMap<u64, hooks::Waiter>,
     /// What `on_record_done` needs, by recording.
     record_done: std::collections::HashMap<crate::record::RecordingId, hooks::RecordDone>,
+    /// The driver's reader of `/static/` files.
+    static_files: Option<Box<dyn StaticFiles>>,
+    /// Server-wide counters (API and metrics).
+    counters: snapshot::Counters,
+    /// Per live stream: what the API shows beyond the stream table.
+    stream_info: std::collections::HashMap<std::rc::Rc<str>, snapshot::StreamInfo>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -171,6 +180,9 @@ impl Endpoint {
             hook_tickets: 0,
             waiting_hooks: Default::default(),
             record_done: Default::default(),
+            static_files: None,
+            counters: Default::default(),
+            stream_info: Default::default(),
         }
     }
 
@@ -218,14 +230,24 @@ impl Endpoint {
 
     /// A new connection from `peer`. `id.index` must not be in use.
     pub fn handle_accept(&mut self, id: ConnId, peer: SocketAddr, now: u64) {
+        self.accept(Conn::new(id, peer, now), now);
+    }
+
+    /// Enter a new connection in the table and apply the per-address limits.
+    fn accept(&mut self, conn: Conn, now: u64) {
+        let (id, peer) = (conn.id, conn.peer);
         let index = id.index as usize;
         if self.conns.len() <= index {
             self.conns.resize_with(index + 1, || None);
         }
         debug_assert!(self.conns[index].is_none(), "{id}: slot in use");
-        info!("{id} {peer} accepted");
-        self.conns[index] = Some(Conn::new(id, peer, now));
+        match conn.proto {
+            Protocol::Http(_) => info!("{id} {peer} accepted (HTTP)"),
+            _ => info!("{id} {peer} accepted"),
+        }
+        self.conns[index] = Some(conn);
         self.open += 1;
+        self.counters.accepted += 1;
         let (max_conns, max_handshakes) = (
             self.config.max_connections_per_ip,
             self.config.max_handshakes_per_ip,
@@ -236,6 +258,7 @@ impl Endpoint {
                     "{id} {peer} refused: over the per-address limits (max_connections_per_ip {max_conns}, max_handshakes_per_ip {max_handshakes}; {suppressed} similar suppressed)"
                 );
             }
+            self.count_rejected("per_ip");
             self.close(id, CloseReason::PerIpLimit);
         }
     }
@@ -267,6 +290,9 @@ impl Endpoint {
     }
 
     fn process_limited(&mut self, id: ConnId, now: u64, limit: usize) -> Input {
+        if self.get(id).is_some_and(|c| c.is_http()) {
+            return self.process_http(id, now);
+        }
         let mut events = std::mem::take(&mut self.events);
         let mut out = std::mem::take(&mut self.scratch_out);
         let result = self.step_protocol(id, &mut events, &mut out, limit);

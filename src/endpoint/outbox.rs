@@ -67,6 +67,18 @@ impl Outbox {
         Pushed::Queued
     }
 
+    /// An HTTP answer: like session output, except that one answer larger
+    /// than the control budget is still taken when nothing else is queued
+    /// (a static file).
+    pub fn push_response(&mut self, bytes: Bytes, now_ms: u64) -> Pushed {
+        if self.media.is_none() && self.control.queued == 0 {
+            self.control.queued = bytes.len();
+            self.control.chunks.push_back(bytes);
+            return Pushed::Queued;
+        }
+        self.push_control(bytes, now_ms)
+    }
+
     /// The media ring, created on first use (when the connection starts playing).
     pub fn media_mut(&mut self, cfg: &QueueConfig) -> &mut SubscriberQueue {
         self.media

@@ -214,6 +214,11 @@ impl Endpoint {
             Action::Play => ("play", CODE_PLAY_FAILED),
         };
         info!("{id} {peer} {verb} {key} refused: {refusal}{detail}");
+        if self.get(id).is_some_and(|c| c.is_http()) {
+            self.refuse_http(id, now);
+            return;
+        }
+        self.count_rejected("denied");
         let description = refusal.to_string();
         self.with_session(id, now, |s, out| {
             s.reject_publish(stream_id, code, &description, out)
@@ -224,7 +229,7 @@ impl Endpoint {
     }
 
     /// The connection leaves `Role::New` (the per-address handshake count).
-    fn role_started(&mut self, id: ConnId) {
+    pub(super) fn role_started(&mut self, id: ConnId) {
         if let Some(conn) = self.get(id) {
             if matches!(conn.role, Role::New | Role::Waiting) {
                 let ip = conn.peer.ip();
@@ -305,6 +310,9 @@ impl Endpoint {
         let peer = self.peer(p.id);
         match p.request.action() {
             Action::Publish => self.start_publish(p, key, &peer, now),
+            Action::Play if self.get(p.id).is_some_and(|c| c.is_http()) => {
+                self.start_flv(p, key, now)
+            }
             Action::Play => self.start_play(p, key, &peer, now),
         }
     }
@@ -349,6 +357,7 @@ impl Endpoint {
                 recording,
             });
         }
+        self.stream_started(&key, id, now);
         match recording {
             Some(rec) => info!("{id} {peer} publish start {key} (recording {rec})"),
             None => info!("{id} {peer} publish start {key}"),
@@ -519,8 +528,13 @@ impl Endpoint {
                     _ => info!("{id} {peer} publish stop {key}"),
                 }
                 let viewers = self.streams.release_publisher(&key, id);
+                self.stream_ended(&key, id);
                 let name = stream_name(&key).to_string();
                 for viewer in viewers {
+                    if self.get(viewer).is_some_and(|c| c.is_http()) {
+                        self.end_flv_viewer(viewer, now);
+                        continue;
+                    }
                     let sid = self
                         .get(viewer)
                         .and_then(|c| c.play_stream_id())
@@ -531,6 +545,7 @@ impl Endpoint {
             Role::Player(p) => {
                 info!("{id} {peer} play stop {}", p.key);
                 self.streams.remove_viewer(&p.key, id);
+                self.viewer_left(&p.key, id);
                 if let Some(url) = p.app.on_play_done.clone() {
                     let call = HookCall::PlayDone {
                         name: p.name.name.clone(),

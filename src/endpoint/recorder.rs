@@ -25,6 +25,15 @@ pub trait Recorder {
     fn poll_finished(&mut self) -> Option<(RecordingId, String)> {
         None
     }
+    /// Bytes written to recordings since start.
+    fn recorded_bytes(&self) -> u64 {
+        0
+    }
+    /// A running recording's file path and bytes written so far.
+    fn status(&self, id: RecordingId) -> Option<(String, u64)> {
+        let _ = id;
+        None
+    }
     /// The server is done: finalize every file, waiting at most `max_wait_ms`.
     fn finish(self: Box<Self>, max_wait_ms: u64) {
         let _ = max_wait_ms;

@@ -54,6 +54,7 @@ impl WarnLimiter {
 #[derive(Debug)]
 pub(super) struct Timers {
     next_sweep_ms: u64,
+    next_rate_ms: u64,
     next_stats_ms: u64,
     last_stats_ms: u64,
     last_stream_bytes: HashMap<String, u64>,
@@ -63,6 +64,7 @@ impl Timers {
     pub(super) fn new(config: &Config) -> Timers {
         Timers {
             next_sweep_ms: 0,
+            next_rate_ms: 0,
             next_stats_ms: config.stats_interval_ms,
             last_stats_ms: 0,
             last_stream_bytes: HashMap::new(),
@@ -81,6 +83,10 @@ impl Endpoint {
             }
             self.poll_recordings();
             self.sweep(now);
+            if now >= self.timers.next_rate_ms {
+                self.timers.next_rate_ms = now + crate::http::rate::SAMPLE_EVERY_MS;
+                self.sample_rates(now);
+            }
         }
         if now >= self.timers.next_stats_ms {
             self.timers.next_stats_ms = now + self.config.stats_interval_ms;
@@ -117,6 +123,7 @@ impl Endpoint {
                 (Protocol::Rtmp(_), Role::New | Role::Waiting) if age > cfg.command_timeout_ms => {
                     Some(Phase::Commands)
                 }
+                (Protocol::Http(http), _) => Endpoint::http_deadline(http, now),
                 (_, Role::Publisher(p))
                     if now.saturating_sub(p.last_media_ms) > cfg.publisher_timeout_ms =>
                 {

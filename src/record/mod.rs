@@ -214,6 +214,8 @@ pub struct RecordingShared {
     pub finished: AtomicBool,
     /// The file's path, once opened.
     pub path: Mutex<Option<PathBuf>>,
+    /// Bytes written to the file so far (as of the last flush).
+    pub written: AtomicU64,
 }
 
 /// Per-recording state on the handle's side.
@@ -245,6 +247,8 @@ pub struct RecorderHandle {
     /// Recordings whose slot has a non-empty backlog.
     backlogged: usize,
     finished: VecDeque<(RecordingId, Arc<RecordingShared>)>,
+    /// Bytes written by every recording (the thread adds to it).
+    total: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for RecorderHandle {
@@ -269,7 +273,8 @@ impl RecorderHandle {
         let (tx, rx) = sync_channel(cfg.channel_capacity.max(1));
         let hurry = Arc::new(AtomicBool::new(false));
         let budget = cfg.budget_bytes;
-        let thread = writer::spawn_thread(cfg, rx, Arc::clone(&hurry))?;
+        let total = Arc::new(AtomicU64::new(0));
+        let thread = writer::spawn_thread(cfg, rx, Arc::clone(&hurry), Arc::clone(&total))?;
         Ok(RecorderHandle {
             tx,
             thread,
@@ -279,6 +284,7 @@ impl RecorderHandle {
             slots: HashMap::new(),
             backlogged: 0,
             finished: VecDeque::new(),
+            total,
         })
     }
 
@@ -469,6 +475,17 @@ impl RecorderHandle {
     pub fn finished(&self, id: RecordingId) -> bool {
         self.shared(id)
             .is_some_and(|s| s.finished.load(Ordering::Acquire))
+    }
+
+    /// Bytes written to this recording's file so far (as of its last flush).
+    pub fn written(&self, id: RecordingId) -> u64 {
+        self.shared(id)
+            .map_or(0, |s| s.written.load(Ordering::Relaxed))
+    }
+
+    /// Bytes written by every recording since start.
+    pub fn total_written(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
     }
 
     /// The file the thread opened for this recording, once it has.

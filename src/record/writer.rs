@@ -41,7 +41,7 @@ use log::{debug, info, trace, warn};
 use std::collections::HashMap;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -295,27 +295,38 @@ struct Active {
 
 /// Starts the recorder thread reading `rx`. It exits (finalizing every open
 /// recording) when every sender is gone.
+/// `total` counts the bytes every recording has written (updated at each
+/// flush and when a file is finished).
 pub fn spawn_thread(
     cfg: RecorderConfig,
     rx: Receiver<RecordCmd>,
     hurry: Arc<AtomicBool>,
+    total: Arc<AtomicU64>,
 ) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("recorder".to_owned())
-        .spawn(move || Thread::new(cfg, hurry).run(rx))
+        .spawn(move || Thread::new(cfg, hurry, total).run(rx))
 }
 
 struct Thread {
     cfg: RecorderConfig,
     hurry: Arc<AtomicBool>,
+    total: Arc<AtomicU64>,
     recs: HashMap<RecordingId, Active>,
 }
 
+/// Publish a recording's written bytes (its own and the total).
+fn report_written(total: &AtomicU64, active: &Active, written: u64) {
+    let before = active.shared.written.swap(written, Ordering::Relaxed);
+    total.fetch_add(written.saturating_sub(before), Ordering::Relaxed);
+}
+
 impl Thread {
-    fn new(cfg: RecorderConfig, hurry: Arc<AtomicBool>) -> Self {
+    fn new(cfg: RecorderConfig, hurry: Arc<AtomicBool>, total: Arc<AtomicU64>) -> Self {
         Thread {
             cfg,
             hurry,
+            total,
             recs: HashMap::new(),
         }
     }
@@ -439,6 +450,7 @@ impl Thread {
         };
         if let Some(rec) = active.rec.take() {
             let (bytes, secs) = (rec.bytes_written(), rec.last_timestamp());
+            report_written(&self.total, &active, bytes);
             match rec.finalize() {
                 Ok(_) => info!(
                     "{id} recording {} finished: {bytes} bytes, {}.{:03} s",
@@ -459,7 +471,10 @@ impl Thread {
             }
             active.dirty = false;
             if let Some(rec) = active.rec.as_mut() {
-                if let Err(e) = rec.flush() {
+                let flushed = rec.flush();
+                let written = rec.bytes_written();
+                report_written(&self.total, active, written);
+                if let Err(e) = flushed {
                     fail(*id, active, &e);
                 }
             }

@@ -152,6 +152,14 @@ pub struct StreamStats {
     pub last_timestamp: Option<u32>,
 }
 
+/// A key's cached late-join headers (what the API reads codec details from).
+#[derive(Clone, Copy, Debug)]
+pub struct StreamHeaders<'a> {
+    pub metadata: Option<&'a Frame>,
+    pub video: Option<&'a Frame>,
+    pub audio: Option<&'a Frame>,
+}
+
 /// `a` is later than or equal to `b` in wrapping order.
 fn not_before(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) >= 0
@@ -550,21 +558,32 @@ impl<Id: Copy + Eq + Hash + std::fmt::Debug> StreamTable<Id> {
 
     /// Per-stream stats for the periodic log line.
     pub fn stats(&self) -> impl Iterator<Item = (&str, StreamStats)> {
-        self.streams.iter().map(|(k, s)| {
-            (
-                k.as_str(),
-                StreamStats {
-                    bytes_in: s.bytes_in,
-                    frames_in: s.frames_in,
-                    viewers: s.viewers.len(),
-                    publishing: s.publisher.is_some(),
-                    video_codec: s.video_codec,
-                    audio_format: s.audio_format,
-                    gop_frames: s.gop.len(),
-                    gop_bytes: s.gop_bytes,
-                    last_timestamp: s.ts.last_out,
-                },
-            )
+        self.streams
+            .keys()
+            .filter_map(|k| Some((k.as_str(), self.stats_of(k)?)))
+    }
+
+    /// The figures of one key.
+    pub fn stats_of(&self, key: &str) -> Option<StreamStats> {
+        self.streams.get(key).map(|s| StreamStats {
+            bytes_in: s.bytes_in,
+            frames_in: s.frames_in,
+            viewers: s.viewers.len(),
+            publishing: s.publisher.is_some(),
+            video_codec: s.video_codec,
+            audio_format: s.audio_format,
+            gop_frames: s.gop.len(),
+            gop_bytes: s.gop_bytes,
+            last_timestamp: s.ts.last_out,
+        })
+    }
+
+    /// The cached metadata and sequence headers of one key.
+    pub fn headers(&self, key: &str) -> Option<StreamHeaders<'_>> {
+        self.streams.get(key).map(|s| StreamHeaders {
+            metadata: s.metadata.as_ref(),
+            video: s.video_header.as_ref(),
+            audio: s.audio_header.as_ref(),
         })
     }
 

@@ -26,6 +26,7 @@
 //! endpoint's subscriber lists, which outlive batches.
 
 pub mod conn;
+mod files;
 pub mod io;
 mod recorder;
 pub mod token;
@@ -53,9 +54,18 @@ use crate::record::{RecorderConfig, RecorderHandle};
 use crate::tls::{self, TlsStream};
 
 use conn::{IoConn, Transport};
+use files::DiskFiles;
 use io::{ReadOutcome, WriteOutcome};
 use recorder::ThreadRecorder;
-use token::{ConnId, HOOKS, LISTENER, SIGNALS, TLS_LISTENER};
+use token::{ConnId, HOOKS, HTTP_LISTENER, LISTENER, SIGNALS, TLS_LISTENER};
+
+/// The listener a connection came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listener {
+    Rtmp,
+    Rtmps,
+    Http,
+}
 
 /// How long to wait before retrying accept after EMFILE/ENFILE.
 const ACCEPT_RETRY_MS: u64 = 100;
@@ -86,6 +96,9 @@ pub struct Server {
     tls_listener: Option<TcpListener>,
     tls_config: Option<Arc<rustls::ServerConfig>>,
     tls_accept_pending: bool,
+    /// The HTTP listener (API, metrics, pages, HTTP-FLV).
+    http_listener: Option<TcpListener>,
+    http_accept_pending: bool,
     /// Worker threads for HTTP hooks (when any application has one); they
     /// wake the loop through a `mio::Waker` with results.
     hooks: Option<HookPool>,
@@ -114,26 +127,39 @@ impl Server {
         let config = config.validate()?;
         raise_nofile_limit(config.max_connections);
         let poll = Poll::new().map_err(Error::Poll)?;
-        let mut listener = TcpListener::bind(config.listen).map_err(Error::Bind)?;
-        let local_addr = listener.local_addr().map_err(Error::Bind)?;
+        let bind = |key: &'static str, addr: SocketAddr| {
+            TcpListener::bind(addr)
+                .and_then(|l| Ok((l.local_addr()?, l)))
+                .map_err(|e| Error::Bind(key, addr, e))
+        };
+        let (local_addr, mut listener) = bind("listen", config.listen)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
             .map_err(Error::Poll)?;
         let tls_config = tls::server_config(&config).map_err(Error::Tls)?;
         let tls_listener = match (config.tls_listen, &tls_config) {
             (Some(addr), Some(_)) => {
-                let mut l = TcpListener::bind(addr).map_err(Error::Bind)?;
+                let (at, mut l) = bind("tls_listen", addr)?;
                 poll.registry()
                     .register(&mut l, TLS_LISTENER, Interest::READABLE)
                     .map_err(Error::Poll)?;
-                info!(
-                    "RTMPS (TLS) accepting at {}",
-                    l.local_addr().map_err(Error::Bind)?
-                );
+                info!("RTMPS (TLS) accepting at {at}");
                 Some(l)
             }
             _ => None,
         };
+        let http_listener = match config.http_listen {
+            Some(addr) => {
+                let (at, mut l) = bind("http_listen", addr)?;
+                poll.registry()
+                    .register(&mut l, HTTP_LISTENER, Interest::READABLE)
+                    .map_err(Error::Poll)?;
+                info!("HTTP (API, metrics, pages, HTTP-FLV) accepting at {at}");
+                Some(l)
+            }
+            None => None,
+        };
+        let static_files = config.http_static.clone().map(|dir| DiskFiles::new(&dir));
         let hooks = if config.apps.values().any(|t| !t.hook_urls().is_empty()) {
             let waker = mio::Waker::new(poll.registry(), HOOKS).map_err(Error::Poll)?;
             let pool_config = HookPoolConfig {
@@ -165,6 +191,10 @@ impl Server {
         );
         let read_budget = config.read_budget_bytes;
         let max_connections = config.max_connections;
+        let mut endpoint = Endpoint::new(config, StdRng::from_os_rng(), recorder);
+        if let Some(files) = static_files {
+            endpoint.set_static_files(Box::new(files));
+        }
         Ok(Server {
             poll,
             listener: Some(listener),
@@ -172,12 +202,14 @@ impl Server {
             tls_listener,
             tls_config,
             tls_accept_pending: false,
+            http_listener,
+            http_accept_pending: false,
             hooks,
             hook_results: Vec::new(),
             signals,
             conns: Slab::with_capacity(1024),
             next_generation: 1,
-            endpoint: Endpoint::new(config, StdRng::from_os_rng(), recorder),
+            endpoint,
             start: Instant::now(),
             read_budget,
             max_connections,
@@ -215,6 +247,7 @@ impl Server {
                 match event.token() {
                     LISTENER => self.accept_pending = true,
                     TLS_LISTENER => self.tls_accept_pending = true,
+                    HTTP_LISTENER => self.http_accept_pending = true,
                     HOOKS => self.on_hook_results(now),
                     SIGNALS => self.on_signals(now),
                     token => {
@@ -372,6 +405,7 @@ impl Server {
         }
         if self.accept_pending
             || self.tls_accept_pending
+            || self.http_accept_pending
             || self.accept_retry_at.is_some_and(|t| t <= now)
         {
             self.accept_ready(now);
@@ -430,23 +464,26 @@ impl Server {
     fn accept_ready(&mut self, now: u64) {
         let retry = self.accept_retry_at.is_some_and(|t| t <= now);
         self.accept_retry_at = None;
-        if std::mem::take(&mut self.accept_pending) || retry {
-            let plain = self.accept_from(false, now);
-            self.insert_accepted(plain, false, now);
-        }
-        if std::mem::take(&mut self.tls_accept_pending) || retry {
-            let secure = self.accept_from(true, now);
-            self.insert_accepted(secure, true, now);
+        for kind in [Listener::Rtmp, Listener::Rtmps, Listener::Http] {
+            let pending = match kind {
+                Listener::Rtmp => &mut self.accept_pending,
+                Listener::Rtmps => &mut self.tls_accept_pending,
+                Listener::Http => &mut self.http_accept_pending,
+            };
+            if std::mem::take(pending) || retry {
+                let accepted = self.accept_from(kind, now);
+                self.insert_accepted(accepted, kind, now);
+            }
         }
     }
 
-    /// Accept from the plain or the TLS listener until it would block.
-    fn accept_from(&mut self, tls: bool, now: u64) -> Vec<(TcpStream, SocketAddr)> {
+    /// Accept from one listener until it would block.
+    fn accept_from(&mut self, kind: Listener, now: u64) -> Vec<(TcpStream, SocketAddr)> {
         let mut accepted = Vec::new();
-        let listener = if tls {
-            self.tls_listener.as_ref()
-        } else {
-            self.listener.as_ref()
+        let listener = match kind {
+            Listener::Rtmp => self.listener.as_ref(),
+            Listener::Rtmps => self.tls_listener.as_ref(),
+            Listener::Http => self.http_listener.as_ref(),
         };
         let Some(listener) = listener else {
             return accepted;
@@ -470,9 +507,15 @@ impl Server {
         accepted
     }
 
-    fn insert_accepted(&mut self, accepted: Vec<(TcpStream, SocketAddr)>, tls: bool, now: u64) {
+    fn insert_accepted(
+        &mut self,
+        accepted: Vec<(TcpStream, SocketAddr)>,
+        kind: Listener,
+        now: u64,
+    ) {
         for (socket, peer) in accepted {
             if self.conns.len() >= self.max_connections {
+                self.endpoint.handle_refused_over_max();
                 if let Some(suppressed) = self.accept_warn.allow(now) {
                     warn!(
                         "refusing {peer}: max-connections {} reached ({} similar suppressed)",
@@ -482,8 +525,8 @@ impl Server {
                 drop(socket);
                 continue;
             }
-            let transport = match (&self.tls_config, tls) {
-                (Some(config), true) => match TlsStream::new(socket, config.clone()) {
+            let transport = match (&self.tls_config, kind) {
+                (Some(config), Listener::Rtmps) => match TlsStream::new(socket, config.clone()) {
                     Ok(stream) => Transport::Tls(Box::new(stream)),
                     Err(e) => {
                         warn!("{peer}: cannot start TLS: {e}");
@@ -492,11 +535,17 @@ impl Server {
                 },
                 _ => Transport::Tcp(socket),
             };
-            self.insert_conn(transport, peer, now);
+            self.insert_conn(transport, peer, kind, now);
         }
     }
 
-    fn insert_conn(&mut self, mut transport: Transport, peer: SocketAddr, now: u64) {
+    fn insert_conn(
+        &mut self,
+        mut transport: Transport,
+        peer: SocketAddr,
+        kind: Listener,
+        now: u64,
+    ) {
         let socket = transport.socket();
         if let Err(e) = socket.set_nodelay(true) {
             debug!("{peer}: set_nodelay: {e}");
@@ -522,7 +571,10 @@ impl Server {
             return;
         }
         entry.insert(IoConn::new(id, peer, transport));
-        self.endpoint.handle_accept(id, peer, now);
+        match kind {
+            Listener::Http => self.endpoint.handle_accept_http(id, peer, now),
+            Listener::Rtmp | Listener::Rtmps => self.endpoint.handle_accept(id, peer, now),
+        }
     }
 
     fn on_signals(&mut self, now: u64) {
@@ -597,9 +649,13 @@ impl Server {
     /// Stop accepting, tell everyone, and give the queues a short grace period.
     pub fn begin_shutdown(&mut self, now: u64) {
         self.shutdown_deadline = Some(now + SHUTDOWN_GRACE_MS);
-        for mut listener in [self.listener.take(), self.tls_listener.take()]
-            .into_iter()
-            .flatten()
+        for mut listener in [
+            self.listener.take(),
+            self.tls_listener.take(),
+            self.http_listener.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             let _ = self.poll.registry().deregister(&mut listener);
         }

@@ -52,6 +52,15 @@ impl Recorder for ThreadRecorder {
         Some((id, path.display().to_string()))
     }
 
+    fn recorded_bytes(&self) -> u64 {
+        self.handle.total_written()
+    }
+
+    fn status(&self, id: RecordingId) -> Option<(String, u64)> {
+        let path = self.handle.file_path(id)?;
+        Some((path.display().to_string(), self.handle.written(id)))
+    }
+
     fn tick(&mut self) {
         self.handle.poll();
     }

@@ -18,6 +18,9 @@ pub const TLS_LISTENER: Token = Token(usize::MAX - 2);
 /// The hook workers' waker.
 pub const HOOKS: Token = Token(usize::MAX - 3);
 
+/// The HTTP listening socket.
+pub const HTTP_LISTENER: Token = Token(usize::MAX - 4);
+
 /// The poll token of a connection: `generation << 32 | index`.
 pub fn token(id: ConnId) -> Token {
     Token(((id.generation as usize) << 32) | id.index as usize)
@@ -25,7 +28,7 @@ pub fn token(id: ConnId) -> Token {
 
 /// The connection a token names; `None` for reserved tokens.
 pub fn conn_id(token: Token) -> Option<ConnId> {
-    if [LISTENER, SIGNALS, TLS_LISTENER, HOOKS].contains(&token) {
+    if [LISTENER, SIGNALS, TLS_LISTENER, HOOKS, HTTP_LISTENER].contains(&token) {
         return None;
     }
     Some(ConnId {
@@ -57,5 +60,6 @@ mod tests {
         assert_eq!(conn_id(LISTENER), None);
         assert_eq!(conn_id(SIGNALS), None);
         assert_eq!(conn_id(TLS_LISTENER), None);
+        assert_eq!(conn_id(HTTP_LISTENER), None);
     }
 }

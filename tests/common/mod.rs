@@ -7,6 +7,7 @@ pub mod hook_server;
 pub mod hostile;
 pub mod pki;
 pub mod rtmp;
+pub mod sim;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -91,6 +92,51 @@ impl Drop for TempDir {
     }
 }
 
+/// What the server logs before its HTTP address.
+pub const HTTP_LINE: &str = "HTTP (API, metrics, pages, HTTP-FLV) accepting at ";
+
+/// One HTTP/1.1 request on a new loopback connection (`Connection: close`),
+/// read to the end (at most `max` seconds): (status, head, body).
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    max: Duration,
+) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the HTTP listener");
+    s.set_read_timeout(Some(max)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    let deadline = Instant::now() + max;
+    let mut buf = [0u8; 64 * 1024];
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+        }
+    }
+    let end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| {
+            panic!(
+                "no response head from {method} {path}: {:?}",
+                String::from_utf8_lossy(&all)
+            )
+        });
+    let head = String::from_utf8_lossy(&all[..end]).into_owned();
+    let status = head
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    (status, head, all[end + 4..].to_vec())
+}
+
 /// The server binary running on 127.0.0.1 with an OS-chosen port. Its stderr
 /// (the log) is collected; the process is killed on drop.
 pub struct ServerProcess {
@@ -100,9 +146,17 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
+    /// Starts with `--http-listen off` unless `extra_args` set `--http-listen`
+    /// (the HTTP listener's default port would clash between parallel tests).
     pub fn start(extra_args: &[&str]) -> ServerProcess {
+        let http_off: &[&str] = if extra_args.contains(&"--http-listen") {
+            &[]
+        } else {
+            &["--http-listen", "off"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
             .args(["--listen", "127.0.0.1:0", "--log-level", "debug"])
+            .args(http_off)
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -155,20 +209,33 @@ impl ServerProcess {
         ];
         args.extend_from_slice(extra_args);
         let server = ServerProcess::start(&args);
-        const LINE: &str = "RTMPS (TLS) accepting at ";
+        let addr = server.logged_addr("RTMPS (TLS) accepting at ");
+        (server, addr)
+    }
+
+    /// Like [`ServerProcess::start`], with the HTTP listener on a free
+    /// loopback port; returns the server and its HTTP address.
+    pub fn start_http(extra_args: &[&str]) -> (ServerProcess, SocketAddr) {
+        let mut args = vec!["--http-listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra_args);
+        let server = ServerProcess::start(&args);
+        let addr = server.logged_addr(HTTP_LINE);
+        (server, addr)
+    }
+
+    /// The address logged after `line` (waiting up to 5 s for it).
+    fn logged_addr(&self, line: &str) -> SocketAddr {
         assert!(
-            server.wait_log(Duration::from_secs(5), |l| l.contains(LINE)),
-            "no TLS listener line:\n{}",
-            server.log_text()
+            self.wait_log(Duration::from_secs(5), |l| l.contains(line)),
+            "no {line:?} line:\n{}",
+            self.log_text()
         );
-        let addr = server
-            .log_text()
-            .split(LINE)
+        self.log_text()
+            .split(line)
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|a| a.parse().ok())
-            .expect("TLS address in the log");
-        (server, addr)
+            .expect("address in the log")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -245,18 +312,45 @@ pub fn wait_until(max: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
+/// `promtool check metrics` over `text`: (passed, what it said).
+pub fn promtool(text: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn promtool");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let mut said = String::from_utf8_lossy(&out.stdout).into_owned();
+    said.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), said)
+}
+
 /// Frame rate of the generated test stream.
 pub const TEST_FPS: u32 = 25;
 
-/// ffmpeg publishing `seconds` of generated H.264 (1 s GOP) + AAC in real time.
+/// ffmpeg publishing `seconds` of generated 320×240 H.264 (1 s GOP) + AAC in real time.
 pub fn ffmpeg_publish(url: &str, seconds: u32) -> Child {
+    ffmpeg_publish_sized(url, seconds, "320x240")
+}
+
+/// Like [`ffmpeg_publish`], with the picture size `size` (`WxH`).
+pub fn ffmpeg_publish_sized(url: &str, seconds: u32, size: &str) -> Child {
     Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-re"])
         .args([
             "-f",
             "lavfi",
             "-i",
-            &format!("testsrc2=size=320x240:rate={TEST_FPS}"),
+            &format!("testsrc2=size={size}:rate={TEST_FPS}"),
         ])
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
         .args([
