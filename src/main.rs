@@ -199,8 +199,8 @@ fn main() -> ExitCode {
     let mut server = match Server::bind(config) {
         Ok(s) => s,
         Err(e) => {
+            // The logger writes to stderr: one line says what failed.
             error!("{e}");
-            eprintln!("rtmp-server: {e}");
             return ExitCode::from(2);
         }
     };

@@ -67,3 +67,22 @@ fn only_the_application_whose_table_says_record_is_recorded() {
     let log = server.log_text();
     assert!(!log.contains("publish start live/a (recording"), "{log}");
 }
+
+#[test]
+fn a_taken_http_port_is_one_line_and_exit_2() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
+        .args(["--listen", "127.0.0.1:0", "--http-listen", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains(&format!("cannot listen on {addr} (http_listen): "))
+            && lines[0].contains("give http_listen (--http-listen) another address or \"off\""),
+        "{stderr}"
+    );
+}

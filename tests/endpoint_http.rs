@@ -252,6 +252,19 @@ fn http_flv_viewer_gets_the_same_start_and_live_frames_as_an_rtmp_player() {
 }
 
 #[test]
+fn head_of_a_stream_gets_the_head_only() {
+    let mut sim = Sim::new(test_config());
+    let mut publisher = live(&mut sim, "cam");
+    let id = sim.accept_http(REMOTE);
+    let head = b"HEAD /live/cam.flv HTTP/1.1\r\nHost: x\r\n\r\n";
+    let a = request(&mut sim, id, head, &mut [&mut publisher]);
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("content-type"), Some("video/x-flv"));
+    assert!(a.body.is_empty());
+    assert_eq!(sim.closed.get(&id), Some(&CloseReason::HttpDone));
+}
+
+#[test]
 fn http_flv_of_a_stream_that_is_not_live_is_a_404() {
     let mut sim = Sim::new(test_config());
     let id = sim.accept_http(REMOTE);

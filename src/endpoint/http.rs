@@ -238,6 +238,11 @@ impl Endpoint {
                     _ => return self.not_found(id, &req, head_only, now),
                 }
             }
+            // A HEAD of a stream gets the head a GET would start with.
+            Route::Flv { .. } if head_only => {
+                self.answer_done(id, flv_head(), false, now);
+                return;
+            }
             Route::Flv { app, name, query } => {
                 let name = StreamName {
                     name: name.clone(),
