@@ -100,6 +100,9 @@ struct Args {
     /// HTTP listen address (API, metrics, pages, HTTP-FLV), or "off"
     #[argh(option, from_str_fn(listen_or_off))]
     http_listen: Option<Option<SocketAddr>>,
+    /// HTTPS listen address (API, pages, HTTP-FLV over TLS; needs --tls-cert and --tls-key)
+    #[argh(option)]
+    https_listen: Option<SocketAddr>,
     /// directory served under /static/ (e.g. a local mpegts.js)
     #[argh(option)]
     http_static: Option<PathBuf>,
@@ -139,6 +142,7 @@ impl Args {
             tls_cert: self.tls_cert.clone().map(Some),
             tls_key: self.tls_key.clone().map(Some),
             http_listen: self.http_listen,
+            https_listen: self.https_listen.map(Some),
             http_static: self.http_static.clone().map(Some),
         }
     }

@@ -109,6 +109,9 @@ pub struct Config {
     /// Default `0.0.0.0:8080`.
     #[serde(deserialize_with = "listen_or_off")]
     pub http_listen: Option<SocketAddr>,
+    /// HTTPS listen address (the same answers over TLS, with the RTMPS
+    /// certificates); needs `tls_cert` and `tls_key`. Default none.
+    pub https_listen: Option<SocketAddr>,
     /// Addresses allowed to read the API, `/metrics` and the status page.
     /// Default loopback (`127.0.0.0/8`, `::1`).
     pub api_allow: Vec<Cidr>,
@@ -175,6 +178,7 @@ impl Default for Config {
             tls_key: None,
             tls_certs: Vec::new(),
             http_listen: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
+            https_listen: None,
             api_allow: ["127.0.0.0/8", "::1"]
                 .iter()
                 .map(|c| c.parse().expect("loopback block"))

@@ -61,5 +61,6 @@ overrides! {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     http_listen: Option<SocketAddr>,
+    https_listen: Option<SocketAddr>,
     http_static: Option<PathBuf>,
 }

@@ -83,10 +83,13 @@ impl Config {
                 "tls_cert and tls_key go together",
             ));
         }
-        if let Some(addr) = self.tls_listen {
-            if self.tls_cert.is_none() {
+        for (key, listen) in [
+            ("tls_listen", self.tls_listen),
+            ("https_listen", self.https_listen),
+        ] {
+            if let (Some(addr), None) = (listen, &self.tls_cert) {
                 return Err(ConfigError::new(
-                    "tls_listen",
+                    key,
                     format!("\"{addr}\""),
                     "needs tls_cert and tls_key",
                 ));

@@ -57,7 +57,7 @@ use conn::{IoConn, Transport};
 use files::DiskFiles;
 use io::{ReadOutcome, WriteOutcome};
 use recorder::ThreadRecorder;
-use token::{ConnId, HOOKS, HTTP_LISTENER, LISTENER, SIGNALS, TLS_LISTENER};
+use token::{ConnId, HOOKS, HTTPS_LISTENER, HTTP_LISTENER, LISTENER, SIGNALS, TLS_LISTENER};
 
 /// The listener a connection came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +65,13 @@ enum Listener {
     Rtmp,
     Rtmps,
     Http,
+    Https,
+}
+
+impl Listener {
+    fn is_tls(self) -> bool {
+        matches!(self, Listener::Rtmps | Listener::Https)
+    }
 }
 
 /// How long to wait before retrying accept after EMFILE/ENFILE.
@@ -99,6 +106,9 @@ pub struct Server {
     /// The HTTP listener (API, metrics, pages, HTTP-FLV).
     http_listener: Option<TcpListener>,
     http_accept_pending: bool,
+    /// The HTTPS listener (the same answers over TLS).
+    https_listener: Option<TcpListener>,
+    https_accept_pending: bool,
     /// Worker threads for HTTP hooks (when any application has one); they
     /// wake the loop through a `mio::Waker` with results.
     hooks: Option<HookPool>,
@@ -159,6 +169,17 @@ impl Server {
             }
             None => None,
         };
+        let https_listener = match (config.https_listen, &tls_config) {
+            (Some(addr), Some(_)) => {
+                let (at, mut l) = bind("https_listen", addr)?;
+                poll.registry()
+                    .register(&mut l, HTTPS_LISTENER, Interest::READABLE)
+                    .map_err(Error::Poll)?;
+                info!("HTTPS (API, metrics, pages, HTTP-FLV over TLS) accepting at {at}");
+                Some(l)
+            }
+            _ => None,
+        };
         let static_files = config.http_static.clone().map(|dir| DiskFiles::new(&dir));
         let hooks = if config.apps.values().any(|t| !t.hook_urls().is_empty()) {
             let waker = mio::Waker::new(poll.registry(), HOOKS).map_err(Error::Poll)?;
@@ -204,6 +225,8 @@ impl Server {
             tls_accept_pending: false,
             http_listener,
             http_accept_pending: false,
+            https_listener,
+            https_accept_pending: false,
             hooks,
             hook_results: Vec::new(),
             signals,
@@ -248,6 +271,7 @@ impl Server {
                     LISTENER => self.accept_pending = true,
                     TLS_LISTENER => self.tls_accept_pending = true,
                     HTTP_LISTENER => self.http_accept_pending = true,
+                    HTTPS_LISTENER => self.https_accept_pending = true,
                     HOOKS => self.on_hook_results(now),
                     SIGNALS => self.on_signals(now),
                     token => {
@@ -406,6 +430,7 @@ impl Server {
         if self.accept_pending
             || self.tls_accept_pending
             || self.http_accept_pending
+            || self.https_accept_pending
             || self.accept_retry_at.is_some_and(|t| t <= now)
         {
             self.accept_ready(now);
@@ -464,11 +489,17 @@ impl Server {
     fn accept_ready(&mut self, now: u64) {
         let retry = self.accept_retry_at.is_some_and(|t| t <= now);
         self.accept_retry_at = None;
-        for kind in [Listener::Rtmp, Listener::Rtmps, Listener::Http] {
+        for kind in [
+            Listener::Rtmp,
+            Listener::Rtmps,
+            Listener::Http,
+            Listener::Https,
+        ] {
             let pending = match kind {
                 Listener::Rtmp => &mut self.accept_pending,
                 Listener::Rtmps => &mut self.tls_accept_pending,
                 Listener::Http => &mut self.http_accept_pending,
+                Listener::Https => &mut self.https_accept_pending,
             };
             if std::mem::take(pending) || retry {
                 let accepted = self.accept_from(kind, now);
@@ -484,6 +515,7 @@ impl Server {
             Listener::Rtmp => self.listener.as_ref(),
             Listener::Rtmps => self.tls_listener.as_ref(),
             Listener::Http => self.http_listener.as_ref(),
+            Listener::Https => self.https_listener.as_ref(),
         };
         let Some(listener) = listener else {
             return accepted;
@@ -525,8 +557,8 @@ impl Server {
                 drop(socket);
                 continue;
             }
-            let transport = match (&self.tls_config, kind) {
-                (Some(config), Listener::Rtmps) => match TlsStream::new(socket, config.clone()) {
+            let transport = match (&self.tls_config, kind.is_tls()) {
+                (Some(config), true) => match TlsStream::new(socket, config.clone()) {
                     Ok(stream) => Transport::Tls(Box::new(stream)),
                     Err(e) => {
                         warn!("{peer}: cannot start TLS: {e}");
@@ -572,7 +604,7 @@ impl Server {
         }
         entry.insert(IoConn::new(id, peer, transport));
         match kind {
-            Listener::Http => self.endpoint.handle_accept_http(id, peer, now),
+            Listener::Http | Listener::Https => self.endpoint.handle_accept_http(id, peer, now),
             Listener::Rtmp | Listener::Rtmps => self.endpoint.handle_accept(id, peer, now),
         }
     }
@@ -653,6 +685,7 @@ impl Server {
             self.listener.take(),
             self.tls_listener.take(),
             self.http_listener.take(),
+            self.https_listener.take(),
         ]
         .into_iter()
         .flatten()

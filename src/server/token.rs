@@ -20,6 +20,8 @@ pub const HOOKS: Token = Token(usize::MAX - 3);
 
 /// The HTTP listening socket.
 pub const HTTP_LISTENER: Token = Token(usize::MAX - 4);
+/// The HTTPS listening socket.
+pub const HTTPS_LISTENER: Token = Token(usize::MAX - 5);
 
 /// The poll token of a connection: `generation << 32 | index`.
 pub fn token(id: ConnId) -> Token {
@@ -28,7 +30,16 @@ pub fn token(id: ConnId) -> Token {
 
 /// The connection a token names; `None` for reserved tokens.
 pub fn conn_id(token: Token) -> Option<ConnId> {
-    if [LISTENER, SIGNALS, TLS_LISTENER, HOOKS, HTTP_LISTENER].contains(&token) {
+    if [
+        LISTENER,
+        SIGNALS,
+        TLS_LISTENER,
+        HOOKS,
+        HTTP_LISTENER,
+        HTTPS_LISTENER,
+    ]
+    .contains(&token)
+    {
         return None;
     }
     Some(ConnId {
