@@ -17,7 +17,10 @@
 //!   (`player_js_url`, default [`DEFAULT_PLAYER_JS_URL`]); a site without
 //!   internet access points it at a copy under `/static/`. The `<video>` is
 //!   muted and autoplays; a player error is shown and set as the body's
-//!   `data-error` attribute.
+//!   `data-error` attribute (with the HTTP status when the stream request
+//!   was refused: `HTTP 404` while the stream is not live).
+//! * Neither page makes the browser ask for `/favicon.ico` (an empty
+//!   `data:` icon), so a page's only requests are its own.
 
 /// Default `player_js_url`: mpegts.js 1.8.2, pinned, from a public CDN.
 pub const DEFAULT_PLAYER_JS_URL: &str =
@@ -81,6 +84,8 @@ mod tests {
         )));
         assert!(page.contains("data-app=\"live\""));
         assert!(page.contains("muted autoplay"));
+        assert!(page.contains("<link rel=\"icon\" href=\"data:,\">"));
+        assert!(page.contains("\"HttpStatusCodeInvalid\""));
         let page = player_page("a\"b", "c", "/static/mpegts.js?v=\"x");
         assert!(page.contains("data-app=\"a&quot;b\""));
         assert!(page.contains("src=\"/static/mpegts.js?v=&quot;x\""));
@@ -92,5 +97,6 @@ mod tests {
         assert!(STATUS_PAGE.contains("setTimeout(refresh, 2000)"));
         assert!(STATUS_PAGE.contains("\"/play/\""));
         assert!(!STATUS_PAGE.contains("innerHTML"));
+        assert!(STATUS_PAGE.contains("<link rel=\"icon\" href=\"data:,\">"));
     }
 }
