@@ -502,3 +502,41 @@ fn player_page_names_the_stream_and_the_configured_script() {
     assert!(page.contains("<script src=\"/static/mpegts.js\"></script>"));
     assert!(page.contains("data-app=\"live\""));
 }
+
+#[test]
+fn stream_bytes_out_count_only_what_was_sent_while_playing() {
+    let mut sim = Sim::new(Config {
+        http_static: Some("/srv/static".into()),
+        ..test_config()
+    });
+    let big = Bytes::from(vec![b'x'; 50_000]);
+    let files = [("/srv/static/big.js".to_string(), big)];
+    sim.ep
+        .set_static_files(Box::new(MemFiles(files.into_iter().collect())));
+    let mut publisher = live(&mut sim, "cam");
+    // One keep-alive connection: a file first, then the stream.
+    let viewer = sim.accept_http(REMOTE);
+    let file = sim.ep.stats(viewer).unwrap().bytes_out;
+    assert_eq!(file, 0);
+    let answer = request(
+        &mut sim,
+        viewer,
+        &get("/static/big.js"),
+        &mut [&mut publisher],
+    );
+    assert_eq!(answer.body.len(), 50_000);
+    let before = sim.ep.stats(viewer).unwrap().bytes_out;
+    sim.http_send(viewer, &get("/live/cam.flv"), &mut [&mut publisher]);
+    publisher.send(MediaKind::Video, 40, &inter(1));
+    sim.pump(&mut [&mut publisher]);
+    let streamed = sim.http_take(viewer).len() as u64;
+    assert_eq!(sim.ep.stats(viewer).unwrap().bytes_out, before + streamed);
+    let api = sim.accept_http(LOCAL);
+    let v = request(&mut sim, api, &get("/api/v1/streams/live/cam"), &mut []).json();
+    assert_eq!(v["bytes_out"].as_u64(), Some(streamed));
+    // And after it left.
+    sim.ep.close(viewer, CloseReason::PeerClosed);
+    sim.pump(&mut [&mut publisher]);
+    let v = request(&mut sim, api, &get("/api/v1/streams/live/cam"), &mut []).json();
+    assert_eq!(v["bytes_out"].as_u64(), Some(streamed));
+}

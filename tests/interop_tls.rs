@@ -338,3 +338,66 @@ fn five_hundred_unfinished_tls_handshakes_close_at_the_deadline_and_a_healthy_pa
     publisher.send_media(MediaKind::Video, 1000, &avc_frame(true, 99, 800));
     assert_eq!(player.collect_media(1, Duration::from_secs(5)).len(), 1);
 }
+
+#[test]
+fn https_serves_the_api_and_http_flv_with_the_rtmps_certificate() {
+    if !have_tool("ffmpeg") || !have_tool("ffprobe") || !have_tool("curl") {
+        return;
+    }
+    let dir = TempDir::new("https");
+    let (server, _, ca) = pki_server(&dir, &["--https-listen", "127.0.0.1:0"]);
+    const LINE: &str = "HTTPS (API, metrics, pages, HTTP-FLV over TLS) accepting at ";
+    assert!(server.wait_log(Duration::from_secs(5), |l| l.contains(LINE)));
+    let https: SocketAddr = server
+        .log_text()
+        .split(LINE)
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .expect("HTTPS address");
+    let mut publisher = common::ffmpeg_publish(&server.url("live/s"), 20);
+    let api = format!("https://localhost:{}/api/v1/streams/live/s", https.port());
+    // curl verifies the certificate against the test CA, by name.
+    let curl = |url: &str| {
+        Command::new("curl")
+            .args(["-s", "--cacert", ca.to_str().unwrap()])
+            .args([
+                "--resolve",
+                &format!("localhost:{}:127.0.0.1", https.port()),
+            ])
+            .arg(url)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || String::from_utf8_lossy(
+            &curl(&api).stdout
+        )
+        .contains("\"codec\":\"H.264\"")),
+        "no stream over HTTPS:\n{}",
+        server.log_text()
+    );
+    // Plain HTTP on the HTTPS port is refused with a TLS error, not answered.
+    let plain = curl(&format!("http://127.0.0.1:{}/api/v1/streams", https.port()));
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("streams"));
+    let out = dir.path().join("https.flv");
+    let got = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+        .args(["-tls_verify", "1", "-ca_file", ca.to_str().unwrap()])
+        .arg("-i")
+        .arg(format!("https://localhost:{}/live/s.flv", https.port()))
+        .args(["-t", "3", "-c", "copy", "-f", "flv", "-y"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(
+        got.success(),
+        "ffmpeg over HTTPS failed:\n{}",
+        server.log_text()
+    );
+    let streams = common::probe_streams(&out);
+    let video = common::frames_of(&streams, "h264");
+    assert!(video >= 50, "{streams:?}");
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+}

@@ -81,6 +81,10 @@ pub struct Playing {
     pub name: StreamName,
     pub app: Arc<AppSettings>,
     pub stream_id: u32,
+    /// The connection's `bytes_out` when it started playing (what was sent
+    /// before, e.g. an HTTP answer on the same keep-alive connection, is not
+    /// the stream's).
+    pub bytes_out_before: u64,
 }
 
 /// The connect command's fields that hooks send.

@@ -392,6 +392,7 @@ impl Endpoint {
             stream_id: 1,
             name: p.name,
             app: p.settings,
+            bytes_out_before: conn.stats.bytes_out,
         });
         if let Protocol::Http(http) = &mut conn.proto {
             http.phase = HttpPhase::Streaming;

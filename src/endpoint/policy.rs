@@ -384,6 +384,7 @@ impl Endpoint {
             stream_id,
             name: p.name,
             app: p.settings,
+            bytes_out_before: conn.stats.bytes_out,
         });
         conn.out.media_mut(&queue_config);
         self.with_session(id, now, |s, out| s.accept_play(stream_id, &name, out));
@@ -545,7 +546,7 @@ impl Endpoint {
             Role::Player(p) => {
                 info!("{id} {peer} play stop {}", p.key);
                 self.streams.remove_viewer(&p.key, id);
-                self.viewer_left(&p.key, id);
+                self.viewer_left(&p.key, id, p.bytes_out_before);
                 if let Some(url) = p.app.on_play_done.clone() {
                     let call = HookCall::PlayDone {
                         name: p.name.name.clone(),

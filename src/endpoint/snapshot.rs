@@ -97,9 +97,10 @@ impl Endpoint {
     }
 
     /// A viewer of `key` stops: keep what it was sent in the stream's totals.
-    pub(super) fn viewer_left(&mut self, key: &str, id: ConnId) {
+    pub(super) fn viewer_left(&mut self, key: &str, id: ConnId, before: u64) {
         let Some(conn) = self.get(id) else { return };
-        let (bytes, dropped) = (conn.stats.bytes_out, conn.out.dropped_frames());
+        let bytes = conn.stats.bytes_out.saturating_sub(before);
+        let dropped = conn.out.dropped_frames();
         let evicted = matches!(
             conn.life,
             super::Lifecycle::Closing(crate::error::CloseReason::SlowSubscriber)
@@ -126,7 +127,11 @@ impl Endpoint {
             .iter()
             .filter_map(|&v| self.get(v))
         {
-            bytes += conn.stats.bytes_out;
+            let before = match &conn.role {
+                Role::Player(p) => p.bytes_out_before,
+                _ => 0,
+            };
+            bytes += conn.stats.bytes_out.saturating_sub(before);
             dropped += conn.out.dropped_frames();
             match conn.proto {
                 Protocol::Http(_) => viewers.http_flv += 1,
