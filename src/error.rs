@@ -121,6 +121,10 @@ pub enum CloseReason {
     ControlOverflow,
     /// The HTTP-FLV stream's publisher left.
     StreamEnded,
+    /// A pull upstream failed or its stream ended (the reason is logged).
+    RelayEnded,
+    /// A pull upstream had no viewers for `pull_idle_ms`.
+    RelayIdle,
     /// Closed by `DELETE /api/v1/clients/{id}`.
     Kicked,
     /// An HTTP request answered with an error status, then closed.
@@ -149,6 +153,8 @@ impl fmt::Display for CloseReason {
                 f.write_str("control output not read (control budget exceeded)")
             }
             CloseReason::StreamEnded => f.write_str("stream ended"),
+            CloseReason::RelayEnded => f.write_str("upstream ended"),
+            CloseReason::RelayIdle => f.write_str("upstream idle (no viewers)"),
             CloseReason::Kicked => f.write_str("closed by an API request"),
             CloseReason::HttpRefused(status) => write!(f, "HTTP request refused with {status}"),
             CloseReason::HttpDone => f.write_str("HTTP response written"),

@@ -4,9 +4,9 @@
 //! unless `RTMP_REQUIRE_INTEROP` is set, in which case it fails. Every
 //! process started here is killed by its PID; every wait is bounded.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,7 +16,6 @@ use rtmp_edge::proto::client::ClientEvent;
 use rtmp_edge::proto::flv::{self, FlvTag, VideoPacket, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
 use rtmp_edge::proto::session::MediaKind;
 
-const MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
 const STEP: Duration = Duration::from_secs(5);
 
 fn skip_or_panic(reason: &str) {
@@ -28,17 +27,13 @@ fn skip_or_panic(reason: &str) {
 
 #[path = "common/captures.rs"]
 mod captures;
+#[path = "common/nginx.rs"]
+mod nginx;
+use nginx::Nginx;
 
 /// The ffmpeg source capture (`None`: skipped, see `common/captures.rs`).
 fn source_flv() -> Option<PathBuf> {
     captures::find_capture("ffmpeg_publish.source.flv")
-}
-
-/// A private nginx-rtmp on a free loopback port; killed by PID on drop.
-struct Nginx {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
 }
 
 /// Answers nginx's `on_play` HTTP callback, so a test learns the moment nginx
@@ -99,79 +94,6 @@ impl PlayHook {
         assert!(req.starts_with(b"POST /play"), "on_play request: {req:?}");
         conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             .expect("answer on_play");
-    }
-}
-
-impl Nginx {
-    fn start(tag: &str) -> Option<Nginx> {
-        Nginx::start_with(tag, "")
-    }
-
-    /// Like `start`, with `app_extra` added to the `live` application.
-    fn start_with(tag: &str, app_extra: &str) -> Option<Nginx> {
-        if Command::new("nginx").arg("-v").output().is_err() {
-            skip_or_panic("nginx is not installed");
-            return None;
-        }
-        if !Path::new(MODULE).exists() {
-            skip_or_panic("the nginx RTMP module is not installed");
-            return None;
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let dir = std::env::temp_dir().join(format!(
-            "rtmp-client-test-{}-{tag}-{port}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let conf = dir.join("nginx.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "load_module {MODULE}; daemon off; master_process off; error_log stderr warn; \
-                 pid {}/nginx.pid; events {{ worker_connections 256; }} \
-                 rtmp {{ server {{ listen 127.0.0.1:{port}; chunk_size 4096; \
-                 application live {{ live on; publish_notify on; {app_extra} }} }} }}\n",
-                dir.display()
-            ),
-        )
-        .expect("write conf");
-        let child = Command::new("nginx")
-            .arg("-e")
-            .arg("stderr")
-            .arg("-c")
-            .arg(&conf)
-            .arg("-p")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn nginx");
-        let mut n = Nginx { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(st)) = n.child.try_wait() {
-                panic!("nginx exited early: {st}");
-            }
-            assert!(Instant::now() < deadline, "nginx did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(n)
-    }
-
-    fn url(&self, name: &str) -> String {
-        format!("rtmp://127.0.0.1:{}/live/{name}", self.port)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

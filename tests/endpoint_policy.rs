@@ -876,3 +876,51 @@ fn on_connect_decides_the_connect_and_can_rename_the_app() {
         "the renamed app's stream did not arrive"
     );
 }
+
+#[test]
+fn pulled_key_gets_one_upstream_and_waiting_players_get_stream_not_found_in_time() {
+    let text = "[apps.live]\npull = [\"rtmp://192.0.2.1:1935/live\", \"rtmp://origin.example/live\"]\npull_wait_ms = 3000\n";
+    let config = Config::from_toml(text, "t.toml", &Overrides::default()).unwrap();
+    let mut sim = Sim::new(Config {
+        stats_interval_ms: 3_600_000,
+        ..config
+    });
+    let mut a = sim.started(ClientMode::Play, "cam?key=1");
+    let mut b = sim.started(ClientMode::Play, "cam");
+    let job = sim.ep.poll_connect().expect("one upstream for the key");
+    assert_eq!((job.host.as_str(), job.port), ("192.0.2.1", 1935));
+    assert_eq!(sim.ep.poll_connect(), None, "the second player shares it");
+    // The first origin cannot be reached: the next one is tried after the backoff.
+    sim.ep.handle_connect_failed(job.ticket, "refused", sim.now);
+    sim.advance(400, &mut [&mut a, &mut b]);
+    assert_eq!(sim.ep.poll_connect(), None, "not before the backoff");
+    sim.advance(200, &mut [&mut a, &mut b]);
+    let job = sim.ep.poll_connect().expect("retry");
+    assert_eq!(job.host, "origin.example");
+    sim.advance(2_300, &mut [&mut a, &mut b]);
+    assert!(
+        sim.is_open(&a) && sim.is_open(&b),
+        "closed before pull_wait_ms"
+    );
+    sim.advance(200, &mut [&mut a, &mut b]);
+    for p in [&a, &b] {
+        assert!(p
+            .status_codes()
+            .iter()
+            .any(|c| c == "NetStream.Play.StreamNotFound"));
+        assert_eq!(
+            sim.closed_with(p),
+            Some(&CloseReason::Refused("stream not found"))
+        );
+    }
+    // With no viewer left for pull_idle_ms (10 s) the pull is given up: a
+    // connection that completes after that is refused.
+    let id = ConnId {
+        index: 99,
+        generation: 99,
+    };
+    sim.advance(10_100, &mut []);
+    assert!(!sim
+        .ep
+        .handle_connected(job.ticket, id, "192.0.2.2:1935".parse().unwrap(), sim.now));
+}

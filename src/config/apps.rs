@@ -15,6 +15,11 @@ use super::{Cidr, Config};
 /// The name of the table that applies to every application without its own.
 pub const ANY_APP: &str = "*";
 
+/// Default `pull_wait_ms`.
+pub const DEFAULT_PULL_WAIT_MS: u64 = 10_000;
+/// Default `pull_idle_ms`.
+pub const DEFAULT_PULL_IDLE_MS: u64 = 10_000;
+
 /// Default `hook_timeout_ms`.
 pub const DEFAULT_HOOK_TIMEOUT_MS: u64 = 5_000;
 
@@ -91,6 +96,13 @@ app_settings! {
     hook_timeout_ms: u64,
     /// Accept when a deciding hook fails or times out (default: refuse).
     hook_fail_open: bool,
+    /// Origins to pull a stream from when it is played here and has no local
+    /// publisher (`rtmp://host[:port]/app`, tried in order).
+    pull: Vec<String>,
+    /// How long players wait for a pulled stream before StreamNotFound (ms).
+    pull_wait_ms: u64,
+    /// How long a pulled stream stays connected after its last viewer left (ms).
+    pull_idle_ms: u64,
 }
 
 impl AppSettings {
@@ -113,6 +125,9 @@ impl AppSettings {
             on_record_done: None,
             hook_timeout_ms: DEFAULT_HOOK_TIMEOUT_MS,
             hook_fail_open: false,
+            pull: Vec::new(),
+            pull_wait_ms: DEFAULT_PULL_WAIT_MS,
+            pull_idle_ms: DEFAULT_PULL_IDLE_MS,
         }
     }
 }

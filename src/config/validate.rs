@@ -32,6 +32,7 @@ impl Config {
         }
         self.check_tls()?;
         self.check_hooks()?;
+        self.check_pulls()?;
         let min_budget = self.gop_max_bytes + self.gop_max_bytes / 4 + GOP_BUDGET_SLACK;
         if self.any_gop_cache() && self.subscriber_budget_bytes < min_budget {
             self.subscriber_budget_bytes = min_budget;
@@ -62,6 +63,59 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Pull origins must be `rtmp://host[:port]/app` URLs that are not this
+    /// server's own listener (a loop).
+    fn check_pulls(&self) -> Result<(), ConfigError> {
+        for (app, table) in &self.apps {
+            for url in table.pull.iter().flatten() {
+                let key = format!("apps.{app}.pull");
+                let bad = |why: String| ConfigError::new(&key, format!("{url:?}"), why);
+                let parsed =
+                    crate::client::RtmpUrl::parse(&format!("{}/x", url.trim_end_matches('/')))
+                        .map_err(|e| bad(e.to_string()))?;
+                if parsed.tls.is_some() {
+                    return Err(bad("rtmps:// origins are not supported yet".into()));
+                }
+                if self.is_own_listener(&parsed.host, parsed.port) {
+                    return Err(bad(format!(
+                        "pulls from this server's own listener {} (a loop)",
+                        self.listen
+                    )));
+                }
+            }
+            for (name, value) in [
+                ("pull_wait_ms", table.pull_wait_ms),
+                ("pull_idle_ms", table.pull_idle_ms),
+            ] {
+                if let Some(ms) = value {
+                    if !(1..=MAX_MS).contains(&ms) {
+                        return Err(ConfigError::new(
+                            &format!("apps.{app}.{name}"),
+                            ms,
+                            format!("must be between 1 and {MAX_MS}"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `host:port` names this server's RTMP listener: the same port on a
+    /// loopback, wildcard or the listen address (another port is fine).
+    fn is_own_listener(&self, host: &str, port: u16) -> bool {
+        if port != self.listen.port() {
+            return false;
+        }
+        if host.eq_ignore_ascii_case("localhost") {
+            return true;
+        }
+        match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => ip.is_loopback() || ip.is_unspecified() || ip == self.listen.ip(),
+            Err(_) => false,
+        }
     }
 
     /// RTMPS needs a default certificate and key; each needs the other.

@@ -26,6 +26,8 @@ pub enum Protocol {
     Handshake(Box<ServerHandshake>),
     Rtmp(Box<ServerSession>),
     Http(HttpConn),
+    /// An outgoing relay connection (pull), ours as the client.
+    Relay(Box<super::relay::RelayClient>),
 }
 
 /// Where an HTTP connection is between requests.
@@ -148,6 +150,8 @@ pub struct Conn {
     /// What `connect` said, for hooks.
     pub connect: Option<Box<ConnectInfo>>,
     pub stats: ConnStats,
+    /// A player of a pulled stream waits until this time for it.
+    pub wait_deadline: Option<u64>,
 }
 
 impl Conn {
@@ -172,11 +176,17 @@ impl Conn {
             connect_query: None,
             connect: None,
             stats: ConnStats::default(),
+            wait_deadline: None,
         }
     }
 
     pub fn is_open(&self) -> bool {
         !matches!(self.life, Lifecycle::Closing(_))
+    }
+
+    /// An outgoing relay connection.
+    pub fn is_relay(&self) -> bool {
+        matches!(self.proto, Protocol::Relay(_))
     }
 
     /// A connection from the HTTP listener.

@@ -40,6 +40,7 @@ mod id;
 mod outbox;
 mod policy;
 mod recorder;
+mod relay;
 mod snapshot;
 mod timers;
 
@@ -62,6 +63,7 @@ pub use http::{StaticFiles, REJECT_REASONS};
 pub use id::ConnId;
 pub use outbox::{Outbox, Pushed, CONTROL_BUDGET};
 pub use recorder::Recorder;
+pub use relay::{ConnectJob, RelayClient};
 pub use timers::WarnLimiter;
 
 use conn::{Conn, Protocol};
@@ -131,6 +133,11 @@ pub struct Endpoint {
     counters: snapshot::Counters,
     /// Per live stream: what the API shows beyond the stream table.
     stream_info: std::collections::HashMap<std::rc::Rc<str>, snapshot::StreamInfo>,
+    /// Pulled keys and their upstreams.
+    pulls: std::collections::HashMap<std::rc::Rc<str>, relay::Pull>,
+    /// Connections for the driver to open, and what each is for.
+    connect_jobs: std::collections::VecDeque<ConnectJob>,
+    pending_connects: std::collections::HashMap<u64, std::rc::Rc<str>>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -183,6 +190,9 @@ impl Endpoint {
             static_files: None,
             counters: Default::default(),
             stream_info: Default::default(),
+            pulls: Default::default(),
+            connect_jobs: Default::default(),
+            pending_connects: Default::default(),
         }
     }
 
@@ -233,20 +243,25 @@ impl Endpoint {
         self.accept(Conn::new(id, peer, now), now);
     }
 
-    /// Enter a new connection in the table and apply the per-address limits.
-    fn accept(&mut self, conn: Conn, now: u64) {
-        let (id, peer) = (conn.id, conn.peer);
-        let index = id.index as usize;
+    /// Enter a connection in the table.
+    fn insert(&mut self, conn: Conn) {
+        let index = conn.id.index as usize;
         if self.conns.len() <= index {
             self.conns.resize_with(index + 1, || None);
         }
-        debug_assert!(self.conns[index].is_none(), "{id}: slot in use");
+        debug_assert!(self.conns[index].is_none(), "{}: slot in use", conn.id);
+        self.conns[index] = Some(conn);
+        self.open += 1;
+    }
+
+    /// Enter an accepted connection and apply the per-address limits.
+    fn accept(&mut self, conn: Conn, now: u64) {
+        let (id, peer) = (conn.id, conn.peer);
         match conn.proto {
             Protocol::Http(_) => info!("{id} {peer} accepted (HTTP)"),
             _ => info!("{id} {peer} accepted"),
         }
-        self.conns[index] = Some(conn);
-        self.open += 1;
+        self.insert(conn);
         self.counters.accepted += 1;
         let (max_conns, max_handshakes) = (
             self.config.max_connections_per_ip,
@@ -290,8 +305,10 @@ impl Endpoint {
     }
 
     fn process_limited(&mut self, id: ConnId, now: u64, limit: usize) -> Input {
-        if self.get(id).is_some_and(|c| c.is_http()) {
-            return self.process_http(id, now);
+        match self.get(id).map(|c| &c.proto) {
+            Some(Protocol::Http(_)) => return self.process_http(id, now),
+            Some(Protocol::Relay(_)) => return self.process_relay(id, now),
+            _ => {}
         }
         let mut events = std::mem::take(&mut self.events);
         let mut out = std::mem::take(&mut self.scratch_out);
@@ -511,11 +528,24 @@ impl Endpoint {
     /// role and logging its `closed:` line; with the reason it closed.
     pub fn poll_close(&mut self, now: u64) -> Option<(ConnId, CloseReason)> {
         let id = self.closing.pop()?;
+        let mut relay_key = None;
         if let Some(conn) = self.get(id) {
-            let started = !matches!(conn.role, Role::New);
-            self.per_ip.closed(conn.peer.ip(), started);
+            match &conn.proto {
+                Protocol::Relay(r) => relay_key = Some(r.key.clone()),
+                _ => {
+                    let started = !matches!(conn.role, Role::New);
+                    self.per_ip.closed(conn.peer.ip(), started);
+                }
+            }
         }
         self.end_role(id, now);
+        let reason_now = match self.get(id).map(|c| &c.life) {
+            Some(Lifecycle::Closing(r)) => Some(r.clone()),
+            _ => None,
+        };
+        if let Some(key) = relay_key {
+            self.relay_closed(&key, id, reason_now.as_ref(), now);
+        }
         let conn = self.conns.get_mut(id.index as usize)?.take()?;
         self.open -= 1;
         let reason = match conn.life {

@@ -231,7 +231,7 @@ impl Endpoint {
     /// The connection leaves `Role::New` (the per-address handshake count).
     pub(super) fn role_started(&mut self, id: ConnId) {
         if let Some(conn) = self.get(id) {
-            if matches!(conn.role, Role::New | Role::Waiting) {
+            if matches!(conn.role, Role::New | Role::Waiting) && !conn.is_relay() {
                 let ip = conn.peer.ip();
                 self.per_ip.started(ip);
             }
@@ -389,7 +389,18 @@ impl Endpoint {
         conn.out.media_mut(&queue_config);
         self.with_session(id, now, |s, out| s.accept_play(stream_id, &name, out));
         let Some(frames) = self.streams.add_viewer(&key, id) else {
-            info!("{id} {peer} play start {key} (waiting for a publisher)");
+            let (app, name, settings) = match &self.get(id).map(|c| &c.role) {
+                Some(Role::Player(pl)) => (p.app.clone(), pl.name.clone(), pl.app.clone()),
+                _ => return,
+            };
+            if self.want_pull(&key, &app, &name, &settings, now) {
+                info!("{id} {peer} play start {key} (waiting for the origin)");
+                if let Some(conn) = self.lookup(id) {
+                    conn.wait_deadline = Some(now + settings.pull_wait_ms);
+                }
+            } else {
+                info!("{id} {peer} play start {key} (waiting for a publisher)");
+            }
             return;
         };
         info!(
@@ -421,7 +432,7 @@ impl Endpoint {
     }
 
     /// Relay a publisher's media (`type_id` Some) or metadata (None).
-    fn on_media(
+    pub(super) fn on_media(
         &mut self,
         id: ConnId,
         stream_id: u32,

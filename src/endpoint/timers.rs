@@ -124,6 +124,9 @@ impl Endpoint {
                     Some(Phase::Commands)
                 }
                 (Protocol::Http(http), _) => Endpoint::http_deadline(http, now),
+                (Protocol::Relay(_), Role::New) if age > cfg.command_timeout_ms => {
+                    Some(Phase::Commands)
+                }
                 (_, Role::Publisher(p))
                     if now.saturating_sub(p.last_media_ms) > cfg.publisher_timeout_ms =>
                 {
@@ -160,6 +163,7 @@ impl Endpoint {
             self.close(id, reason);
         }
         self.expire_hooks(now);
+        self.sweep_pulls(now);
         for id in pings {
             self.with_session(id, now, |s, out| s.send_ping(now as u32, out));
         }

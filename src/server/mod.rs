@@ -26,6 +26,7 @@
 //! endpoint's subscriber lists, which outlive batches.
 
 pub mod conn;
+mod connect;
 mod files;
 pub mod io;
 mod recorder;
@@ -54,10 +55,13 @@ use crate::record::{RecorderConfig, RecorderHandle};
 use crate::tls::{self, TlsStream};
 
 use conn::{IoConn, Transport};
+use connect::Resolver;
 use files::DiskFiles;
 use io::{ReadOutcome, WriteOutcome};
 use recorder::ThreadRecorder;
-use token::{ConnId, HOOKS, HTTPS_LISTENER, HTTP_LISTENER, LISTENER, SIGNALS, TLS_LISTENER};
+use token::{
+    ConnId, HOOKS, HTTPS_LISTENER, HTTP_LISTENER, LISTENER, RESOLVER, SIGNALS, TLS_LISTENER,
+};
 
 /// The listener a connection came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +117,8 @@ pub struct Server {
     /// wake the loop through a `mio::Waker` with results.
     hooks: Option<HookPool>,
     hook_results: Vec<HookResult>,
+    /// Name lookups for relay connections (when any application pulls).
+    resolver: Option<Resolver>,
     signals: Signals,
     conns: Slab<IoConn>,
     next_generation: u32,
@@ -138,7 +144,7 @@ impl Server {
         raise_nofile_limit(config.max_connections);
         let poll = Poll::new().map_err(Error::Poll)?;
         let bind = |key: &'static str, addr: SocketAddr| {
-            TcpListener::bind(addr)
+            listen(addr)
                 .and_then(|l| Ok((l.local_addr()?, l)))
                 .map_err(|e| Error::Bind(key, addr, e))
         };
@@ -191,6 +197,16 @@ impl Server {
         } else {
             None
         };
+        let resolver = if config
+            .apps
+            .values()
+            .any(|t| t.pull.as_ref().is_some_and(|p| !p.is_empty()))
+        {
+            let waker = mio::Waker::new(poll.registry(), RESOLVER).map_err(Error::Poll)?;
+            Some(Resolver::new(Arc::new(waker)).map_err(Error::Poll)?)
+        } else {
+            None
+        };
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(Error::Signals)?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
@@ -229,6 +245,7 @@ impl Server {
             https_accept_pending: false,
             hooks,
             hook_results: Vec::new(),
+            resolver,
             signals,
             conns: Slab::with_capacity(1024),
             next_generation: 1,
@@ -273,6 +290,7 @@ impl Server {
                     HTTP_LISTENER => self.http_accept_pending = true,
                     HTTPS_LISTENER => self.https_accept_pending = true,
                     HOOKS => self.on_hook_results(now),
+                    RESOLVER => self.on_resolved(now),
                     SIGNALS => self.on_signals(now),
                     token => {
                         if let Some(id) = token::conn_id(token) {
@@ -420,6 +438,7 @@ impl Server {
         }
         self.endpoint.handle_timeout(now);
         self.submit_hooks(now);
+        self.start_connects(now);
         self.flush(now);
         // Closing a publisher tells its viewers; a drained refusal closes.
         for _ in 0..2 {
@@ -644,6 +663,79 @@ impl Server {
         }
     }
 
+    /// Open the connections the endpoint asks for: addresses at once, names
+    /// through the resolver thread.
+    fn start_connects(&mut self, now: u64) {
+        while let Some(job) = self.endpoint.poll_connect() {
+            let host = job.host.trim_start_matches('[').trim_end_matches(']');
+            match host.parse::<std::net::IpAddr>() {
+                Ok(ip) => self.connect_to(job.ticket, SocketAddr::new(ip, job.port), now),
+                Err(_) => match self.resolver.as_ref() {
+                    Some(r) => r.submit(job.ticket, job.host, job.port),
+                    None => self
+                        .endpoint
+                        .handle_connect_failed(job.ticket, "no resolver", now),
+                },
+            }
+        }
+    }
+
+    /// The resolver woke the loop: connect what it found.
+    fn on_resolved(&mut self, now: u64) {
+        let mut found = Vec::new();
+        if let Some(r) = self.resolver.as_ref() {
+            r.try_results(&mut found);
+        }
+        for (ticket, result) in found {
+            match result {
+                Ok(addr) => self.connect_to(ticket, addr, now),
+                Err(e) => self.endpoint.handle_connect_failed(ticket, &e, now),
+            }
+        }
+    }
+
+    /// A non-blocking connect to `addr` for the endpoint's `ticket`.
+    fn connect_to(&mut self, ticket: u64, addr: SocketAddr, now: u64) {
+        let own = addr.port() == self.local_addr.port()
+            && (addr.ip().is_loopback()
+                || addr.ip().is_unspecified()
+                || addr.ip() == self.local_addr.ip());
+        if own {
+            let why = format!("{addr} is this server's own listener (a loop)");
+            self.endpoint.handle_connect_failed(ticket, &why, now);
+            return;
+        }
+        let socket = match TcpStream::connect(addr) {
+            Ok(s) => s,
+            Err(e) => {
+                self.endpoint
+                    .handle_connect_failed(ticket, &e.to_string(), now);
+                return;
+            }
+        };
+        if let Err(e) = socket.set_nodelay(true) {
+            debug!("{addr}: set_nodelay: {e}");
+        }
+        let generation = self.next_generation;
+        self.next_generation = self.next_generation.wrapping_add(1).max(1);
+        let entry = self.conns.vacant_entry();
+        let id = ConnId {
+            index: entry.key() as u32,
+            generation,
+        };
+        let mut transport = Transport::Tcp(socket);
+        if let Err(e) = transport.register(self.poll.registry(), token::token(id)) {
+            self.endpoint
+                .handle_connect_failed(ticket, &e.to_string(), now);
+            return;
+        }
+        entry.insert(IoConn::new(id, addr, transport));
+        if !self.endpoint.handle_connected(ticket, id, addr, now) {
+            let mut conn = self.conns.remove(id.index as usize);
+            let _ = conn.transport.deregister(self.poll.registry());
+        }
+    }
+
     /// The waker fired: apply every hook result that came back.
     fn on_hook_results(&mut self, now: u64) {
         let Some(pool) = self.hooks.as_mut() else {
@@ -713,6 +805,21 @@ fn close_reason(transport: &Transport, kind: stdio::ErrorKind) -> CloseReason {
         Some(e) => CloseReason::Tls(e.to_string()),
         None => CloseReason::Io(kind),
     }
+}
+
+/// Pending connections a listener holds before the kernel drops SYNs
+/// (mio's own bind uses 128, too few for a connection flood).
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// A non-blocking listener on `addr` with [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> stdio::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(TcpListener::from_std(socket.into()))
 }
 
 /// Raise the soft open-files limit toward what `max_connections` needs.

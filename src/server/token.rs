@@ -22,6 +22,8 @@ pub const HOOKS: Token = Token(usize::MAX - 3);
 pub const HTTP_LISTENER: Token = Token(usize::MAX - 4);
 /// The HTTPS listening socket.
 pub const HTTPS_LISTENER: Token = Token(usize::MAX - 5);
+/// The resolver thread's waker.
+pub const RESOLVER: Token = Token(usize::MAX - 6);
 
 /// The poll token of a connection: `generation << 32 | index`.
 pub fn token(id: ConnId) -> Token {
@@ -37,6 +39,7 @@ pub fn conn_id(token: Token) -> Option<ConnId> {
         HOOKS,
         HTTP_LISTENER,
         HTTPS_LISTENER,
+        RESOLVER,
     ]
     .contains(&token)
     {

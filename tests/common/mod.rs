@@ -5,6 +5,7 @@
 pub mod captures;
 pub mod hook_server;
 pub mod hostile;
+pub mod nginx;
 pub mod pki;
 pub mod rtmp;
 pub mod sim;

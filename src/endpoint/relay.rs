@@ -1,0 +1,467 @@
+//! Pull on demand: a play of a key that has no local publisher, on an
+//! application with `pull` origins, opens one upstream connection from the
+//! same loop and feeds what it receives into the stream as a local publisher
+//! would (caches, GOP, recording, HTTP-FLV).
+//!
+//! * One upstream per key, however many players ask. The endpoint makes a
+//!   [`ConnectJob`] ([`Endpoint::poll_connect`]); the driver resolves the
+//!   host off the loop, connects without blocking and reports
+//!   [`Endpoint::handle_connected`] or [`Endpoint::handle_connect_failed`].
+//! * The upstream runs the client handshake and a playing client session
+//!   (`proto::client`); its first media message makes it the key's
+//!   publisher. Players wait up to `pull_wait_ms` for that, then get
+//!   `NetStream.Play.StreamNotFound` and are closed.
+//! * An upstream that fails or ends while viewers remain is reconnected
+//!   with backoff (0.5 s doubling to 5 s, the next origin each time; reset
+//!   after 30 s connected); viewers stay and their timestamps continue.
+//! * With no viewer left for `pull_idle_ms`, the upstream is closed.
+
+use core::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use log::{debug, info, warn};
+
+use crate::client::RtmpUrl;
+use crate::config::AppSettings;
+use crate::error::CloseReason;
+use crate::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession};
+use crate::proto::command::StreamName;
+use crate::proto::handshake::{ClientHandshake, Progress};
+use crate::proto::message::{TYPE_AUDIO, TYPE_VIDEO};
+use crate::proto::session::MediaKind;
+use crate::proto::status::CODE_PLAY_STREAM_NOT_FOUND;
+
+use super::conn::{Conn, Lifecycle, Protocol, Role};
+use super::hooks::{Pending, Request};
+use super::{ConnId, Endpoint, Input};
+
+/// First reconnect delay; doubles up to [`BACKOFF_MAX_MS`].
+pub const BACKOFF_MIN_MS: u64 = 500;
+pub const BACKOFF_MAX_MS: u64 = 5_000;
+/// Connected this long, the backoff starts again from its minimum.
+pub const BACKOFF_RESET_MS: u64 = 30_000;
+
+/// A connection the driver should open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectJob {
+    pub ticket: u64,
+    pub host: String,
+    pub port: u16,
+}
+
+/// An outgoing relay connection's protocol state.
+#[derive(Debug)]
+pub struct RelayClient {
+    pub key: Rc<str>,
+    pub url: String,
+    pub handshake: Option<Box<ClientHandshake>>,
+    pub session: Box<ClientSession>,
+    /// The origin's stream ended or refused: do not count it as live.
+    pub ended: bool,
+}
+
+/// One pulled key.
+#[derive(Debug)]
+pub(super) struct Pull {
+    app: String,
+    /// The stream name with the first player's query.
+    name: String,
+    settings: Arc<AppSettings>,
+    /// Index into `settings.pull` of the origin tried last.
+    origin: usize,
+    conn: Option<ConnId>,
+    ticket: Option<u64>,
+    backoff_ms: u64,
+    retry_at: Option<u64>,
+    idle_since: Option<u64>,
+    connected_ms: Option<u64>,
+    pub reconnects: u64,
+}
+
+impl Endpoint {
+    /// The next connection the driver should open.
+    pub fn poll_connect(&mut self) -> Option<ConnectJob> {
+        self.connect_jobs.pop_front()
+    }
+
+    /// A play of `key` found no publisher: start pulling it if its
+    /// application has origins. Returns whether the key is (being) pulled.
+    pub(super) fn want_pull(
+        &mut self,
+        key: &Rc<str>,
+        app: &str,
+        name: &StreamName,
+        settings: &Arc<AppSettings>,
+        now: u64,
+    ) -> bool {
+        if settings.pull.is_empty() {
+            return false;
+        }
+        if let Some(pull) = self.pulls.get_mut(key) {
+            pull.idle_since = None;
+            return true;
+        }
+        let full_name = match &name.query {
+            Some(q) => format!("{}?{q}", name.name),
+            None => name.name.clone(),
+        };
+        let pull = Pull {
+            app: app.to_string(),
+            name: full_name,
+            settings: settings.clone(),
+            origin: 0,
+            conn: None,
+            ticket: None,
+            backoff_ms: BACKOFF_MIN_MS,
+            retry_at: None,
+            idle_since: None,
+            connected_ms: None,
+            reconnects: 0,
+        };
+        self.pulls.insert(key.clone(), pull);
+        self.pull_connect(key, now);
+        true
+    }
+
+    fn pull_url(pull: &Pull) -> Option<(String, RtmpUrl)> {
+        let base = pull.settings.pull.get(pull.origin)?;
+        let url = format!("{}/{}", base.trim_end_matches('/'), pull.name);
+        let parsed = RtmpUrl::parse(&url).ok()?;
+        Some((url, parsed))
+    }
+
+    /// Ask the driver for a connection to the current origin of `key`.
+    fn pull_connect(&mut self, key: &Rc<str>, now: u64) {
+        self.hook_tickets += 1;
+        let ticket = self.hook_tickets;
+        let Some(pull) = self.pulls.get_mut(key) else {
+            return;
+        };
+        pull.retry_at = None;
+        let Some((url, parsed)) = Self::pull_url(pull) else {
+            warn!("pull {key}: origin {} is not a usable URL", pull.origin);
+            return;
+        };
+        info!("pull {key}: connecting to {}", super::redact_query(&url));
+        pull.ticket = Some(ticket);
+        let _ = now;
+        self.pending_connects.insert(ticket, key.clone());
+        self.connect_jobs.push_back(ConnectJob {
+            ticket,
+            host: parsed.host,
+            port: parsed.port,
+        });
+    }
+
+    /// The driver connected ticket `ticket` as `id` (to `peer`). Returns
+    /// false when nobody wants it any more (the driver drops the socket).
+    pub fn handle_connected(
+        &mut self,
+        ticket: u64,
+        id: ConnId,
+        peer: SocketAddr,
+        now: u64,
+    ) -> bool {
+        let Some(key) = self.pending_connects.remove(&ticket) else {
+            return false;
+        };
+        let Some(pull) = self.pulls.get_mut(&key) else {
+            return false;
+        };
+        if pull.ticket != Some(ticket) {
+            return false;
+        }
+        pull.ticket = None;
+        pull.conn = Some(id);
+        let Some((url, parsed)) = Self::pull_url(pull) else {
+            return false;
+        };
+        let mut config = ClientConfig::new(
+            &parsed.app,
+            &parsed.tc_url(),
+            &parsed.stream,
+            ClientMode::Play,
+        );
+        config.out_chunk_size = self.config.chunk_size;
+        let mut handshake = Box::new(ClientHandshake::new(now as u32));
+        let mut out = BytesMut::new();
+        handshake.start(&mut out, &mut self.rng);
+        let client = RelayClient {
+            key: key.clone(),
+            url: url.clone(),
+            handshake: Some(handshake),
+            session: Box::new(ClientSession::new(config)),
+            ended: false,
+        };
+        self.insert(Conn::with_protocol(
+            id,
+            peer,
+            Protocol::Relay(Box::new(client)),
+            now,
+        ));
+        info!(
+            "{id} {peer} pull {key}: upstream connection opened to {}",
+            super::redact_query(&url)
+        );
+        let mut out = out;
+        self.push_control(id, &mut out, now);
+        true
+    }
+
+    /// The driver could not resolve or connect ticket `ticket`.
+    pub fn handle_connect_failed(&mut self, ticket: u64, why: &str, now: u64) {
+        let Some(key) = self.pending_connects.remove(&ticket) else {
+            return;
+        };
+        if let Some(pull) = self.pulls.get(&key) {
+            if pull.ticket == Some(ticket) {
+                let url = Self::pull_url(pull).map(|(u, _)| u).unwrap_or_default();
+                warn!(
+                    "pull {key}: cannot connect to {}: {why}",
+                    super::redact_query(&url)
+                );
+            }
+        }
+        self.pull_retry(&key, now);
+    }
+
+    /// The upstream of `key` is gone: retry later while viewers remain.
+    fn pull_retry(&mut self, key: &Rc<str>, now: u64) {
+        let viewers = !self.streams.viewers(key).is_empty();
+        let Some(pull) = self.pulls.get_mut(key) else {
+            return;
+        };
+        pull.conn = None;
+        pull.ticket = None;
+        if !viewers {
+            info!("pull {key}: stopped (no viewers)");
+            self.pulls.remove(key);
+            return;
+        }
+        if pull
+            .connected_ms
+            .is_some_and(|t| now.saturating_sub(t) >= BACKOFF_RESET_MS)
+        {
+            pull.backoff_ms = BACKOFF_MIN_MS;
+        }
+        pull.connected_ms = None;
+        pull.origin = (pull.origin + 1) % pull.settings.pull.len().max(1);
+        pull.retry_at = Some(now + pull.backoff_ms);
+        pull.reconnects += 1;
+        debug!("pull {key}: retry in {} ms", pull.backoff_ms);
+        pull.backoff_ms = (pull.backoff_ms * 2).min(BACKOFF_MAX_MS);
+    }
+
+    /// Step an upstream connection over its input.
+    pub(super) fn process_relay(&mut self, id: ConnId, now: u64) -> Input {
+        let mut events = Vec::new();
+        let mut out = BytesMut::new();
+        let result = {
+            let Endpoint { conns, .. } = self;
+            let Some(conn) = conns
+                .get_mut(id.index as usize)
+                .and_then(|c| c.as_mut())
+                .filter(|c| c.id == id && c.is_open())
+            else {
+                return Input::Closed;
+            };
+            let Protocol::Relay(relay) = &mut conn.proto else {
+                return Input::Done;
+            };
+            step_relay(relay, &mut conn.inbound, &mut events, &mut out)
+        };
+        self.push_control(id, &mut out, now);
+        if let Err(why) = result {
+            self.relay_end(id, &why);
+        }
+        for event in events {
+            self.on_relay_event(id, event, now);
+        }
+        match self.get(id) {
+            Some(c) if c.is_open() => Input::Done,
+            _ => Input::Closed,
+        }
+    }
+
+    fn relay_key(&self, id: ConnId) -> Option<Rc<str>> {
+        match &self.get(id)?.proto {
+            Protocol::Relay(r) => Some(r.key.clone()),
+            _ => None,
+        }
+    }
+
+    /// Close an upstream with one log line naming why.
+    fn relay_end(&mut self, id: ConnId, why: &str) {
+        if let Some(key) = self.relay_key(id) {
+            info!("{id} pull {key}: upstream ended: {why}");
+        }
+        self.close(id, CloseReason::RelayEnded);
+    }
+
+    fn on_relay_event(&mut self, id: ConnId, event: ClientEvent, now: u64) {
+        match event {
+            ClientEvent::Media {
+                kind,
+                timestamp,
+                payload,
+            } => {
+                let type_id = match kind {
+                    MediaKind::Audio => TYPE_AUDIO,
+                    MediaKind::Video => TYPE_VIDEO,
+                };
+                if let Some(sid) = self.relay_publishing(id, now) {
+                    self.on_media(id, sid, Some(type_id), timestamp, payload, now);
+                }
+            }
+            ClientEvent::Metadata { body, .. } => {
+                if let Some(sid) = self.relay_publishing(id, now) {
+                    self.on_media(id, sid, None, 0, body, now);
+                }
+            }
+            ClientEvent::Error {
+                code, description, ..
+            } => {
+                self.relay_end(id, &format!("origin answered {code}: {description}"));
+            }
+            ClientEvent::StreamEof(_) => self.relay_end(id, "origin's stream ended"),
+            ClientEvent::Status { code, .. } if code.ends_with("UnpublishNotify") => {
+                self.relay_end(id, "origin's publisher left")
+            }
+            ClientEvent::PlayStarted => {
+                if let Some(key) = self.relay_key(id) {
+                    debug!("{id} pull {key}: playing at the origin");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The upstream's message stream id once it publishes the key locally;
+    /// the first media message makes it the publisher.
+    fn relay_publishing(&mut self, id: ConnId, now: u64) -> Option<u32> {
+        let conn = self.get(id)?;
+        if let Role::Publisher(p) = &conn.role {
+            return Some(p.stream_id);
+        }
+        if !matches!(conn.role, Role::New) || !conn.is_open() {
+            return None;
+        }
+        let Protocol::Relay(relay) = &conn.proto else {
+            return None;
+        };
+        let sid = relay.session.stream_id();
+        let key = relay.key.clone();
+        let pull = self.pulls.get_mut(&key)?;
+        pull.connected_ms = Some(now);
+        let pending = Pending {
+            id,
+            stream_id: sid,
+            app: pull.app.clone(),
+            name: StreamName::parse(&pull.name),
+            request: Request::Publish {
+                kind: "live".to_string(),
+            },
+            settings: pull.settings.clone(),
+            deadline: 0,
+        };
+        self.start(pending, now);
+        match &self.get(id)?.role {
+            Role::Publisher(p) => Some(p.stream_id),
+            _ => None,
+        }
+    }
+
+    /// Timer work: retries that are due, idle upstreams, players that waited
+    /// too long for a pulled stream.
+    pub(super) fn sweep_pulls(&mut self, now: u64) {
+        let keys: Vec<Rc<str>> = self.pulls.keys().cloned().collect();
+        for key in keys {
+            let has_viewers = !self.streams.viewers(&key).is_empty();
+            let Some(pull) = self.pulls.get_mut(&key) else {
+                continue;
+            };
+            if has_viewers {
+                pull.idle_since = None;
+            } else {
+                let since = *pull.idle_since.get_or_insert(now);
+                if now.saturating_sub(since) >= pull.settings.pull_idle_ms {
+                    let conn = pull.conn.take();
+                    self.pulls.remove(&key);
+                    info!("pull {key}: no viewers for a while, closing the upstream");
+                    if let Some(conn) = conn {
+                        self.close(conn, CloseReason::RelayIdle);
+                    }
+                    continue;
+                }
+            }
+            if pull.retry_at.is_some_and(|t| t <= now) {
+                self.pull_connect(&key, now);
+            }
+        }
+        let mut expired = Vec::new();
+        for conn in self.conns.iter().flatten() {
+            let Some(deadline) = conn.wait_deadline else {
+                continue;
+            };
+            if let Role::Player(p) = &conn.role {
+                if now >= deadline && self.streams.publisher(&p.key).is_none() {
+                    expired.push((conn.id, p.stream_id, p.key.clone()));
+                }
+            }
+        }
+        for (id, stream_id, key) in expired {
+            info!("{id} play {key}: no stream from the origins in time, StreamNotFound");
+            let description = format!("{key} not found at the origins");
+            self.with_session(id, now, |s, out| {
+                s.reject_publish(stream_id, CODE_PLAY_STREAM_NOT_FOUND, &description, out)
+            });
+            if let Some(conn) = self.lookup(id) {
+                conn.wait_deadline = None;
+                conn.life = Lifecycle::CloseAfterFlush(CloseReason::Refused("stream not found"));
+            }
+            self.mark_dirty(id);
+        }
+    }
+
+    /// An upstream connection is being forgotten: retry while viewers wait.
+    pub(super) fn relay_closed(
+        &mut self,
+        key: &Rc<str>,
+        id: ConnId,
+        reason: Option<&CloseReason>,
+        now: u64,
+    ) {
+        match reason {
+            Some(CloseReason::RelayEnded | CloseReason::RelayIdle) | None => {}
+            Some(other) => info!("{id} pull {key}: upstream closed: {other}"),
+        }
+        if self.pulls.get(key).is_some_and(|p| p.conn == Some(id)) {
+            self.pull_retry(key, now);
+        }
+    }
+}
+
+/// Handshake, then the client session, over what arrived.
+fn step_relay(
+    relay: &mut RelayClient,
+    inbound: &mut BytesMut,
+    events: &mut Vec<ClientEvent>,
+    out: &mut BytesMut,
+) -> Result<(), String> {
+    if let Some(hs) = relay.handshake.as_mut() {
+        match hs.feed(inbound, out) {
+            Ok(Progress::InProgress) => return Ok(()),
+            Ok(Progress::Done) => {
+                relay.handshake = None;
+                relay.session.start(out);
+            }
+            Err(e) => return Err(format!("handshake: {e:?}")),
+        }
+    }
+    relay
+        .session
+        .handle_input(inbound, events, out)
+        .map_err(|e| format!("protocol: {e}"))
+}
