@@ -103,6 +103,9 @@ app_settings! {
     pull_wait_ms: u64,
     /// How long a pulled stream stays connected after its last viewer left (ms).
     pull_idle_ms: u64,
+    /// Targets every stream published here is re-published to
+    /// (`rtmp://host[:port]/app/{name}`; `{app}` and `{name}` expand).
+    push: Vec<String>,
 }
 
 impl AppSettings {
@@ -128,6 +131,7 @@ impl AppSettings {
             pull: Vec::new(),
             pull_wait_ms: DEFAULT_PULL_WAIT_MS,
             pull_idle_ms: DEFAULT_PULL_IDLE_MS,
+            push: Vec::new(),
         }
     }
 }

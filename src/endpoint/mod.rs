@@ -39,6 +39,7 @@ mod http;
 mod id;
 mod outbox;
 mod policy;
+mod push;
 mod recorder;
 mod relay;
 mod snapshot;
@@ -137,7 +138,9 @@ pub struct Endpoint {
     pulls: std::collections::HashMap<std::rc::Rc<str>, relay::Pull>,
     /// Connections for the driver to open, and what each is for.
     connect_jobs: std::collections::VecDeque<ConnectJob>,
-    pending_connects: std::collections::HashMap<u64, std::rc::Rc<str>>,
+    pending_connects: std::collections::HashMap<u64, relay::Target>,
+    /// Push targets of published keys.
+    pushes: std::collections::HashMap<std::rc::Rc<str>, Vec<push::Push>>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -193,6 +196,7 @@ impl Endpoint {
             pulls: Default::default(),
             connect_jobs: Default::default(),
             pending_connects: Default::default(),
+            pushes: Default::default(),
         }
     }
 

@@ -358,6 +358,9 @@ impl Endpoint {
             });
         }
         self.stream_started(&key, id, now);
+        if self.get(id).is_some_and(|c| !c.is_relay()) {
+            self.start_pushes(&key, &p.app, &name, now);
+        }
         match recording {
             Some(rec) => info!("{id} {peer} publish start {key} (recording {rec})"),
             None => info!("{id} {peer} publish start {key}"),
@@ -541,6 +544,9 @@ impl Endpoint {
                 }
                 let viewers = self.streams.release_publisher(&key, id);
                 self.stream_ended(&key, id);
+                if self.get(id).is_some_and(|c| !c.is_relay()) {
+                    self.stop_pushes(&key);
+                }
                 let name = stream_name(&key).to_string();
                 for viewer in viewers {
                     if self.get(viewer).is_some_and(|c| c.is_http()) {

@@ -51,10 +51,21 @@ pub struct ConnectJob {
     pub port: u16,
 }
 
+/// What an outgoing connection is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The upstream of a pulled key.
+    Pull(Rc<str>),
+    /// Push target number `usize` of a published key.
+    Push(Rc<str>, usize),
+}
+
 /// An outgoing relay connection's protocol state.
 #[derive(Debug)]
 pub struct RelayClient {
     pub key: Rc<str>,
+    /// `Some(n)`: push target `n` of the key; `None`: the key's pull upstream.
+    pub push: Option<usize>,
     pub url: String,
     pub handshake: Option<Box<ClientHandshake>>,
     pub session: Box<ClientSession>,
@@ -147,7 +158,8 @@ impl Endpoint {
         info!("pull {key}: connecting to {}", super::redact_query(&url));
         pull.ticket = Some(ticket);
         let _ = now;
-        self.pending_connects.insert(ticket, key.clone());
+        self.pending_connects
+            .insert(ticket, Target::Pull(key.clone()));
         self.connect_jobs.push_back(ConnectJob {
             ticket,
             host: parsed.host,
@@ -164,8 +176,12 @@ impl Endpoint {
         peer: SocketAddr,
         now: u64,
     ) -> bool {
-        let Some(key) = self.pending_connects.remove(&ticket) else {
-            return false;
+        let key = match self.pending_connects.remove(&ticket) {
+            Some(Target::Pull(key)) => key,
+            Some(Target::Push(key, n)) => {
+                return self.push_connected(ticket, &key, n, id, peer, now)
+            }
+            None => return false,
         };
         let Some(pull) = self.pulls.get_mut(&key) else {
             return false;
@@ -178,19 +194,37 @@ impl Endpoint {
         let Some((url, parsed)) = Self::pull_url(pull) else {
             return false;
         };
-        let mut config = ClientConfig::new(
-            &parsed.app,
-            &parsed.tc_url(),
-            &parsed.stream,
-            ClientMode::Play,
+        info!(
+            "{id} {peer} pull {key}: upstream connection opened to {}",
+            super::redact_query(&url)
         );
+        self.open_relay(id, peer, &key, None, url, &parsed, ClientMode::Play, now);
+        true
+    }
+
+    /// Enter an outgoing connection and start its client handshake.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn open_relay(
+        &mut self,
+        id: ConnId,
+        peer: SocketAddr,
+        key: &Rc<str>,
+        push: Option<usize>,
+        url: String,
+        parsed: &RtmpUrl,
+        mode: ClientMode,
+        now: u64,
+    ) {
+        let mut config = ClientConfig::new(&parsed.app, &parsed.tc_url(), &parsed.stream, mode);
+        // Frames go out in their canonical form: the target must know our chunk size.
         config.out_chunk_size = self.config.chunk_size;
         let mut handshake = Box::new(ClientHandshake::new(now as u32));
         let mut out = BytesMut::new();
         handshake.start(&mut out, &mut self.rng);
         let client = RelayClient {
             key: key.clone(),
-            url: url.clone(),
+            push,
+            url,
             handshake: Some(handshake),
             session: Box::new(ClientSession::new(config)),
             ended: false,
@@ -201,19 +235,18 @@ impl Endpoint {
             Protocol::Relay(Box::new(client)),
             now,
         ));
-        info!(
-            "{id} {peer} pull {key}: upstream connection opened to {}",
-            super::redact_query(&url)
-        );
-        let mut out = out;
         self.push_control(id, &mut out, now);
-        true
     }
 
     /// The driver could not resolve or connect ticket `ticket`.
     pub fn handle_connect_failed(&mut self, ticket: u64, why: &str, now: u64) {
-        let Some(key) = self.pending_connects.remove(&ticket) else {
-            return;
+        let key = match self.pending_connects.remove(&ticket) {
+            Some(Target::Pull(key)) => key,
+            Some(Target::Push(key, n)) => {
+                warn!("push {key} #{n}: cannot connect: {why}");
+                return self.push_retry(&key, n, now);
+            }
+            None => return,
         };
         if let Some(pull) = self.pulls.get(&key) {
             if pull.ticket == Some(ticket) {
@@ -294,8 +327,11 @@ impl Endpoint {
 
     /// Close an upstream with one log line naming why.
     fn relay_end(&mut self, id: ConnId, why: &str) {
-        if let Some(key) = self.relay_key(id) {
-            info!("{id} pull {key}: upstream ended: {why}");
+        if let Some(Protocol::Relay(r)) = self.get(id).map(|c| &c.proto) {
+            match r.push {
+                None => info!("{id} pull {}: upstream ended: {why}", r.key),
+                Some(n) => info!("{id} push {} #{n}: target ended: {why}", r.key),
+            }
         }
         self.close(id, CloseReason::RelayEnded);
     }
@@ -323,12 +359,13 @@ impl Endpoint {
             ClientEvent::Error {
                 code, description, ..
             } => {
-                self.relay_end(id, &format!("origin answered {code}: {description}"));
+                self.relay_end(id, &format!("it answered {code}: {description}"));
             }
             ClientEvent::StreamEof(_) => self.relay_end(id, "origin's stream ended"),
             ClientEvent::Status { code, .. } if code.ends_with("UnpublishNotify") => {
                 self.relay_end(id, "origin's publisher left")
             }
+            ClientEvent::PublishStarted => self.push_started(id, now),
             ClientEvent::PlayStarted => {
                 if let Some(key) = self.relay_key(id) {
                     debug!("{id} pull {key}: playing at the origin");
@@ -433,9 +470,20 @@ impl Endpoint {
         reason: Option<&CloseReason>,
         now: u64,
     ) {
-        match reason {
-            Some(CloseReason::RelayEnded | CloseReason::RelayIdle) | None => {}
-            Some(other) => info!("{id} pull {key}: upstream closed: {other}"),
+        let push = match self.get(id).map(|c| &c.proto) {
+            Some(Protocol::Relay(r)) => r.push,
+            _ => None,
+        };
+        match (reason, push) {
+            (Some(CloseReason::RelayEnded | CloseReason::RelayIdle) | None, _) => {}
+            (Some(other), None) => info!("{id} pull {key}: upstream closed: {other}"),
+            (Some(other), Some(n)) => info!("{id} push {key} #{n}: target closed: {other}"),
+        }
+        if let Some(n) = push {
+            if self.push_conn(key, n) == Some(id) {
+                self.push_retry(key, n, now);
+            }
+            return;
         }
         if self.pulls.get(key).is_some_and(|p| p.conn == Some(id)) {
             self.pull_retry(key, now);

@@ -39,18 +39,22 @@ pub(super) struct StreamInfo {
 
 /// Connection roles as the API and metrics name them (every one is listed,
 /// zeros included).
-const ROLES: [&str; 6] = [
+const ROLES: [&str; 8] = [
     "handshake",
     "connecting",
     "publisher",
     "player",
     "http_flv",
     "http",
+    "pull",
+    "push",
 ];
 
 fn role_name(conn: &Conn) -> &'static str {
     match (&conn.proto, &conn.role) {
         (Protocol::Handshake(_), _) => "handshake",
+        (Protocol::Relay(r), _) if r.push.is_some() => "push",
+        (Protocol::Relay(_), _) => "pull",
         (Protocol::Http(_), Role::Player(_)) => "http_flv",
         (Protocol::Http(_), _) => "http",
         (_, Role::Publisher(_)) => "publisher",

@@ -164,6 +164,7 @@ impl Endpoint {
         }
         self.expire_hooks(now);
         self.sweep_pulls(now);
+        self.sweep_pushes(now);
         for id in pings {
             self.with_session(id, now, |s, out| s.send_ping(now as u32, out));
         }

@@ -150,13 +150,18 @@ impl ServerProcess {
     /// Starts with `--http-listen off` unless `extra_args` set `--http-listen`
     /// (the HTTP listener's default port would clash between parallel tests).
     pub fn start(extra_args: &[&str]) -> ServerProcess {
+        ServerProcess::start_at("127.0.0.1:0", extra_args)
+    }
+
+    /// Like [`ServerProcess::start`], listening for RTMP on `listen`.
+    pub fn start_at(listen: &str, extra_args: &[&str]) -> ServerProcess {
         let http_off: &[&str] = if extra_args.contains(&"--http-listen") {
             &[]
         } else {
             &["--http-listen", "off"]
         };
         let mut child = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
-            .args(["--listen", "127.0.0.1:0", "--log-level", "debug"])
+            .args(["--listen", listen, "--log-level", "debug"])
             .args(http_off)
             .args(extra_args)
             .stdin(Stdio::null())

@@ -1,0 +1,263 @@
+//! Push / restream: every stream published to an application with `push`
+//! targets is re-published to each of them.
+//!
+//! * A target is an outgoing connection (the client handshake and a
+//!   publishing client session, `proto::client`) that, once the target says
+//!   `NetStream.Publish.Start`, becomes a viewer of the key: its own media
+//!   ring, the subscriber byte budget and the slow-viewer policy, and the
+//!   same start as a late joiner (metadata, headers, the GOP from its
+//!   keyframe). A slow or dead target never slows local viewers or other
+//!   targets.
+//! * A target that refuses (bad key), drops or is too slow is retried with
+//!   the pull backoff (0.5 s doubling to 5 s, reset after 30 s connected),
+//!   one log line per attempt, while the key is published here.
+//! * When the local publisher stops, the targets are closed.
+
+use core::net::SocketAddr;
+use std::rc::Rc;
+
+use log::{debug, info, warn};
+
+use crate::client::RtmpUrl;
+use crate::error::CloseReason;
+use crate::proto::client::ClientMode;
+use crate::relay::queue::Offer;
+
+use super::conn::{Playing, Protocol, Role};
+use super::relay::{ConnectJob, Target, BACKOFF_MAX_MS, BACKOFF_MIN_MS, BACKOFF_RESET_MS};
+use super::{ConnId, Endpoint};
+
+/// One push target of a published key.
+#[derive(Debug)]
+pub(super) struct Push {
+    /// The target URL with `{app}` and `{name}` expanded.
+    url: String,
+    settings: std::sync::Arc<crate::config::AppSettings>,
+    name: String,
+    conn: Option<ConnId>,
+    ticket: Option<u64>,
+    backoff_ms: u64,
+    retry_at: Option<u64>,
+    connected_ms: Option<u64>,
+    pub reconnects: u64,
+}
+
+/// `template` with `{app}` and `{name}` replaced.
+pub fn expand_target(template: &str, app: &str, name: &str) -> String {
+    template.replace("{app}", app).replace("{name}", name)
+}
+
+impl Endpoint {
+    /// A local publish of `key` started: open its application's targets.
+    pub(super) fn start_pushes(&mut self, key: &Rc<str>, app: &str, name: &str, now: u64) {
+        let settings = self.apps.get(app);
+        if settings.push.is_empty() {
+            return;
+        }
+        let pushes = settings
+            .push
+            .iter()
+            .map(|t| Push {
+                url: expand_target(t, app, name),
+                settings: settings.clone(),
+                name: name.to_string(),
+                conn: None,
+                ticket: None,
+                backoff_ms: BACKOFF_MIN_MS,
+                retry_at: None,
+                connected_ms: None,
+                reconnects: 0,
+            })
+            .collect::<Vec<_>>();
+        let n = pushes.len();
+        self.pushes.insert(key.clone(), pushes);
+        for i in 0..n {
+            self.push_connect(key, i, now);
+        }
+    }
+
+    /// The publish of `key` ended: close its targets.
+    pub(super) fn stop_pushes(&mut self, key: &str) {
+        let Some(pushes) = self.pushes.remove(key) else {
+            return;
+        };
+        for (n, push) in pushes.into_iter().enumerate() {
+            info!("push {key} #{n}: stopped (the publish ended)");
+            if let Some(conn) = push.conn {
+                self.close(conn, CloseReason::RelayEnded);
+            }
+        }
+    }
+
+    pub(super) fn push_conn(&self, key: &str, n: usize) -> Option<ConnId> {
+        self.pushes.get(key)?.get(n)?.conn
+    }
+
+    fn push_connect(&mut self, key: &Rc<str>, n: usize, now: u64) {
+        let _ = now;
+        self.hook_tickets += 1;
+        let ticket = self.hook_tickets;
+        let Some(push) = self.pushes.get_mut(key).and_then(|p| p.get_mut(n)) else {
+            return;
+        };
+        push.retry_at = None;
+        let Ok(parsed) = RtmpUrl::parse(&push.url) else {
+            warn!("push {key} #{n}: {} is not a usable URL", push.url);
+            return;
+        };
+        info!(
+            "push {key} #{n}: connecting to {}",
+            super::redact_query(&push.url)
+        );
+        push.ticket = Some(ticket);
+        self.pending_connects
+            .insert(ticket, Target::Push(key.clone(), n));
+        self.connect_jobs.push_back(ConnectJob {
+            ticket,
+            host: parsed.host,
+            port: parsed.port,
+        });
+    }
+
+    pub(super) fn push_connected(
+        &mut self,
+        ticket: u64,
+        key: &Rc<str>,
+        n: usize,
+        id: ConnId,
+        peer: SocketAddr,
+        now: u64,
+    ) -> bool {
+        let Some(push) = self.pushes.get_mut(key).and_then(|p| p.get_mut(n)) else {
+            return false;
+        };
+        if push.ticket != Some(ticket) {
+            return false;
+        }
+        push.ticket = None;
+        push.conn = Some(id);
+        let url = push.url.clone();
+        let Ok(parsed) = RtmpUrl::parse(&url) else {
+            return false;
+        };
+        info!(
+            "{id} {peer} push {key} #{n}: connection opened to {}",
+            super::redact_query(&url)
+        );
+        self.open_relay(
+            id,
+            peer,
+            key,
+            Some(n),
+            url,
+            &parsed,
+            ClientMode::Publish,
+            now,
+        );
+        true
+    }
+
+    /// The target accepted the publish: the connection becomes a viewer.
+    pub(super) fn push_started(&mut self, id: ConnId, now: u64) {
+        let Some(conn) = self.get(id) else { return };
+        let Protocol::Relay(relay) = &conn.proto else {
+            return;
+        };
+        let (Some(n), key) = (relay.push, relay.key.clone()) else {
+            return;
+        };
+        let stream_id = relay.session.stream_id();
+        let Some(push) = self.pushes.get_mut(&key).and_then(|p| p.get_mut(n)) else {
+            return;
+        };
+        push.connected_ms = Some(now);
+        let (name, settings) = (push.name.clone(), push.settings.clone());
+        let queue_config = self.queue_config.clone();
+        let Some(conn) = self.lookup(id) else { return };
+        conn.role = Role::Player(Playing {
+            key: key.clone(),
+            stream_id,
+            name: crate::proto::command::StreamName::parse(&name),
+            app: settings,
+            bytes_out_before: conn.stats.bytes_out,
+        });
+        conn.out.media_mut(&queue_config);
+        let Some(frames) = self.streams.add_viewer(&key, id) else {
+            return;
+        };
+        let chunk_size = self.config.chunk_size;
+        let frames: Vec<_> = if stream_id == 1 {
+            frames
+        } else {
+            frames
+                .iter()
+                .map(|f| {
+                    let mut copy = f.clone();
+                    copy.wire = f.rechunk(stream_id, chunk_size);
+                    copy
+                })
+                .collect()
+        };
+        info!(
+            "{id} push {key} #{n}: publishing ({} start frames)",
+            frames.len()
+        );
+        let Some(conn) = self.lookup(id) else { return };
+        conn.lists.urgent = true;
+        if conn.out.media_mut(&queue_config).offer_start(&frames, now) == Offer::Overflow {
+            self.close(id, CloseReason::SlowSubscriber);
+            return;
+        }
+        self.mark_dirty(id);
+    }
+
+    /// Target `n` of `key` is gone: retry later while the key is published.
+    pub(super) fn push_retry(&mut self, key: &Rc<str>, n: usize, now: u64) {
+        let Some(push) = self.pushes.get_mut(key).and_then(|p| p.get_mut(n)) else {
+            return;
+        };
+        push.conn = None;
+        push.ticket = None;
+        if push
+            .connected_ms
+            .is_some_and(|t| now.saturating_sub(t) >= BACKOFF_RESET_MS)
+        {
+            push.backoff_ms = BACKOFF_MIN_MS;
+        }
+        push.connected_ms = None;
+        push.retry_at = Some(now + push.backoff_ms);
+        push.reconnects += 1;
+        debug!("push {key} #{n}: retry in {} ms", push.backoff_ms);
+        push.backoff_ms = (push.backoff_ms * 2).min(BACKOFF_MAX_MS);
+    }
+
+    /// Timer work: push retries that are due.
+    pub(super) fn sweep_pushes(&mut self, now: u64) {
+        let due: Vec<(Rc<str>, usize)> = self
+            .pushes
+            .iter()
+            .flat_map(|(k, v)| {
+                v.iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.retry_at.is_some_and(|t| t <= now))
+                    .map(move |(n, _)| (k.clone(), n))
+            })
+            .collect();
+        for (key, n) in due {
+            self.push_connect(&key, n, now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_expand_app_and_name() {
+        assert_eq!(
+            expand_target("rtmp://ingest/{app}/{name}?k=1", "live", "cam"),
+            "rtmp://ingest/live/cam?k=1"
+        );
+    }
+}
