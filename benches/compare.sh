@@ -20,6 +20,14 @@
 #      SCRAPE scenarios ("" = off; e.g. SCRAPE=1x500) where "ours-scrape" also runs: the RTMP row again
 #        while curl fetches /metrics and /api/v1/streams every second; compare its steady p99 with ours.
 #      REPS=1 NS=500 MULTI="" SERVERS=ours SCRAPE=1x500 benches/compare.sh   # ours, ours-flv, ours-scrape
+#      TLS scenarios ("1x500"; empty disables), in the same reps: with "ours" in SERVERS "ours-tls" (ours with
+#        --tls-listen 127.0.0.1:$((PORT + 5)), publishers and subscribers over rtmps:// with rtmp-bench --insecure),
+#        with "nginx" "nginx-tls" (one nginx process, master_process off as for nginx: nginx-rtmp on $((PORT + 2))
+#        behind the stream module's TLS proxy on $((PORT + 6)); its CPU is that process's, RTMP and TLS proxy both).
+#        Both serve $OUT/tls.crt, a self-signed RSA 2048 certificate for CN=localhost made once with openssl.
+#        The ratio table gives ours-tls / nginx-tls, ours-tls / ours and nginx-tls / nginx; the goal of issue #13 is
+#        ours-tls / nginx-tls CPU per Gbit <= 0.60 with ours-tls latency p99 < 30 ms (checked below the table).
+#      REPS=1 NS=500 MULTI="" SERVERS="ours nginx" TLS=1x500 PIN=1 benches/compare.sh   # + ours-tls, nginx-tls
 # Scenario input: bench.flv (720p30 H.264 2.5 Mbit/s + AAC 128k, 60 s), made once with ffmpeg and cached.
 # Every process started here is stopped by its PID and every wait is bounded. A server that fails
 # (e.g. ours not built or not listening yet) is reported as failed at once ("compare: FAILED ...",
@@ -29,7 +37,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 REPS=${REPS:-3}; DURATION=${DURATION:-15}; NS=${NS:-"100 500 1000"}; MULTI=${MULTI-20x20}
 PORT=${PORT:-19741}; SERVERS=${SERVERS:-"floor nginx ours ours40"}; OUT=${OUT:-$ROOT/target/compare}
-HFLV=${HFLV-1x500}; SCRAPE=${SCRAPE-}
+HFLV=${HFLV-1x500}; SCRAPE=${SCRAPE-}; TLS=${TLS-1x500}
 # PIN=1: every server on CPU 0, the load generator (rtmp-bench / sink) on CPU 1.
 PIN=${PIN:-0}
 if [ "$PIN" = 1 ]; then ON_SERVER="taskset -c 0"; ON_LOAD="taskset -c 1"; else ON_SERVER=""; ON_LOAD=""; fi
@@ -38,6 +46,8 @@ FLV=$OUT/bench.flv
 FLOOR=""
 for d in ../shared/floor ../../shared/floor; do [ -f "$d/fanout.c" ] && { FLOOR=$(cd "$d" && pwd); break; }; done
 NGINX_MODULE=/usr/lib/nginx/modules/ngx_rtmp_module.so
+NGINX_STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
+CERT=$OUT/tls.crt; KEY=$OUT/tls.key
 HZ=$(getconf CLK_TCK)
 
 log() { echo "compare: $*" >&2; }
@@ -47,6 +57,11 @@ if [ ! -s "$FLV" ]; then
   ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 \
     -c:v libx264 -preset veryfast -b:v 2500k -g 60 -c:a aac -b:a 128k -t 60 -f flv "$FLV.tmp" && mv "$FLV.tmp" "$FLV" \
     || { log "ffmpeg failed"; exit 1; }
+fi
+if [ -n "$TLS" ] && [ ! -s "$KEY" ]; then
+  log "making $CERT (once)"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=localhost -keyout "$KEY.tmp" -out "$CERT.tmp" 2> "$OUT/openssl.err" \
+    && mv "$CERT.tmp" "$CERT" && mv "$KEY.tmp" "$KEY" || log "openssl failed (the TLS rows will fail): $(tail -n 3 "$OUT/openssl.err" | tr '\n' ' ')"
 fi
 cargo build --release --bin rtmp-bench >&2 || { log "cannot build rtmp-bench"; exit 1; }
 cargo build --release --bin rtmp-server >&2 || log "cannot build rtmp-server (ours will fail)"
@@ -84,11 +99,13 @@ fail() {
 tail_of() { tail -n 3 "$1" 2>/dev/null | tr '\n' ' ' | cut -c1-300; }
 
 # bench_run SERVER SCEN REP P S [BENCH ARGS...]: rtmp-bench against a server already listening on
-# $SPORT with pid $SPID; JSON in $OUT/SERVER-SCEN-REP.json
+# $SPORT with pid $SPID; JSON in $OUT/SERVER-SCEN-REP.json. SERVER *-tls: rtmps:// (any certificate).
 bench_run() {
-  local p=$4 s=$5 f=$OUT/$1-$2-$3
+  local p=$4 s=$5 f=$OUT/$1-$2-$3 url="rtmp://127.0.0.1:$SPORT/live/bench"
+  case $1 in *-tls) url="rtmps://127.0.0.1:$SPORT/live/bench" ;; esac
   shift 5
-  timeout $((DURATION + 90)) $ON_LOAD "$BENCH" --url "rtmp://127.0.0.1:$SPORT/live/bench" --flv "$FLV" \
+  case $url in rtmps:*) set -- --insecure "$@" ;; esac
+  timeout $((DURATION + 90)) $ON_LOAD "$BENCH" --url "$url" --flv "$FLV" \
     --publishers "$p" --subscribers "$s" --duration "$DURATION" --server-pid "$SPID" "$@" --json > "$f.json" 2> "$f.err"
 }
 
@@ -109,22 +126,44 @@ bench_record() {
 # run_bench SERVER SCEN REP P S [BENCH ARGS...]
 run_bench() { bench_run "$@"; bench_record "$1" "$2" "$3"; }
 
+# run_nginx SCEN REP P S [NAME]: NAME nginx (default) or nginx-tls. master_process off: one process
+# (no workers) does all of nginx's work, so the CPU and RSS of $SPID are all of nginx's; nginx-tls
+# loads the stream module in the same process, its TLS proxy on $((PORT + 6)) in front of the RTMP port.
 run_nginx() {
-  local scen=$1 rep=$2 p=$3 s=$4 dir
-  if ! command -v nginx >/dev/null || [ ! -f "$NGINX_MODULE" ]; then fail nginx "$scen" "$rep" not_installed; return; fi
-  dir=$(mktemp -d); SPORT=$((PORT + 2))
+  local scen=$1 rep=$2 p=$3 s=$4 name=${5:-nginx} dir rport=$((PORT + 2)) modules stream="" kids
+  if ! command -v nginx >/dev/null || [ ! -f "$NGINX_MODULE" ]; then fail "$name" "$scen" "$rep" not_installed "nginx, $NGINX_MODULE"; return; fi
+  modules="load_module $NGINX_MODULE;"; SPORT=$rport
+  if [ "$name" = nginx-tls ]; then
+    if [ ! -f "$NGINX_STREAM_MODULE" ]; then fail "$name" "$scen" "$rep" not_installed "$NGINX_STREAM_MODULE (libnginx-mod-stream)"; return; fi
+    if [ ! -s "$KEY" ]; then fail "$name" "$scen" "$rep" no_cert "$CERT"; return; fi
+    modules="$modules load_module $NGINX_STREAM_MODULE;"; SPORT=$((PORT + 6))
+    # TLS 1.3 as ours (nginx 1.22's default stops at TLS 1.2).
+    stream="stream { server { listen 127.0.0.1:$SPORT ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate $CERT; ssl_certificate_key $KEY;"
+    stream="$stream proxy_pass 127.0.0.1:$rport; } }"
+  fi
+  dir=$(mktemp -d)
   cat > "$dir/nginx.conf" <<CONF
-load_module $NGINX_MODULE; daemon off; master_process off; error_log stderr warn; pid $dir/nginx.pid;
+$modules daemon off; master_process off; error_log stderr warn; pid $dir/nginx.pid;
 worker_rlimit_nofile 8192; events { worker_connections 8192; }
-rtmp { server { listen 127.0.0.1:$SPORT; chunk_size 4096; application live { live on; publish_notify on; } } }
+rtmp { server { listen 127.0.0.1:$rport; chunk_size 4096; application live { live on; publish_notify on; } } }
+$stream
 CONF
-  $ON_SERVER nginx -e stderr -c "$dir/nginx.conf" -p "$dir" 2> "$OUT/nginx.log" & SPID=$!
-  if wait_port "$SPORT" "$SPID"; then run_bench nginx "$scen" "$rep" "$p" "$s"; else fail nginx "$scen" "$rep" not_listening "$(tail_of "$OUT/nginx.log")"; fi
+  $ON_SERVER nginx -e stderr -c "$dir/nginx.conf" -p "$dir" 2> "$OUT/$name.log" & SPID=$!
+  if ! wait_port "$rport" "$SPID" || ! wait_port "$SPORT" "$SPID"; then
+    fail "$name" "$scen" "$rep" not_listening "$(tail_of "$OUT/$name.log")"
+  elif kids=$(pgrep -P "$SPID" | tr '\n' ' ') && [ -n "$kids" ]; then
+    # Processes besides $SPID would do work its /proc/PID/stat does not count.
+    fail "$name" "$scen" "$rep" child_processes "nginx $SPID has children $kids; the CPU of $SPID alone would undercount"
+  else
+    run_bench "$name" "$scen" "$rep" "$p" "$s"
+  fi
   stop_pid "$SPID"; rm -rf "$dir"
 }
 
 # has_http BIN: the binary has --http-listen (a baseline build may not)
 has_http() { "$1" --help 2>&1 | grep -q -- --http-listen; }
+# has_tls BIN: the binary has --tls-listen
+has_tls() { "$1" --help 2>&1 | grep -q -- --tls-listen; }
 
 # scrape_loop URL FILE: every second GET URL/metrics and URL/api/v1/streams; "path status" lines into FILE
 scrape_loop() {
@@ -140,13 +179,19 @@ scrape_loop() {
 # run_ours SCEN REP P S [NAME [SERVER ARGS...]]
 # NAME ours-flv: HTTP listener on $HPORT, HTTP-FLV subscribers; ours-scrape: HTTP listener on $HPORT,
 # RTMP subscribers, scrape_loop during the bench. Any other name: --http-listen off if supported.
+# NAME ours-tls: also --tls-listen on $((PORT + 5)) with $CERT, the bench over rtmps:// there.
 run_ours() {
   local scen=$1 rep=$2 p=$3 s=$4 name=${5:-ours} bin=${OURS:-$ROOT/target/release/rtmp-server}
-  local http=() bargs=() sf scp n_ok n_bad
+  local http=() bargs=() tls=() sf scp n_ok n_bad rport
   [ "$name" = base ] && bin=${BASE:-}
   shift 5 2>/dev/null || shift $#
-  SPORT=$((PORT + 3)); HPORT=$((PORT + 4))
+  SPORT=$((PORT + 3)); HPORT=$((PORT + 4)); rport=$SPORT
   if [ ! -x "$bin" ]; then fail "$name" "$scen" "$rep" not_built "$bin"; return; fi
+  if [ "$name" = ours-tls ]; then
+    if ! has_tls "$bin"; then fail "$name" "$scen" "$rep" no_tls_listen "$bin has no --tls-listen"; return; fi
+    if [ ! -s "$KEY" ]; then fail "$name" "$scen" "$rep" no_cert "$CERT"; return; fi
+    SPORT=$((PORT + 5)); tls=(--tls-listen "127.0.0.1:$SPORT" --tls-cert "$CERT" --tls-key "$KEY")
+  fi
   case $name in
     ours-flv|ours-scrape)
       if ! has_http "$bin"; then fail "$name" "$scen" "$rep" no_http_listen "$bin has no --http-listen (no HTTP side yet)"; return; fi
@@ -154,8 +199,8 @@ run_ours() {
     *) if has_http "$bin"; then http=(--http-listen off); fi ;;
   esac
   [ "$name" = ours-flv ] && bargs=(--http-flv "http://127.0.0.1:$HPORT")
-  $ON_SERVER "$bin" --listen "127.0.0.1:$SPORT" "${http[@]}" "$@" > "$OUT/$name.log" 2>&1 & SPID=$!
-  if ! wait_port "$SPORT" "$SPID"; then
+  $ON_SERVER "$bin" --listen "127.0.0.1:$rport" "${http[@]}" "${tls[@]}" "$@" > "$OUT/$name.log" 2>&1 & SPID=$!
+  if ! wait_port "$rport" "$SPID" || ! wait_port "$SPORT" "$SPID"; then
     fail "$name" "$scen" "$rep" not_listening "$(tail_of "$OUT/$name.log")"
   elif [ "${http[1]:-off}" != off ] && ! wait_port "$HPORT" "$SPID"; then
     fail "$name" "$scen" "$rep" http_not_listening "$(tail_of "$OUT/$name.log")"
@@ -205,7 +250,9 @@ EXTRA=""
 if has_word "$SERVERS" ours; then
   [ -n "$HFLV" ] && EXTRA="$EXTRA ours-flv"
   [ -n "$SCRAPE" ] && EXTRA="$EXTRA ours-scrape"
+  [ -n "$TLS" ] && EXTRA="$EXTRA ours-tls"
 fi
+has_word "$SERVERS" nginx && [ -n "$TLS" ] && EXTRA="$EXTRA nginx-tls"
 for scen in $SCENS; do
   p=${scen%x*}; s=${scen#*x}; total=$((p * s))
   for rep in $(seq 1 "$REPS"); do
@@ -213,15 +260,16 @@ for scen in $SCENS; do
       case $server in
         ours-flv) has_word "$HFLV" "$scen" || continue ;;
         ours-scrape) has_word "$SCRAPE" "$scen" || continue ;;
+        ours-tls|nginx-tls) has_word "$TLS" "$scen" || continue ;;
       esac
       log "$server $scen rep $rep"
       case $server in
         floor) run_floor "$scen" "$rep" "$total" ;;
-        nginx) run_nginx "$scen" "$rep" "$p" "$total" ;;
+        nginx|nginx-tls) run_nginx "$scen" "$rep" "$p" "$total" "$server" ;;
         ours) run_ours "$scen" "$rep" "$p" "$total" ours ;;
         ours40) run_ours "$scen" "$rep" "$p" "$total" ours40 --write-coalesce-ms 40 ;;
         base) run_ours "$scen" "$rep" "$p" "$total" base ;;
-        ours-flv|ours-scrape) run_ours "$scen" "$rep" "$p" "$total" "$server" ;;
+        ours-flv|ours-scrape|ours-tls) run_ours "$scen" "$rep" "$p" "$total" "$server" ;;
       esac
       sleep 1
     done
@@ -269,8 +317,19 @@ END {
       mine = sv[j]
       # Variants of ours in the same reps: beside the plain RTMP row.
       if (mine ~ /^ours-/ && runs[mine, c] + 0 > 0) {
-        line = "| " c " | " mine " / ours (" (mine == "ours-flv" ? "HTTP-FLV / RTMP" : mine == "ours-scrape" ? "scraped / not" : "variant") ")"
+        line = "| " c " | " mine " / ours (" (mine == "ours-flv" ? "HTTP-FLV / RTMP" : mine == "ours-scrape" ? "scraped / not" : mine == "ours-tls" ? "RTMPS / RTMP" : "variant") ")"
         for (k = 1; k <= 6; k++) line = line " | " ratio(med(mine SUBSEP c SUBSEP ks[k]), med("ours" SUBSEP c SUBSEP ks[k]))
+        print line " |"
+      }
+      # RTMPS: ours against nginx-rtmp behind its TLS proxy, and what TLS costs nginx.
+      if (mine == "ours-tls" && runs[mine, c] + 0 > 0 && runs["nginx-tls", c] + 0 > 0) {
+        line = "| " c " | ours-tls / nginx-tls"
+        for (k = 1; k <= 6; k++) line = line " | " ratio(med("ours-tls" SUBSEP c SUBSEP ks[k]), med("nginx-tls" SUBSEP c SUBSEP ks[k]))
+        print line " |"
+      }
+      if (mine == "nginx-tls" && runs["nginx", c] + 0 > 0 && runs[mine, c] + 0 > 0) {
+        line = "| " c " | nginx-tls / nginx (RTMPS / RTMP)"
+        for (k = 1; k <= 6; k++) line = line " | " ratio(med(mine SUBSEP c SUBSEP ks[k]), med("nginx" SUBSEP c SUBSEP ks[k]))
         print line " |"
       }
       if (mine !~ /^ours[0-9]*$/) continue
@@ -289,6 +348,20 @@ END {
   print "Latency p99 counts every live frame (published after the viewer connected; cached GOP frames are excluded). CPU = server user+sys from /proc/PID/stat (floor: getrusage)."
   if (index(" " servers " ", " ours-flv ") > 0)
     print "ours-flv: ours with its HTTP listener on, the same subscribers fetching /live/bench.flv over HTTP-FLV (delivered = HTTP-FLV bytes on the wire)."
+  if (index(" " servers " ", " ours-tls ") > 0)
+    print "ours-tls: ours with --tls-listen, publishers and subscribers over rtmps:// (rustls, any certificate accepted)."
+  if (index(" " servers " ", " nginx-tls ") > 0)
+    print "nginx-tls: nginx-rtmp behind the TLS proxy of the nginx stream module, in one nginx process (master_process off): its CPU is both."
+  # The goal of issue #13, judged on the medians: CPU per Gbit and latency p99 (all live frames; steady beside it).
+  for (i = 1; i <= nc; i++) {
+    c = cv[i]
+    if (runs["ours-tls", c] + 0 == 0 || runs["nginx-tls", c] + 0 == 0) continue
+    a = med("ours-tls" SUBSEP c SUBSEP "cpu_per_gbit"); b = med("nginx-tls" SUBSEP c SUBSEP "cpu_per_gbit")
+    p99 = med("ours-tls" SUBSEP c SUBSEP "lat_p99"); st = med("ours-tls" SUBSEP c SUBSEP "lat_steady")
+    print "RTMPS goal " c ": ours-tls / nginx-tls CPU per Gbit " ratio(a, b) " (<= 0.60: " ((a != "" && b + 0 > 0 && a / b <= 0.60) ? "met" : "not met") \
+      "); ours-tls latency p99 " (p99 == "" ? "n/a" : sprintf("%.1f", p99)) " ms (< 30: " ((p99 != "" && p99 + 0 < 30) ? "met" : "not met") \
+      "), steady p99 " (st == "" ? "n/a" : sprintf("%.1f", st)) " ms (< 30: " ((st != "" && st + 0 < 30) ? "met" : "not met") ")"
+  }
   if (index(" " servers " ", " ours-scrape ") > 0) {
     print "ours-scrape: ours with its HTTP listener on and RTMP subscribers, while curl GETs /metrics and /api/v1/streams every second."
     for (i = 1; i <= nc; i++) if ((("ours-scrape", cv[i]) in sok))

@@ -1,7 +1,9 @@
 //! RTMPS on the server: ffmpeg publishes over TLS and plays back over TLS and
-//! plain RTMP; garbage on the TLS port is closed with one log line while a
-//! healthy pair keeps streaming; SIGHUP swaps the certificate for new
-//! connections. Certificates are generated in the test (rcgen).
+//! plain RTMP; ffmpeg 9 (OpenSSL) publishes to a Debian ffmpeg (GnuTLS)
+//! player and GStreamer's rtmp2src (GIO TLS) plays over RTMPS; garbage on
+//! the TLS port is closed with one log line while a healthy pair keeps
+//! streaming; SIGHUP swaps the certificate for new connections. Certificates
+//! are generated in the test (rcgen).
 
 mod common;
 
@@ -208,6 +210,23 @@ fn sighup_serves_a_new_certificate_to_new_connections() {
     assert!(server.terminate(Duration::from_secs(5)).is_some());
 }
 
+/// A 4 s H.264 + AAC FLV (100 video frames at 25 fps) made with Debian's ffmpeg.
+fn h264_aac_source(dir: &TempDir) -> PathBuf {
+    let source = dir.path().join("source.flv");
+    let made = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
+        .args([
+            "-t", "4", "-c:v", "libx264", "-g", "25", "-c:a", "aac", "-f", "flv",
+        ])
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    source
+}
+
 /// The server with the test PKI's certificate; returns it, its TLS address and the CA.
 fn pki_server(dir: &TempDir, extra: &[&str]) -> (ServerProcess, SocketAddr, PathBuf) {
     let (ca, cert, key) = common::pki::test_pki(dir.path());
@@ -225,19 +244,7 @@ fn ffmpeg9_verifies_the_certificate_and_streams_over_rtmps() {
     };
     let dir = TempDir::new("tls-ffmpeg9");
     let (server, tls_addr, ca) = pki_server(&dir, &[]);
-    // A 4 s H.264 + AAC source made with Debian's ffmpeg.
-    let source = dir.path().join("source.flv");
-    let made = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
-        .args([
-            "-t", "4", "-c:v", "libx264", "-g", "25", "-c:a", "aac", "-f", "flv",
-        ])
-        .arg(&source)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    let source = h264_aac_source(&dir);
     let url = format!("rtmps://localhost:{}/live/v9", tls_addr.port());
     let verify = ["-tls_verify", "1", "-ca_file", ca.to_str().unwrap()];
     let out = dir.path().join("played.mkv");
@@ -400,4 +407,174 @@ fn https_serves_the_api_and_http_flv_with_the_rtmps_certificate() {
     assert!(video >= 50, "{streams:?}");
     let _ = publisher.kill();
     let _ = publisher.wait();
+}
+
+#[test]
+fn debian_ffmpeg_without_verification_plays_what_ffmpeg9_publishes_over_rtmps() {
+    if !have_tool("ffmpeg") || !have_tool("ffprobe") {
+        return;
+    }
+    let Some(ffmpeg9) = common::ffmpeg9() else {
+        return;
+    };
+    let dir = TempDir::new("tls-gnutls");
+    let (server, tls_addr, ca) = pki_server(&dir, &[]);
+    let source = h264_aac_source(&dir);
+    // Debian's ffmpeg is built with GnuTLS; it plays by address, without
+    // verifying the certificate.
+    let out = dir.path().join("gnutls.flv");
+    let mut player = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+        .args(["-tls_verify", "0", "-i"])
+        .arg(format!("rtmps://{tls_addr}/live/gnutls"))
+        .args(["-c", "copy", "-f", "flv", "-y"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        server.wait_log(Duration::from_secs(10), |l| l
+            .contains("play start live/gnutls")),
+        "Debian's ffmpeg did not start playing over RTMPS:\n{}",
+        server.log_text()
+    );
+    // ffmpeg 9 (OpenSSL) publishes over RTMPS, verifying the certificate by name.
+    let mut publisher = Command::new(&ffmpeg9)
+        .args([
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-re",
+            "-i",
+        ])
+        .arg(&source)
+        .args(["-tls_verify", "1", "-ca_file", ca.to_str().unwrap()])
+        .args(["-c", "copy", "-f", "flv"])
+        .arg(format!("rtmps://localhost:{}/live/gnutls", tls_addr.port()))
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    for (child, what) in [
+        (&mut publisher, "ffmpeg 9 publisher"),
+        (&mut player, "Debian ffmpeg player"),
+    ] {
+        let status = wait_child(child, Duration::from_secs(40));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{what}: {status:?}\n{}",
+            server.log_text()
+        );
+    }
+    let streams = probe_streams(&out);
+    assert!(frames_of(&streams, "h264") >= 90, "{streams:?}");
+    assert!(frames_of(&streams, "aac") > 0, "{streams:?}");
+    assert_eq!(
+        decode_errors(&out),
+        "",
+        "what Debian's ffmpeg wrote decodes with errors"
+    );
+}
+
+/// GStreamer's rtmp2src and the parsers and muxer the RTMPS test runs.
+fn gst_available() -> bool {
+    let missing: Vec<&str> = [
+        "rtmp2src",
+        "flvdemux",
+        "h264parse",
+        "aacparse",
+        "matroskamux",
+    ]
+    .into_iter()
+    .filter(|element| {
+        !Command::new("gst-inspect-1.0")
+            .arg(element)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+    .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!("GStreamer elements {missing:?} not found (install gstreamer1.0-tools and gstreamer1.0-plugins-good/-bad)");
+    if std::env::var_os("RTMP_REQUIRE_INTEROP").is_some() {
+        panic!("{why}; RTMP_REQUIRE_INTEROP is set");
+    }
+    eprintln!("SKIPPED: {why}");
+    false
+}
+
+#[test]
+fn gstreamer_rtmp2src_plays_over_rtmps() {
+    if !have_tool("ffmpeg") || !have_tool("ffprobe") || !gst_available() {
+        return;
+    }
+    let dir = TempDir::new("tls-gst");
+    let (server, tls_addr, _) = pki_server(&dir, &[]);
+    // Published over plain RTMP, played over RTMPS.
+    let mut publisher = ffmpeg_publish(&server.url("live/gst"), 6);
+    assert!(
+        server.wait_log(Duration::from_secs(30), |l| l
+            .contains("publish start live/gst")),
+        "no publisher:\n{}",
+        server.log_text()
+    );
+    // rtmp2src's TLS is GIO's (glib-networking); tls-validation-flags=0
+    // accepts the test certificate. Its FLV is demuxed, parsed and muxed
+    // into Matroska, which ffprobe then decodes.
+    let out = dir.path().join("gst.mkv");
+    let pipeline = format!(
+        "rtmp2src location=rtmps://{tls_addr}/live/gst tls-validation-flags=0 ! flvdemux name=d \
+         d.video ! queue ! h264parse ! matroskamux name=m ! filesink location={} \
+         d.audio ! queue ! aacparse ! m.",
+        out.display()
+    );
+    let mut player = Command::new("gst-launch-1.0")
+        .args(["-q", "-e"])
+        .args(pipeline.split_whitespace())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn gst-launch");
+    assert!(
+        wait_child(&mut publisher, Duration::from_secs(40)).is_some_and(|s| s.success()),
+        "publisher failed:\n{}",
+        server.log_text()
+    );
+    // rtmp2src ends with EOS when the stream is unpublished; -e lets
+    // matroskamux finish the file on an interrupt too.
+    if !wait_until(Duration::from_secs(10), || {
+        matches!(player.try_wait(), Ok(Some(_)))
+    }) {
+        let _ = Command::new("kill")
+            .args(["-INT", &player.id().to_string()])
+            .status();
+        let _ = wait_child(&mut player, Duration::from_secs(5));
+    }
+    let mut gst_err = String::new();
+    let _ = player.stderr.take().unwrap().read_to_string(&mut gst_err);
+    if gst_err.contains("TLS support is not available") {
+        let why = "GStreamer has no TLS backend (install glib-networking)";
+        if std::env::var_os("RTMP_REQUIRE_INTEROP").is_some() {
+            panic!("{why}; RTMP_REQUIRE_INTEROP is set\n{gst_err}");
+        }
+        eprintln!("SKIPPED: {why}");
+        return;
+    }
+    assert!(
+        server.log_text().contains("play start live/gst"),
+        "rtmp2src did not play over RTMPS:\n{gst_err}\n{}",
+        server.log_text()
+    );
+    let streams = probe_streams(&out);
+    assert!(frames_of(&streams, "h264") >= 50, "{streams:?}\n{gst_err}");
+    assert!(frames_of(&streams, "aac") > 0, "{streams:?}");
+    assert_eq!(
+        decode_errors(&out),
+        "",
+        "what rtmp2src wrote decodes with errors"
+    );
 }
