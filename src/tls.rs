@@ -27,7 +27,7 @@ use std::sync::Arc;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls::{ServerConfig, ServerConnection};
+use rustls::{ClientConnection, Connection, ServerConfig, ServerConnection};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -125,24 +125,43 @@ pub fn server_config(config: &Config) -> Result<Option<Arc<ServerConfig>>, TlsEr
     Ok(Some(Arc::new(server)))
 }
 
-/// A TLS server stream over a non-blocking socket (see the module docs).
+/// A TLS stream over a non-blocking socket (see the module docs): the
+/// server side of an accepted connection, or the client side of a relay's
+/// outgoing one.
 #[derive(Debug)]
 pub struct TlsStream<S> {
     pub sock: S,
-    conn: ServerConnection,
+    conn: Connection,
     /// What went wrong, for the close reason.
     error: Option<String>,
 }
 
 impl<S: Read + Write> TlsStream<S> {
     pub fn new(sock: S, config: Arc<ServerConfig>) -> io::Result<TlsStream<S>> {
-        let mut conn = ServerConnection::new(config).map_err(io::Error::other)?;
+        let conn = ServerConnection::new(config).map_err(io::Error::other)?;
+        Ok(TlsStream::with(sock, Connection::Server(conn)))
+    }
+
+    /// The client side, verifying the server as `config` says, for `host`
+    /// (also sent as SNI when it is a name).
+    pub fn client(
+        sock: S,
+        config: Arc<rustls::ClientConfig>,
+        host: &str,
+    ) -> io::Result<TlsStream<S>> {
+        let name = rustls_pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{host:?}: {e}")))?;
+        let conn = ClientConnection::new(config, name).map_err(io::Error::other)?;
+        Ok(TlsStream::with(sock, Connection::Client(conn)))
+    }
+
+    fn with(sock: S, mut conn: Connection) -> TlsStream<S> {
         conn.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
-        Ok(TlsStream {
+        TlsStream {
             sock,
             conn,
             error: None,
-        })
+        }
     }
 
     /// The TLS failure that ended the stream, if one did.

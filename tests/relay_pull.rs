@@ -45,7 +45,11 @@ fn numbered_publisher(addr: SocketAddr, name: &str) -> TestClient {
 
 fn send_frames(p: &mut TestClient, from: u32, to: u32) {
     for n in from..to {
-        p.send_media(MediaKind::Video, n * 40, &avc_frame(n.is_multiple_of(25), n, 500));
+        p.send_media(
+            MediaKind::Video,
+            n * 40,
+            &avc_frame(n.is_multiple_of(25), n, 500),
+        );
     }
     p.flush();
 }

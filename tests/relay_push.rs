@@ -108,7 +108,11 @@ fn a_target_that_goes_away_is_reconnected_and_local_players_lose_nothing() {
     let send = |p: &mut TestClient, sent: &mut u32, n: u32| {
         for _ in 0..n {
             let k = *sent;
-            p.send_media(MediaKind::Video, k * 40, &avc_frame(k.is_multiple_of(25), k, 400));
+            p.send_media(
+                MediaKind::Video,
+                k * 40,
+                &avc_frame(k.is_multiple_of(25), k, 400),
+            );
             *sent += 1;
         }
         p.flush();

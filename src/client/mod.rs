@@ -31,4 +31,4 @@ pub mod url;
 pub use error::{ClientError, Step};
 pub use http_flv::{HttpFlvError, HttpFlvUrl};
 pub use simple::{resolve, Player, Publisher};
-pub use url::{RtmpUrl, UrlError};
+pub use url::{RtmpUrl, TlsVerify, UrlError};

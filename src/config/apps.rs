@@ -106,6 +106,9 @@ app_settings! {
     /// Targets every stream published here is re-published to
     /// (`rtmp://host[:port]/app/{name}`; `{app}` and `{name}` expand).
     push: Vec<String>,
+    /// Verify `rtmps://` origins and targets against Mozilla's roots
+    /// (false: accept any certificate, for self-signed test servers).
+    tls_verify: bool,
 }
 
 impl AppSettings {
@@ -132,6 +135,7 @@ impl AppSettings {
             pull_wait_ms: DEFAULT_PULL_WAIT_MS,
             pull_idle_ms: DEFAULT_PULL_IDLE_MS,
             push: Vec::new(),
+            tls_verify: true,
         }
     }
 }

@@ -75,9 +75,6 @@ impl Config {
                 let parsed =
                     crate::client::RtmpUrl::parse(&format!("{}/x", url.trim_end_matches('/')))
                         .map_err(|e| bad(e.to_string()))?;
-                if parsed.tls.is_some() {
-                    return Err(bad("rtmps:// origins are not supported yet".into()));
-                }
                 if self.is_own_listener(&parsed.host, parsed.port) {
                     return Err(bad(format!(
                         "pulls from this server's own listener {} (a loop)",

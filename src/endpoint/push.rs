@@ -112,10 +112,12 @@ impl Endpoint {
         push.ticket = Some(ticket);
         self.pending_connects
             .insert(ticket, Target::Push(key.clone(), n));
+        let tls = super::relay::relay_tls(&parsed, &push.settings);
         self.connect_jobs.push_back(ConnectJob {
             ticket,
             host: parsed.host,
             port: parsed.port,
+            tls,
         });
     }
 

@@ -49,6 +49,22 @@ pub struct ConnectJob {
     pub ticket: u64,
     pub host: String,
     pub port: u16,
+    /// `rtmps://`: TLS, verifying the server (by `host`) this way.
+    pub tls: Option<crate::client::TlsVerify>,
+}
+
+/// How an `rtmps://` relay URL is verified under `settings`.
+pub(super) fn relay_tls(
+    parsed: &RtmpUrl,
+    settings: &AppSettings,
+) -> Option<crate::client::TlsVerify> {
+    parsed.tls.as_ref().map(|v| {
+        if settings.tls_verify {
+            v.clone()
+        } else {
+            crate::client::TlsVerify::Insecure
+        }
+    })
 }
 
 /// What an outgoing connection is for.
@@ -160,10 +176,12 @@ impl Endpoint {
         let _ = now;
         self.pending_connects
             .insert(ticket, Target::Pull(key.clone()));
+        let tls = relay_tls(&parsed, &pull.settings);
         self.connect_jobs.push_back(ConnectJob {
             ticket,
             host: parsed.host,
             port: parsed.port,
+            tls,
         });
     }
 

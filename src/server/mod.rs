@@ -119,6 +119,8 @@ pub struct Server {
     hook_results: Vec<HookResult>,
     /// Name lookups for relay connections (when any application pulls).
     resolver: Option<Resolver>,
+    /// Relay connections waiting for their name: their TLS settings.
+    resolving: std::collections::HashMap<u64, Option<(String, crate::client::TlsVerify)>>,
     signals: Signals,
     conns: Slab<IoConn>,
     next_generation: u32,
@@ -246,6 +248,7 @@ impl Server {
             hooks,
             hook_results: Vec::new(),
             resolver,
+            resolving: Default::default(),
             signals,
             conns: Slab::with_capacity(1024),
             next_generation: 1,
@@ -668,10 +671,14 @@ impl Server {
     fn start_connects(&mut self, now: u64) {
         while let Some(job) = self.endpoint.poll_connect() {
             let host = job.host.trim_start_matches('[').trim_end_matches(']');
+            let tls = job.tls.map(|v| (host.to_string(), v));
             match host.parse::<std::net::IpAddr>() {
-                Ok(ip) => self.connect_to(job.ticket, SocketAddr::new(ip, job.port), now),
+                Ok(ip) => self.connect_to(job.ticket, SocketAddr::new(ip, job.port), tls, now),
                 Err(_) => match self.resolver.as_ref() {
-                    Some(r) => r.submit(job.ticket, job.host, job.port),
+                    Some(r) => {
+                        self.resolving.insert(job.ticket, tls);
+                        r.submit(job.ticket, job.host, job.port);
+                    }
                     None => self
                         .endpoint
                         .handle_connect_failed(job.ticket, "no resolver", now),
@@ -687,15 +694,22 @@ impl Server {
             r.try_results(&mut found);
         }
         for (ticket, result) in found {
+            let tls = self.resolving.remove(&ticket).flatten();
             match result {
-                Ok(addr) => self.connect_to(ticket, addr, now),
+                Ok(addr) => self.connect_to(ticket, addr, tls, now),
                 Err(e) => self.endpoint.handle_connect_failed(ticket, &e, now),
             }
         }
     }
 
     /// A non-blocking connect to `addr` for the endpoint's `ticket`.
-    fn connect_to(&mut self, ticket: u64, addr: SocketAddr, now: u64) {
+    fn connect_to(
+        &mut self,
+        ticket: u64,
+        addr: SocketAddr,
+        tls: Option<(String, crate::client::TlsVerify)>,
+        now: u64,
+    ) {
         let own = addr.port() == self.local_addr.port()
             && (addr.ip().is_loopback()
                 || addr.ip().is_unspecified()
@@ -723,7 +737,24 @@ impl Server {
             index: entry.key() as u32,
             generation,
         };
-        let mut transport = Transport::Tcp(socket);
+        let mut transport = match tls {
+            None => Transport::Tcp(socket),
+            Some((host, verify)) => {
+                let stream = tls::client_config(&verify)
+                    .map_err(|e| e.to_string())
+                    .and_then(|config| {
+                        TlsStream::client(socket, config, &host).map_err(|e| e.to_string())
+                    });
+                match stream {
+                    Ok(s) => Transport::Tls(Box::new(s)),
+                    Err(e) => {
+                        self.endpoint
+                            .handle_connect_failed(ticket, &format!("TLS: {e}"), now);
+                        return;
+                    }
+                }
+            }
+        };
         if let Err(e) = transport.register(self.poll.registry(), token::token(id)) {
             self.endpoint
                 .handle_connect_failed(ticket, &e.to_string(), now);
