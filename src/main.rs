@@ -106,6 +106,9 @@ struct Args {
     /// directory served under /static/ (e.g. a local mpegts.js)
     #[argh(option)]
     http_static: Option<PathBuf>,
+    /// SO_REUSEPORT on the RTMP listener: several server processes share the port
+    #[argh(switch)]
+    reuse_port: bool,
     /// print the version and exit
     #[argh(switch)]
     version: bool,
@@ -138,6 +141,7 @@ impl Args {
             record_dir: self.record_dir.clone(),
             hook_workers: None,
             hook_queue: None,
+            reuse_port: self.reuse_port.then_some(true),
             tls_listen: self.tls_listen.map(Some),
             tls_cert: self.tls_cert.clone().map(Some),
             tls_key: self.tls_key.clone().map(Some),

@@ -86,3 +86,41 @@ fn a_taken_http_port_is_one_line_and_exit_2() {
         "{stderr}"
     );
 }
+
+#[test]
+fn two_servers_share_a_port_with_reuse_port() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let at = format!("127.0.0.1:{port}");
+    let a = ServerProcess::start_at(&at, &["--reuse-port"]);
+    let b = ServerProcess::start_at(&at, &["--reuse-port"]);
+    assert_eq!((a.addr.port(), b.addr.port()), (port, port));
+    // Without the option a third process cannot bind it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
+        .args(["--listen", &at, "--http-listen", "off"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(listen)"));
+    // The kernel spreads connections over both processes.
+    let conns: Vec<std::net::TcpStream> = (0..16)
+        .map(|_| std::net::TcpStream::connect(&at).unwrap())
+        .collect();
+    let served = |s: &ServerProcess| s.log_text().matches(" accepted").count();
+    assert!(
+        wait_until(Duration::from_secs(5), || served(&a) + served(&b)
+            >= conns.len()),
+        "a: {}, b: {}",
+        served(&a),
+        served(&b)
+    );
+    assert!(
+        served(&a) > 0 && served(&b) > 0,
+        "a: {}, b: {}",
+        served(&a),
+        served(&b)
+    );
+}

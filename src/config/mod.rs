@@ -94,6 +94,9 @@ pub struct Config {
     /// Hook calls that may wait for a worker; more are refused ("hook queue
     /// full"). Default 1024.
     pub hook_queue: usize,
+    /// SO_REUSEPORT on the RTMP listener, so several processes can share
+    /// the port (the kernel spreads new connections over them). Default off.
+    pub reuse_port: bool,
     /// RTMPS listen address (conventionally port 1936); needs `tls_cert` and
     /// `tls_key`. Default none.
     pub tls_listen: Option<SocketAddr>,
@@ -173,6 +176,7 @@ impl Default for Config {
             record_dir: PathBuf::from("recordings"),
             hook_workers: 4,
             hook_queue: 1024,
+            reuse_port: false,
             tls_listen: None,
             tls_cert: None,
             tls_key: None,

@@ -57,6 +57,7 @@ overrides! {
     record_dir: PathBuf,
     hook_workers: usize,
     hook_queue: usize,
+    reuse_port: bool,
     tls_listen: Option<SocketAddr>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,

@@ -145,8 +145,9 @@ impl Server {
         let config = config.validate()?;
         raise_nofile_limit(config.max_connections);
         let poll = Poll::new().map_err(Error::Poll)?;
+        let reuse_port = config.reuse_port;
         let bind = |key: &'static str, addr: SocketAddr| {
-            listen(addr)
+            listen(addr, key == "listen" && reuse_port)
                 .and_then(|l| Ok((l.local_addr()?, l)))
                 .map_err(|e| Error::Bind(key, addr, e))
         };
@@ -842,11 +843,15 @@ fn close_reason(transport: &Transport, kind: stdio::ErrorKind) -> CloseReason {
 /// (mio's own bind uses 128, too few for a connection flood).
 const LISTEN_BACKLOG: i32 = 1024;
 
-/// A non-blocking listener on `addr` with [`LISTEN_BACKLOG`].
-fn listen(addr: SocketAddr) -> stdio::Result<TcpListener> {
+/// A non-blocking listener on `addr` with [`LISTEN_BACKLOG`] (and
+/// SO_REUSEPORT when `reuse_port`).
+fn listen(addr: SocketAddr, reuse_port: bool) -> stdio::Result<TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
