@@ -258,3 +258,49 @@ fn a_pull_at_the_servers_own_listener_is_refused_at_start_up() {
         "{stderr}"
     );
 }
+
+#[test]
+fn relay_state_shows_in_the_api_metrics_and_the_stream_line() {
+    let dir = TempDir::new("pull-api");
+    let origin = ServerProcess::start(&[]);
+    let file = dir.path().join("edge.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "stats_interval_ms = 500\n[apps.live]\npull = [{:?}]\n",
+            origin_url(origin.addr)
+        ),
+    )
+    .unwrap();
+    let (edge, http) = ServerProcess::start_http(&["--config", file.to_str().unwrap()]);
+    let mut publisher = numbered_publisher(origin.addr, "a");
+    send_frames(&mut publisher, 0, 25);
+    let mut player = TestClient::play(edge.addr, "live", "a");
+    assert!(!player.collect_media(5, Duration::from_secs(10)).is_empty());
+    let (status, _, body) = common::http_request(
+        http,
+        "GET",
+        "/api/v1/streams/live/a",
+        Duration::from_secs(5),
+    );
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let relay = &v["relays"][0];
+    assert_eq!(relay["direction"], "pull");
+    assert_eq!(relay["up"], true);
+    assert_eq!(relay["url"], format!("{}/a", origin_url(origin.addr)));
+    assert!(relay["bytes"].as_u64().unwrap() > 0);
+    let (_, _, metrics) = common::http_request(http, "GET", "/metrics", Duration::from_secs(5));
+    let text = String::from_utf8(metrics).unwrap();
+    assert!(
+        text.contains("rtmp_relay_up{app=\"live\",name=\"a\",direction=\"pull\",target=\"0\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("rtmp_relay_reconnects_total 0\n"));
+    assert!(
+        edge.wait_log(Duration::from_secs(5), |l| l.contains(&format!(
+            ", pull {}/a up (0 reconnects",
+            origin_url(origin.addr)
+        )))
+    );
+}

@@ -229,8 +229,32 @@ impl Endpoint {
         push.connected_ms = None;
         push.retry_at = Some(now + push.backoff_ms);
         push.reconnects += 1;
+        self.counters.relay_reconnects += 1;
         debug!("push {key} #{n}: retry in {} ms", push.backoff_ms);
         push.backoff_ms = (push.backoff_ms * 2).min(BACKOFF_MAX_MS);
+    }
+
+    /// The push targets of `key` as the API shows them.
+    pub(super) fn push_snapshots(&self, key: &str) -> Vec<crate::http::RelaySnapshot> {
+        let Some(pushes) = self.pushes.get(key) else {
+            return Vec::new();
+        };
+        pushes
+            .iter()
+            .enumerate()
+            .map(|(n, p)| {
+                let conn = p.conn.and_then(|c| self.get(c));
+                crate::http::RelaySnapshot {
+                    direction: "push".into(),
+                    target: n as u32,
+                    url: super::redact_query(&p.url),
+                    up: conn.is_some_and(|c| matches!(c.role, Role::Player(_))),
+                    connected_since_s: p.connected_ms.map(|t| t / 1000),
+                    reconnects: p.reconnects,
+                    bytes: conn.map_or(0, |c| c.stats.bytes_out),
+                }
+            })
+            .collect()
     }
 
     /// Timer work: push retries that are due.

@@ -301,6 +301,7 @@ impl Endpoint {
         pull.origin = (pull.origin + 1) % pull.settings.pull.len().max(1);
         pull.retry_at = Some(now + pull.backoff_ms);
         pull.reconnects += 1;
+        self.counters.relay_reconnects += 1;
         debug!("pull {key}: retry in {} ms", pull.backoff_ms);
         pull.backoff_ms = (pull.backoff_ms * 2).min(BACKOFF_MAX_MS);
     }
@@ -426,6 +427,29 @@ impl Endpoint {
             Role::Publisher(p) => Some(p.stream_id),
             _ => None,
         }
+    }
+
+    /// The pull upstream of `key` as the API shows it.
+    pub(super) fn pull_snapshot(&self, key: &str, now: u64) -> Option<crate::http::RelaySnapshot> {
+        let pull = self.pulls.get(key)?;
+        let url = Self::pull_url(pull).map(|(u, _)| u).unwrap_or_default();
+        let up = pull
+            .conn
+            .is_some_and(|c| self.streams.publisher(key) == Some(c));
+        let bytes = pull
+            .conn
+            .and_then(|c| self.get(c))
+            .map_or(0, |c| c.stats.bytes_in);
+        let _ = now;
+        Some(crate::http::RelaySnapshot {
+            direction: "pull".into(),
+            target: 0,
+            url: super::redact_query(&url),
+            up,
+            connected_since_s: pull.connected_ms.map(|t| t / 1000),
+            reconnects: pull.reconnects,
+            bytes,
+        })
     }
 
     /// Timer work: retries that are due, idle upstreams, players that waited

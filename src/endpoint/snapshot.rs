@@ -22,6 +22,7 @@ pub(super) struct Counters {
     pub accepted: u64,
     pub rejected: BTreeMap<&'static str, u64>,
     pub evicted: u64,
+    pub relay_reconnects: u64,
 }
 
 /// One live stream, beside its stream-table entry.
@@ -215,6 +216,7 @@ impl Endpoint {
             connections,
             viewers_evicted_total: self.counters.evicted,
             recordings_active,
+            relay_reconnects_total: self.counters.relay_reconnects,
             recorded_bytes_total: self.recorder.as_ref().map_or(0, |r| r.recorded_bytes()),
             streams,
             clients,
@@ -259,6 +261,11 @@ impl Endpoint {
             frames_dropped,
             viewers_evicted: info.evicted,
             gop_bytes: stats.gop_bytes as u64,
+            relays: self
+                .pull_snapshot(key, now)
+                .into_iter()
+                .chain(self.push_snapshots(key))
+                .collect(),
             recording: recording.and_then(|rec| {
                 self.recorder
                     .as_ref()

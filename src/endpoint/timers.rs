@@ -184,8 +184,20 @@ impl Endpoint {
                 .filter_map(|&v| self.get(v))
                 .map(|c| c.out.dropped_frames())
                 .sum();
+            let relays: String = self
+                .pull_snapshot(key, now)
+                .into_iter()
+                .chain(self.push_snapshots(key))
+                .map(|r| {
+                    let state = if r.up { "up" } else { "down" };
+                    format!(
+                        ", {} {} {state} ({} reconnects, {} B)",
+                        r.direction, r.url, r.reconnects, r.bytes
+                    )
+                })
+                .collect();
             info!(
-                "stream {key}: {} kbit/s in, {} viewers, {} frames dropped, {} frames in, GOP {} frames/{} B",
+                "stream {key}: {} kbit/s in, {} viewers, {} frames dropped, {} frames in, GOP {} frames/{} B{relays}",
                 kbps,
                 st.viewers,
                 dropped,

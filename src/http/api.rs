@@ -42,6 +42,8 @@ pub struct ServerSnapshot {
     pub viewers_evicted_total: u64,
     pub recordings_active: u64,
     pub recorded_bytes_total: u64,
+    /// Relay reconnect attempts since start, pull and push.
+    pub relay_reconnects_total: u64,
     pub streams: Vec<StreamSnapshot>,
     pub clients: Vec<ClientSnapshot>,
 }
@@ -70,6 +72,26 @@ pub struct StreamSnapshot {
     /// Bytes held by the late-join cache (metadata, headers, GOP).
     pub gop_bytes: u64,
     pub recording: Option<RecordingSnapshot>,
+    /// The stream's pull upstream and push targets.
+    pub relays: Vec<RelaySnapshot>,
+}
+
+/// A pull upstream or a push target of a stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RelaySnapshot {
+    /// `pull` or `push`.
+    pub direction: String,
+    /// The target's position in the application's `push` list (0 for pull).
+    pub target: u32,
+    /// The origin or target URL (secret query values redacted).
+    pub url: String,
+    /// Connected and streaming.
+    pub up: bool,
+    /// Server uptime (s) when it last connected.
+    pub connected_since_s: Option<u64>,
+    pub reconnects: u64,
+    /// Bytes received (pull) or sent (push) on the current connection.
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

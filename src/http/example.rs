@@ -4,8 +4,8 @@
 //! per role. Never used by the server itself.
 
 use super::api::{
-    AudioSnapshot, ClientSnapshot, PublisherSnapshot, RecordingSnapshot, ServerSnapshot,
-    StreamSnapshot, VideoSnapshot, ViewerCounts,
+    AudioSnapshot, ClientSnapshot, PublisherSnapshot, RecordingSnapshot, RelaySnapshot,
+    ServerSnapshot, StreamSnapshot, VideoSnapshot, ViewerCounts,
 };
 
 fn busy_stream() -> StreamSnapshot {
@@ -48,6 +48,15 @@ fn busy_stream() -> StreamSnapshot {
             path: "recordings/live/cam-1.flv".into(),
             bytes: 900_000,
         }),
+        relays: vec![RelaySnapshot {
+            direction: "push".into(),
+            target: 0,
+            url: "rtmp://ingest.example/live/cam?key=***".into(),
+            up: true,
+            connected_since_s: Some(4),
+            reconnects: 1,
+            bytes: 2_000_000,
+        }],
     }
 }
 
@@ -62,6 +71,7 @@ pub fn example_snapshot() -> ServerSnapshot {
         bytes_out: 0,
         kbps_out: 0.0,
         recording: None,
+        relays: Vec::new(),
         ..busy.clone()
     };
     let odd = StreamSnapshot {
@@ -97,6 +107,7 @@ pub fn example_snapshot() -> ServerSnapshot {
         viewers_evicted_total: 1,
         recordings_active: 1,
         recorded_bytes_total: 900_000,
+        relay_reconnects_total: 1,
         streams: vec![busy, quiet, odd],
         clients: vec![
             client(1, "publisher"),

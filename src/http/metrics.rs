@@ -244,6 +244,31 @@ fn render_streams(out: &mut String, snap: &ServerSnapshot) {
             sample(out, name, &[("app", &s.app), ("name", &s.name)], value(s));
         }
     }
+    family(
+        out,
+        "rtmp_relay_up",
+        Kind::Gauge,
+        "1 while a stream's pull upstream or push target is connected and streaming.",
+    );
+    for s in &snap.streams {
+        for r in &s.relays {
+            let target = r.target.to_string();
+            let labels = [
+                ("app", s.app.as_str()),
+                ("name", s.name.as_str()),
+                ("direction", r.direction.as_str()),
+                ("target", target.as_str()),
+            ];
+            sample(out, "rtmp_relay_up", &labels, if r.up { 1.0 } else { 0.0 });
+        }
+    }
+    single(
+        out,
+        "rtmp_relay_reconnects_total",
+        Kind::Counter,
+        "Relay reconnect attempts since start, pull and push.",
+        snap.relay_reconnects_total as f64,
+    );
 }
 
 #[cfg(test)]
@@ -292,7 +317,11 @@ mod tests {
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         assert_eq!(helps, types);
-        assert_eq!(helps, 9 + STREAM_FAMILIES.len());
+        assert_eq!(helps, 11 + STREAM_FAMILIES.len());
+        assert!(text.contains(
+            "rtmp_relay_up{app=\"live\",name=\"cam\",direction=\"push\",target=\"0\"} 1\n"
+        ));
+        assert!(text.contains("rtmp_relay_reconnects_total 1\n"));
         assert!(!text.contains("id="));
     }
 

@@ -54,8 +54,8 @@ pub mod response;
 pub mod route;
 
 pub use api::{
-    AudioSnapshot, ClientSnapshot, PublisherSnapshot, RecordingSnapshot, ServerSnapshot,
-    StreamSnapshot, VideoSnapshot, ViewerCounts,
+    AudioSnapshot, ClientSnapshot, PublisherSnapshot, RecordingSnapshot, RelaySnapshot,
+    ServerSnapshot, StreamSnapshot, VideoSnapshot, ViewerCounts,
 };
 pub use request::{parse_request, Method, Parse, Request, RequestError};
 pub use route::{route, Route};
