@@ -304,3 +304,68 @@ fn relay_state_shows_in_the_api_metrics_and_the_stream_line() {
         )))
     );
 }
+
+#[test]
+fn a_static_pull_is_up_before_anyone_plays() {
+    let dir = TempDir::new("pull-static");
+    let origin = ServerProcess::start(&[]);
+    let mut publisher = numbered_publisher(origin.addr, "always");
+    send_frames(&mut publisher, 0, 25);
+    let edge = edge(
+        &dir,
+        "e",
+        &[origin_url(origin.addr)],
+        "static_pull = [\"always\"]\npull_idle_ms = 500\n",
+    );
+    assert!(
+        origin.wait_log(Duration::from_secs(10), |l| l
+            .contains("play start live/always")),
+        "{}",
+        origin.log_text()
+    );
+    send_frames(&mut publisher, 25, 50);
+    // Unwatched well past pull_idle_ms, it stays up: a player starts from the
+    // edge's own cache at once.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!edge.log_text().contains("no viewers for a while"));
+    let mut player = TestClient::play(edge.addr, "live", "always");
+    let got = video_numbers(&player.collect_media(26, Duration::from_secs(5)));
+    assert_eq!(got.first(), Some(&25), "the cached GOP: {got:?}");
+}
+
+#[test]
+fn a_chain_longer_than_the_hop_limit_is_refused() {
+    let dir = TempDir::new("pull-hops");
+    let extra = "hop_limit = 2\npull_wait_ms = 2000\n";
+    let origin = {
+        let file = dir.path().join("origin.toml");
+        std::fs::write(&file, "[apps.live]\nhop_limit = 2\n").unwrap();
+        ServerProcess::start(&["--config", file.to_str().unwrap()])
+    };
+    let e1 = edge(&dir, "e1", &[origin_url(origin.addr)], extra);
+    let e2 = edge(&dir, "e2", &[origin_url(e1.addr)], extra);
+    let e3 = edge(&dir, "e3", &[origin_url(e2.addr)], extra);
+    let mut near_pub = numbered_publisher(origin.addr, "near");
+    let mut far_pub = numbered_publisher(origin.addr, "far");
+    send_frames(&mut near_pub, 0, 25);
+    send_frames(&mut far_pub, 0, 25);
+    // Two relay links (e2 -> e1 -> origin) are within the limit.
+    let mut near = TestClient::play(e2.addr, "live", "near");
+    assert!(!near.collect_media(5, Duration::from_secs(10)).is_empty());
+    // Three (e3 -> e2 -> e1 -> origin) are not: the origin refuses the third.
+    let mut far = TestClient::play(e3.addr, "live", "far");
+    let not_found = far.wait_for(Duration::from_secs(5), |e| {
+        matches!(e, rtmp_edge::proto::client::ClientEvent::Error { code, .. }
+            if code == "NetStream.Play.StreamNotFound")
+    });
+    assert!(not_found.is_some(), "{}", e3.log_text());
+    assert!(
+        origin.wait_log(Duration::from_secs(5), |l| l
+            .contains("play live/far refused: relay hop limit reached")),
+        "{}",
+        origin.log_text()
+    );
+    assert!(e1.wait_log(Duration::from_secs(5), |l| l.contains(
+        "pull live/far: upstream ended: it answered NetStream.Play.Failed"
+    )));
+}

@@ -20,6 +20,9 @@ pub const DEFAULT_PULL_WAIT_MS: u64 = 10_000;
 /// Default `pull_idle_ms`.
 pub const DEFAULT_PULL_IDLE_MS: u64 = 10_000;
 
+/// Default `hop_limit`.
+pub const DEFAULT_HOP_LIMIT: u32 = 4;
+
 /// Default `hook_timeout_ms`.
 pub const DEFAULT_HOOK_TIMEOUT_MS: u64 = 5_000;
 
@@ -109,6 +112,11 @@ app_settings! {
     /// Verify `rtmps://` origins and targets against Mozilla's roots
     /// (false: accept any certificate, for self-signed test servers).
     tls_verify: bool,
+    /// Streams pulled from the origins from start-up on, watched or not.
+    static_pull: Vec<String>,
+    /// A relay request that has crossed more relay links than this while
+    /// being requested (edge asking edge asking ...) is refused.
+    hop_limit: u32,
 }
 
 impl AppSettings {
@@ -136,6 +144,8 @@ impl AppSettings {
             pull_idle_ms: DEFAULT_PULL_IDLE_MS,
             push: Vec::new(),
             tls_verify: true,
+            static_pull: Vec::new(),
+            hop_limit: DEFAULT_HOP_LIMIT,
         }
     }
 }

@@ -36,6 +36,8 @@ pub enum Refusal {
     HookQueueFull,
     /// The hook redirected to an `rtmp://` URL (a relay target, not built yet).
     HookRelayUnsupported,
+    /// A relay connection that has already crossed `hop_limit` relays.
+    HopLimit,
 }
 
 impl Refusal {
@@ -49,6 +51,7 @@ impl Refusal {
             Refusal::HookFailed => "hook failed",
             Refusal::HookQueueFull => "hook queue full",
             Refusal::HookRelayUnsupported => "hook redirect to an rtmp:// URL is not supported",
+            Refusal::HopLimit => "relay hop limit reached",
         }
     }
 }

@@ -272,6 +272,8 @@ impl Endpoint {
         );
         let checked = if connect_pending {
             Err(Refusal::Unauthorized)
+        } else if self.hops_of(id) > settings.hop_limit {
+            Err(Refusal::HopLimit)
         } else {
             self.check_access(id, &settings, action, &name)
         };
@@ -359,7 +361,8 @@ impl Endpoint {
         }
         self.stream_started(&key, id, now);
         if self.get(id).is_some_and(|c| !c.is_relay()) {
-            self.start_pushes(&key, &p.app, &name, now);
+            let hops = self.hops_of(id);
+            self.start_pushes(&key, &p.app, &name, hops, now);
         }
         match recording {
             Some(rec) => info!("{id} {peer} publish start {key} (recording {rec})"),
@@ -396,7 +399,8 @@ impl Endpoint {
                 Some(Role::Player(pl)) => (p.app.clone(), pl.name.clone(), pl.app.clone()),
                 _ => return,
             };
-            if self.want_pull(&key, &app, &name, &settings, now) {
+            let hops = self.hops_of(id);
+            if self.want_pull(&key, &app, &name, &settings, hops, now) {
                 info!("{id} {peer} play start {key} (waiting for the origin)");
                 if let Some(conn) = self.lookup(id) {
                     conn.wait_deadline = Some(now + settings.pull_wait_ms);

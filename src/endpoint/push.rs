@@ -40,6 +40,8 @@ pub(super) struct Push {
     retry_at: Option<u64>,
     connected_ms: Option<u64>,
     pub reconnects: u64,
+    /// Hops the target connection announces (the publisher's + 1).
+    hops: u32,
 }
 
 /// `template` with `{app}` and `{name}` replaced.
@@ -49,7 +51,14 @@ pub fn expand_target(template: &str, app: &str, name: &str) -> String {
 
 impl Endpoint {
     /// A local publish of `key` started: open its application's targets.
-    pub(super) fn start_pushes(&mut self, key: &Rc<str>, app: &str, name: &str, now: u64) {
+    pub(super) fn start_pushes(
+        &mut self,
+        key: &Rc<str>,
+        app: &str,
+        name: &str,
+        hops: u32,
+        now: u64,
+    ) {
         let settings = self.apps.get(app);
         if settings.push.is_empty() {
             return;
@@ -67,6 +76,7 @@ impl Endpoint {
                 retry_at: None,
                 connected_ms: None,
                 reconnects: 0,
+                hops: hops + 1,
             })
             .collect::<Vec<_>>();
         let n = pushes.len();
@@ -139,6 +149,7 @@ impl Endpoint {
         push.ticket = None;
         push.conn = Some(id);
         let url = push.url.clone();
+        let hops = push.hops;
         let Ok(parsed) = RtmpUrl::parse(&url) else {
             return false;
         };
@@ -151,6 +162,7 @@ impl Endpoint {
             peer,
             key,
             Some(n),
+            hops,
             url,
             &parsed,
             ClientMode::Publish,

@@ -43,6 +43,17 @@ pub const BACKOFF_MAX_MS: u64 = 5_000;
 /// Connected this long, the backoff starts again from its minimum.
 pub const BACKOFF_RESET_MS: u64 = 30_000;
 
+/// What a relay adds to its flashVer: `rtmp-edge-relay/HOPS`.
+pub const RELAY_MARK: &str = "rtmp-edge-relay/";
+
+/// The hops a peer's flashVer says it has crossed (0 for any other client).
+pub fn relay_hops(flash_ver: &str) -> u32 {
+    flash_ver
+        .rsplit_once(RELAY_MARK)
+        .and_then(|(_, n)| n.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// A connection the driver should open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectJob {
@@ -105,9 +116,45 @@ pub(super) struct Pull {
     idle_since: Option<u64>,
     connected_ms: Option<u64>,
     pub reconnects: u64,
+    /// Hops the upstream connection announces (the asking player's + 1).
+    hops: u32,
+    /// `static_pull`: kept up from start-up, watched or not.
+    pinned: bool,
 }
 
 impl Endpoint {
+    /// The hops connection `id` announced in its connect (0: not a relay).
+    pub(super) fn hops_of(&self, id: ConnId) -> u32 {
+        self.get(id)
+            .and_then(|c| c.connect.as_ref())
+            .map_or(0, |i| relay_hops(&i.flashver))
+    }
+
+    /// Start the `static_pull` streams of every application.
+    pub fn start_static_pulls(&mut self, now: u64) {
+        let wanted: Vec<(String, String)> = self
+            .config
+            .apps
+            .iter()
+            .flat_map(|(app, t)| {
+                t.static_pull
+                    .iter()
+                    .flatten()
+                    .map(move |name| (app.clone(), name.clone()))
+            })
+            .collect();
+        for (app, name) in wanted {
+            let settings = self.apps.get(&app);
+            let key = super::policy::stream_key(&app, &name);
+            let stream = StreamName::parse(&name);
+            if self.want_pull(&key, &app, &stream, &settings, 0, now) {
+                if let Some(pull) = self.pulls.get_mut(&key) {
+                    pull.pinned = true;
+                }
+                info!("pull {key}: static, kept from start-up");
+            }
+        }
+    }
     /// The next connection the driver should open.
     pub fn poll_connect(&mut self) -> Option<ConnectJob> {
         self.connect_jobs.pop_front()
@@ -121,6 +168,7 @@ impl Endpoint {
         app: &str,
         name: &StreamName,
         settings: &Arc<AppSettings>,
+        hops: u32,
         now: u64,
     ) -> bool {
         if settings.pull.is_empty() {
@@ -146,6 +194,8 @@ impl Endpoint {
             idle_since: None,
             connected_ms: None,
             reconnects: 0,
+            hops: hops + 1,
+            pinned: false,
         };
         self.pulls.insert(key.clone(), pull);
         self.pull_connect(key, now);
@@ -216,7 +266,18 @@ impl Endpoint {
             "{id} {peer} pull {key}: upstream connection opened to {}",
             super::redact_query(&url)
         );
-        self.open_relay(id, peer, &key, None, url, &parsed, ClientMode::Play, now);
+        let hops = pull.hops;
+        self.open_relay(
+            id,
+            peer,
+            &key,
+            None,
+            hops,
+            url,
+            &parsed,
+            ClientMode::Play,
+            now,
+        );
         true
     }
 
@@ -228,12 +289,18 @@ impl Endpoint {
         peer: SocketAddr,
         key: &Rc<str>,
         push: Option<usize>,
+        hops: u32,
         url: String,
         parsed: &RtmpUrl,
         mode: ClientMode,
         now: u64,
     ) {
         let mut config = ClientConfig::new(&parsed.app, &parsed.tc_url(), &parsed.stream, mode);
+        let base = match mode {
+            ClientMode::Play => crate::proto::command::CLIENT_FLASH_VER_PLAY,
+            ClientMode::Publish => crate::proto::command::CLIENT_FLASH_VER_PUBLISH,
+        };
+        config.flash_ver = Some(format!("{base} {RELAY_MARK}{hops}"));
         // Frames go out in their canonical form: the target must know our chunk size.
         config.out_chunk_size = self.config.chunk_size;
         let mut handshake = Box::new(ClientHandshake::new(now as u32));
@@ -286,7 +353,7 @@ impl Endpoint {
         };
         pull.conn = None;
         pull.ticket = None;
-        if !viewers {
+        if !viewers && !pull.pinned {
             info!("pull {key}: stopped (no viewers)");
             self.pulls.remove(key);
             return;
@@ -461,7 +528,7 @@ impl Endpoint {
             let Some(pull) = self.pulls.get_mut(&key) else {
                 continue;
             };
-            if has_viewers {
+            if has_viewers || pull.pinned {
                 pull.idle_since = None;
             } else {
                 let since = *pull.idle_since.get_or_insert(now);
@@ -554,4 +621,16 @@ fn step_relay(
         .session
         .handle_input(inbound, events, out)
         .map_err(|e| format!("protocol: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hops_come_from_the_flash_ver_mark() {
+        assert_eq!(relay_hops("LNX 9,0,124,2 rtmp-edge-relay/3"), 3);
+        assert_eq!(relay_hops("FMLE/3.0 (compatible; Lavf61.7.100)"), 0);
+        assert_eq!(relay_hops("rtmp-edge-relay/x"), 0);
+    }
 }

@@ -78,6 +78,8 @@ pub struct ClientConfig {
     pub buffer_ms: u32,
     pub chunk_limits: ChunkLimits,
     pub amf_limits: Amf0Limits,
+    /// flashVer sent in `connect` instead of the default (relays add their hop count).
+    pub flash_ver: Option<String>,
 }
 
 impl ClientConfig {
@@ -94,6 +96,7 @@ impl ClientConfig {
             buffer_ms: 3000,
             chunk_limits: ChunkLimits::default(),
             amf_limits: Amf0Limits::default(),
+            flash_ver: None,
         }
     }
 }
@@ -245,11 +248,12 @@ impl ClientSession {
         }
         self.connect_tx = self.take_tx();
         let publisher = self.config.mode == ClientMode::Publish;
-        let values = command::connect(
+        let values = command::connect_as(
             self.connect_tx,
             &self.config.app,
             &self.config.tc_url,
             publisher,
+            self.config.flash_ver.as_deref(),
         );
         self.write_amf(CSID_COMMAND, TYPE_COMMAND_AMF0, 0, &values, out);
         if self.config.out_chunk_size != DEFAULT_CHUNK_SIZE {

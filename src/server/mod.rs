@@ -235,6 +235,7 @@ impl Server {
         if let Some(files) = static_files {
             endpoint.set_static_files(Box::new(files));
         }
+        endpoint.start_static_pulls(0);
         Ok(Server {
             poll,
             listener: Some(listener),

@@ -133,17 +133,34 @@ pub fn sample_access() -> Vec<Amf0Value> {
 /// capability fields ffmpeg and librtmp send (`fpad`, `capabilities`,
 /// `audioCodecs`, `videoCodecs`, `videoFunction`).
 pub fn connect(tx: f64, app: &str, tc_url: &str, publisher: bool) -> Vec<Amf0Value> {
+    connect_as(tx, app, tc_url, publisher, None)
+}
+
+/// [`connect`] with `flash_ver` instead of this crate's default flashVer.
+pub fn connect_as(
+    tx: f64,
+    app: &str,
+    tc_url: &str,
+    publisher: bool,
+    flash_ver: Option<&str>,
+) -> Vec<Amf0Value> {
+    let default = if publisher {
+        CLIENT_FLASH_VER_PUBLISH
+    } else {
+        CLIENT_FLASH_VER_PLAY
+    };
+    let flash_ver = flash_ver.unwrap_or(default);
     let object = if publisher {
         Amf0Value::object([
             ("app", s(app)),
             ("type", s("nonprivate")),
-            ("flashVer", s(CLIENT_FLASH_VER_PUBLISH)),
+            ("flashVer", s(flash_ver)),
             ("tcUrl", s(tc_url)),
         ])
     } else {
         Amf0Value::object([
             ("app", s(app)),
-            ("flashVer", s(CLIENT_FLASH_VER_PLAY)),
+            ("flashVer", s(flash_ver)),
             ("tcUrl", s(tc_url)),
             ("fpad", Amf0Value::Boolean(false)),
             ("capabilities", Amf0Value::Number(15.0)),
