@@ -7,14 +7,14 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use common::nginx::Nginx;
-use common::rtmp::{avc_frame, avc_seq_header, frame_number, TestClient};
+use common::relay::{
+    live_server, numbered_publisher, origin_url, send_frames, toml_list, video_numbers,
+};
+use common::rtmp::{avc_seq_header, TestClient};
 use common::{ffmpeg_publish, have_tool, probe_streams, wait_child, ServerProcess, TempDir};
 use rtmp_edge::proto::client::ClientEvent;
 use rtmp_edge::proto::session::MediaKind;
@@ -22,44 +22,7 @@ use rtmp_edge::proto::session::MediaKind;
 /// An edge whose `live` application pulls from `origins` (extra TOML lines
 /// for the `[apps.live]` table in `extra`).
 fn edge(dir: &TempDir, tag: &str, origins: &[String], extra: &str) -> ServerProcess {
-    let list: Vec<String> = origins.iter().map(|o| format!("{o:?}")).collect();
-    let file = dir.path().join(format!("{tag}.toml"));
-    std::fs::write(
-        &file,
-        format!("[apps.live]\npull = [{}]\n{extra}", list.join(", ")),
-    )
-    .unwrap();
-    ServerProcess::start(&["--config", file.to_str().unwrap()])
-}
-
-fn origin_url(addr: SocketAddr) -> String {
-    format!("rtmp://{addr}/live")
-}
-
-/// A publisher of numbered 25 fps video frames (a keyframe every 25).
-fn numbered_publisher(addr: SocketAddr, name: &str) -> TestClient {
-    let mut p = TestClient::publish(addr, "live", name);
-    p.send_media(MediaKind::Video, 0, &avc_seq_header());
-    p
-}
-
-fn send_frames(p: &mut TestClient, from: u32, to: u32) {
-    for n in from..to {
-        p.send_media(
-            MediaKind::Video,
-            n * 40,
-            &avc_frame(n.is_multiple_of(25), n, 500),
-        );
-    }
-    p.flush();
-}
-
-fn video_numbers(media: &[(MediaKind, u32, Bytes)]) -> Vec<u32> {
-    media
-        .iter()
-        .filter(|m| m.0 == MediaKind::Video && m.2.get(1) == Some(&1))
-        .filter_map(|m| frame_number(MediaKind::Video, &m.2))
-        .collect()
+    live_server(dir, tag, &format!("pull = {}\n{extra}", toml_list(origins)))
 }
 
 #[test]

@@ -10,35 +10,19 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use common::nginx::Nginx;
-use common::rtmp::{avc_frame, avc_seq_header, frame_number, TestClient};
+use common::relay::{live_server, toml_list, video_numbers};
+use common::rtmp::{avc_frame, avc_seq_header, TestClient};
 use common::{ffmpeg_publish, have_tool, probe_streams, wait_child, ServerProcess, TempDir};
 use rtmp_edge::proto::session::MediaKind;
 
 /// A server whose `live` application pushes to `targets`.
 fn pusher(dir: &TempDir, targets: &[String]) -> ServerProcess {
-    let list: Vec<String> = targets.iter().map(|t| format!("{t:?}")).collect();
-    let file = dir.path().join("push.toml");
-    std::fs::write(
-        &file,
-        format!("[apps.live]\npush = [{}]\n", list.join(", ")),
-    )
-    .unwrap();
-    ServerProcess::start(&["--config", file.to_str().unwrap()])
+    live_server(dir, "push", &format!("push = {}\n", toml_list(targets)))
 }
 
 fn target(addr: SocketAddr) -> String {
     format!("rtmp://{addr}/live/{{name}}")
-}
-
-fn video_numbers(media: &[(MediaKind, u32, Bytes)]) -> Vec<u32> {
-    media
-        .iter()
-        .filter(|m| m.0 == MediaKind::Video && m.2.get(1) == Some(&1))
-        .filter_map(|m| frame_number(MediaKind::Video, &m.2))
-        .collect()
 }
 
 #[test]

@@ -6,30 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::Bytes;
-
-use common::rtmp::{avc_frame, avc_seq_header, frame_number, TestClient};
+use common::relay::{send_frames, video_numbers};
+use common::rtmp::{avc_seq_header, TestClient};
 use common::{ServerProcess, TempDir};
 use rtmp_edge::proto::session::MediaKind;
-
-fn video_numbers(media: &[(MediaKind, u32, Bytes)]) -> Vec<u32> {
-    media
-        .iter()
-        .filter(|m| m.0 == MediaKind::Video && m.2.get(1) == Some(&1))
-        .filter_map(|m| frame_number(MediaKind::Video, &m.2))
-        .collect()
-}
-
-fn send_frames(p: &mut TestClient, from: u32, to: u32) {
-    for n in from..to {
-        p.send_media(
-            MediaKind::Video,
-            n * 40,
-            &avc_frame(n.is_multiple_of(25), n, 500),
-        );
-    }
-    p.flush();
-}
 
 /// A server on the test PKI's certificate, and one configured by `table`
 /// (the `[apps.live]` lines) with `tls_verify = false`.

@@ -56,6 +56,14 @@ pub fn stream_key(app: &str, name: &str) -> Rc<str> {
     }
 }
 
+/// The RTMP message type of a media kind.
+pub fn media_type(kind: MediaKind) -> u8 {
+    match kind {
+        MediaKind::Audio => TYPE_AUDIO,
+        MediaKind::Video => TYPE_VIDEO,
+    }
+}
+
 /// The stream name part of a key (`app/name` → `name`).
 pub fn stream_name(key: &str) -> &str {
     key.split_once('/').map_or(key, |(_, n)| n)
@@ -103,10 +111,7 @@ impl Endpoint {
                 timestamp,
                 payload,
             } => {
-                let type_id = match kind {
-                    MediaKind::Audio => TYPE_AUDIO,
-                    MediaKind::Video => TYPE_VIDEO,
-                };
+                let type_id = media_type(kind);
                 self.on_media(id, stream_id, Some(type_id), timestamp, payload, now);
             }
             ServerEvent::Metadata {
@@ -414,6 +419,19 @@ impl Endpoint {
             "{id} {peer} play start {key} ({} start frames)",
             frames.len()
         );
+        self.offer_start_frames(id, frames, stream_id, now);
+    }
+
+    /// Queue a joining viewer's start frames (re-chunked for a message
+    /// stream id other than 1): close it if even they do not fit.
+    pub(super) fn offer_start_frames(
+        &mut self,
+        id: ConnId,
+        frames: Vec<Frame>,
+        stream_id: u32,
+        now: u64,
+    ) {
+        let queue_config = self.queue_config.clone();
         let chunk_size = self.config.chunk_size;
         let frames: Vec<Frame> = if stream_id == 1 {
             frames

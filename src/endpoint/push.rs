@@ -21,7 +21,6 @@ use log::{debug, info, warn};
 use crate::client::RtmpUrl;
 use crate::error::CloseReason;
 use crate::proto::client::ClientMode;
-use crate::relay::queue::Offer;
 
 use super::conn::{Playing, Protocol, Role};
 use super::relay::{ConnectJob, Target, BACKOFF_MAX_MS, BACKOFF_MIN_MS, BACKOFF_RESET_MS};
@@ -199,30 +198,11 @@ impl Endpoint {
         let Some(frames) = self.streams.add_viewer(&key, id) else {
             return;
         };
-        let chunk_size = self.config.chunk_size;
-        let frames: Vec<_> = if stream_id == 1 {
-            frames
-        } else {
-            frames
-                .iter()
-                .map(|f| {
-                    let mut copy = f.clone();
-                    copy.wire = f.rechunk(stream_id, chunk_size);
-                    copy
-                })
-                .collect()
-        };
         info!(
             "{id} push {key} #{n}: publishing ({} start frames)",
             frames.len()
         );
-        let Some(conn) = self.lookup(id) else { return };
-        conn.lists.urgent = true;
-        if conn.out.media_mut(&queue_config).offer_start(&frames, now) == Offer::Overflow {
-            self.close(id, CloseReason::SlowSubscriber);
-            return;
-        }
-        self.mark_dirty(id);
+        self.offer_start_frames(id, frames, stream_id, now);
     }
 
     /// Target `n` of `key` is gone: retry later while the key is published.

@@ -29,8 +29,6 @@ use crate::error::CloseReason;
 use crate::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession};
 use crate::proto::command::StreamName;
 use crate::proto::handshake::{ClientHandshake, Progress};
-use crate::proto::message::{TYPE_AUDIO, TYPE_VIDEO};
-use crate::proto::session::MediaKind;
 use crate::proto::status::CODE_PLAY_STREAM_NOT_FOUND;
 
 use super::conn::{Conn, Lifecycle, Protocol, Role};
@@ -429,10 +427,7 @@ impl Endpoint {
                 timestamp,
                 payload,
             } => {
-                let type_id = match kind {
-                    MediaKind::Audio => TYPE_AUDIO,
-                    MediaKind::Video => TYPE_VIDEO,
-                };
+                let type_id = super::policy::media_type(kind);
                 if let Some(sid) = self.relay_publishing(id, now) {
                     self.on_media(id, sid, Some(type_id), timestamp, payload, now);
                 }

@@ -156,39 +156,36 @@ impl Server {
             .register(&mut listener, LISTENER, Interest::READABLE)
             .map_err(Error::Poll)?;
         let tls_config = tls::server_config(&config).map_err(Error::Tls)?;
-        let tls_listener = match (config.tls_listen, &tls_config) {
-            (Some(addr), Some(_)) => {
-                let (at, mut l) = bind("tls_listen", addr)?;
-                poll.registry()
-                    .register(&mut l, TLS_LISTENER, Interest::READABLE)
-                    .map_err(Error::Poll)?;
-                info!("RTMPS (TLS) accepting at {at}");
-                Some(l)
-            }
-            _ => None,
+        let has_tls = tls_config.is_some();
+        let optional = |key, addr: Option<SocketAddr>, token, what: &str| {
+            let Some(addr) = addr else {
+                return Ok(None);
+            };
+            let (at, mut l) = bind(key, addr)?;
+            poll.registry()
+                .register(&mut l, token, Interest::READABLE)
+                .map_err(Error::Poll)?;
+            info!("{what} accepting at {at}");
+            Ok::<_, Error>(Some(l))
         };
-        let http_listener = match config.http_listen {
-            Some(addr) => {
-                let (at, mut l) = bind("http_listen", addr)?;
-                poll.registry()
-                    .register(&mut l, HTTP_LISTENER, Interest::READABLE)
-                    .map_err(Error::Poll)?;
-                info!("HTTP (API, metrics, pages, HTTP-FLV) accepting at {at}");
-                Some(l)
-            }
-            None => None,
-        };
-        let https_listener = match (config.https_listen, &tls_config) {
-            (Some(addr), Some(_)) => {
-                let (at, mut l) = bind("https_listen", addr)?;
-                poll.registry()
-                    .register(&mut l, HTTPS_LISTENER, Interest::READABLE)
-                    .map_err(Error::Poll)?;
-                info!("HTTPS (API, metrics, pages, HTTP-FLV over TLS) accepting at {at}");
-                Some(l)
-            }
-            _ => None,
-        };
+        let tls_listener = optional(
+            "tls_listen",
+            config.tls_listen.filter(|_| has_tls),
+            TLS_LISTENER,
+            "RTMPS (TLS)",
+        )?;
+        let http_listener = optional(
+            "http_listen",
+            config.http_listen,
+            HTTP_LISTENER,
+            "HTTP (API, metrics, pages, HTTP-FLV)",
+        )?;
+        let https_listener = optional(
+            "https_listen",
+            config.https_listen.filter(|_| has_tls),
+            HTTPS_LISTENER,
+            "HTTPS (API, metrics, pages, HTTP-FLV over TLS)",
+        )?;
         let static_files = config.http_static.clone().map(|dir| DiskFiles::new(&dir));
         let hooks = if config.apps.values().any(|t| !t.hook_urls().is_empty()) {
             let waker = mio::Waker::new(poll.registry(), HOOKS).map_err(Error::Poll)?;

@@ -7,6 +7,7 @@ pub mod hook_server;
 pub mod hostile;
 pub mod nginx;
 pub mod pki;
+pub mod relay;
 pub mod rtmp;
 pub mod sim;
 
