@@ -1,21 +1,28 @@
 //! Pull on demand over loopback: our edge pulls a stream from an origin
-//! (another of ours, nginx-rtmp) when it is first played; a chain of edges
-//! relays it end to end; many players share one upstream; players of a
-//! stream no origin has get StreamNotFound in time; an unwatched upstream
-//! closes after `pull_idle_ms`; a pull at the server's own listener is
-//! refused at start-up.
+//! (another of ours, nginx-rtmp) when it is first played, and nginx-rtmp
+//! pulls from ours; a chain of edges relays it end to end; many players share
+//! one upstream; players of a stream no origin has get StreamNotFound in
+//! time; an unwatched upstream closes after `pull_idle_ms`; edge players ride
+//! out an origin restart; a pull at the server's own listener is refused at
+//! start-up, and at run time when a host name hides it.
 
 mod common;
 
+use std::net::ToSocketAddrs;
 use std::process::Command;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use common::nginx::Nginx;
 use common::relay::{
     live_server, numbered_publisher, origin_url, send_frames, toml_list, video_numbers,
 };
-use common::rtmp::{avc_seq_header, TestClient};
-use common::{ffmpeg_publish, have_tool, probe_streams, wait_child, ServerProcess, TempDir};
+use common::rtmp::{avc_frame, avc_seq_header, frame_number, TestClient};
+use common::{
+    ffmpeg_publish, have_tool, probe_streams, wait_child, wait_until, ServerProcess, TempDir,
+};
 use rtmp_edge::proto::client::ClientEvent;
 use rtmp_edge::proto::session::MediaKind;
 
@@ -331,4 +338,339 @@ fn a_chain_longer_than_the_hop_limit_is_refused() {
     assert!(e1.wait_log(Duration::from_secs(5), |l| l.contains(
         "pull live/far: upstream ended: it answered NetStream.Play.Failed"
     )));
+}
+
+#[test]
+fn our_server_as_origin_nginx_rtmp_pulls_and_ffmpeg_plays_from_it() {
+    if !have_tool("ffmpeg") || !have_tool("ffprobe") {
+        return;
+    }
+    let origin = ServerProcess::start(&[]);
+    let pull = format!("pull rtmp://{}/live;", origin.addr);
+    let Some(nginx) = Nginx::start_with("pull-from-ours", &pull) else {
+        return;
+    };
+    let dir = TempDir::new("pull-nginx-edge");
+    let mut publisher = ffmpeg_publish(&origin.url("live/cam"), 12);
+    assert!(
+        origin.wait_log(Duration::from_secs(10), |l| l
+            .contains("publish start live/cam")),
+        "{}",
+        origin.log_text()
+    );
+    let out = dir.path().join("nginx-edge.flv");
+    let mut player = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i"])
+        .arg(nginx.url("cam"))
+        .args(["-t", "6", "-c", "copy", "-f", "flv", "-y"])
+        .arg(&out)
+        .spawn()
+        .expect("spawn ffmpeg player");
+    let played = wait_child(&mut player, Duration::from_secs(30));
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+    assert!(
+        played.is_some_and(|s| s.success()),
+        "ffmpeg playing from nginx: {played:?}\n{}",
+        origin.log_text()
+    );
+    // nginx-rtmp's relay played the stream from ours.
+    assert!(
+        origin.wait_log(Duration::from_secs(5), |l| l
+            .contains("play start live/cam")),
+        "{}",
+        origin.log_text()
+    );
+    let streams = probe_streams(&out);
+    assert!(common::frames_of(&streams, "h264") >= 100, "{streams:?}");
+    assert!(common::frames_of(&streams, "aac") > 0, "{streams:?}");
+    let errors = common::decode_errors(&out);
+    assert!(errors.trim().is_empty(), "{errors}");
+}
+
+/// One media message a watched player received, and when.
+struct Seen {
+    ts: u32,
+    /// The number of a numbered video frame (not headers).
+    number: Option<u32>,
+    at: Instant,
+}
+
+/// A player read by its own thread until `stop`.
+struct Watcher {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    /// (closed by the server, the error events it got)
+    thread: JoinHandle<(bool, Vec<ClientEvent>)>,
+}
+
+impl Watcher {
+    fn start(mut player: TestClient) -> Watcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (stop2, seen2) = (stop.clone(), seen.clone());
+        let thread = thread::spawn(move || {
+            let mut errors = Vec::new();
+            while !stop2.load(Ordering::SeqCst) {
+                match player.next_event(Duration::from_millis(50)) {
+                    Some(ClientEvent::Media {
+                        kind,
+                        timestamp,
+                        payload,
+                    }) => {
+                        let number = (kind == MediaKind::Video && payload.get(1) == Some(&1))
+                            .then(|| frame_number(kind, &payload))
+                            .flatten();
+                        seen2.lock().unwrap().push(Seen {
+                            ts: timestamp,
+                            number,
+                            at: Instant::now(),
+                        });
+                    }
+                    Some(e @ ClientEvent::Error { .. }) => errors.push(e),
+                    Some(_) => {}
+                    None if player.closed => break,
+                    None => {}
+                }
+            }
+            (player.closed, errors)
+        });
+        Watcher { stop, seen, thread }
+    }
+
+    fn has_number(&self, pred: impl Fn(u32) -> bool) -> bool {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|s| s.number.is_some_and(&pred))
+    }
+}
+
+/// Send numbered frames `from..to` in real time (25 fps), with timestamps
+/// `(n - ts_base) * 40`; stops early once `done` holds (checked per frame).
+fn send_paced(
+    p: &mut TestClient,
+    from: u32,
+    to: u32,
+    ts_base: u32,
+    mut done: impl FnMut() -> bool,
+) -> u32 {
+    let start = Instant::now();
+    for n in from..to {
+        if done() {
+            return n;
+        }
+        p.send_media(
+            MediaKind::Video,
+            (n - ts_base) * 40,
+            &avc_frame(n.is_multiple_of(25), n, 500),
+        );
+        let next = start + Duration::from_millis(40 * u64::from(n - from + 1));
+        thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    to
+}
+
+#[test]
+fn three_edge_players_ride_out_an_origin_restart() {
+    let dir = TempDir::new("pull-restart");
+    let mut origin = ServerProcess::start(&[]);
+    let addr = origin.addr;
+    let edge = edge(&dir, "e", &[origin_url(addr)], "");
+    let mut publisher = numbered_publisher(addr, "rs");
+    send_frames(&mut publisher, 0, 25);
+    let watchers: Vec<Watcher> = (0..3)
+        .map(|_| Watcher::start(TestClient::play(edge.addr, "live", "rs")))
+        .collect();
+    send_paced(&mut publisher, 25, 75, 0, || false);
+    assert!(
+        wait_until(Duration::from_secs(10), || watchers
+            .iter()
+            .all(|w| w.has_number(|n| n == 74))),
+        "the players did not get frames 0..75 before the restart:\n{}",
+        edge.log_text()
+    );
+    // The origin dies with its publisher and stays away for 4 s (the edge's
+    // backoff grows to 4 s meanwhile), then comes back on the same port.
+    assert!(origin.terminate(Duration::from_secs(5)).is_some());
+    drop(publisher);
+    thread::sleep(Duration::from_secs(4));
+    let _origin = ServerProcess::start_at(&addr.to_string(), &[]);
+    let returned = Instant::now();
+    // A restarted encoder: timestamps from 0 again; the numbers continue.
+    let mut publisher = numbered_publisher(addr, "rs");
+    let all_new = || watchers.iter().all(|w| w.has_number(|n| n >= 75));
+    let last = send_paced(&mut publisher, 75, 75 + 25 * 10, 75, all_new);
+    // One more second of frames once every player is back.
+    send_paced(&mut publisher, last, last + 25, 75, || false);
+    thread::sleep(Duration::from_millis(500));
+    for (i, w) in watchers.into_iter().enumerate() {
+        w.stop.store(true, Ordering::SeqCst);
+        let (closed, errors) = w.thread.join().expect("watcher thread");
+        let seen = std::mem::take(&mut *w.seen.lock().unwrap());
+        assert!(!closed, "player {i} was closed:\n{}", edge.log_text());
+        assert!(errors.is_empty(), "player {i}: {errors:?}");
+        let numbers: Vec<u32> = seen.iter().filter_map(|s| s.number).collect();
+        let (old, new): (Vec<u32>, Vec<u32>) = numbers.iter().partition(|&&n| n < 75);
+        assert_eq!(old, (0..75).collect::<Vec<u32>>(), "player {i} before");
+        // The new publish from a keyframe on, without a gap.
+        let first = *new.first().unwrap_or_else(|| {
+            panic!(
+                "player {i}: nothing of the new publish:\n{}",
+                edge.log_text()
+            )
+        });
+        assert!(first.is_multiple_of(25), "player {i} resumed at {first}");
+        assert_eq!(
+            new,
+            (first..first + new.len() as u32).collect::<Vec<u32>>(),
+            "player {i} after"
+        );
+        let back = seen
+            .iter()
+            .find(|s| s.number.is_some_and(|n| n >= 75))
+            .map(|s| s.at - returned)
+            .unwrap();
+        assert!(
+            back <= Duration::from_secs(5 + 1 + 1),
+            "player {i}: the new publish arrived {back:?} after the origin returned:\n{}",
+            edge.log_text()
+        );
+        let ts: Vec<u32> = seen.iter().map(|s| s.ts).collect();
+        assert!(
+            ts.windows(2).all(|w| w[0] <= w[1]),
+            "player {i}: timestamps went back: {ts:?}"
+        );
+        println!(
+            "player {i}: {} frames before, {} after (from {first}), back {back:?} after the origin",
+            old.len(),
+            new.len()
+        );
+    }
+    // While the origin was away the edge retried, one line per attempt.
+    let log = edge.log_text();
+    let refused = log
+        .lines()
+        .filter(|l| l.contains("pull live/rs: upstream closed: i/o error: connection refused"))
+        .count();
+    assert!(refused >= 2, "{log}");
+}
+
+/// A host name other than `localhost` that resolves to loopback addresses
+/// only (this machine's name often does), if there is one.
+fn loopback_alias() -> Option<String> {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let found = [
+        hostname.trim(),
+        "localhost.localdomain",
+        "ip6-localhost",
+        "ip6-loopback",
+    ]
+    .into_iter()
+    .filter(|h| !h.is_empty() && !h.eq_ignore_ascii_case("localhost"))
+    .find(|h| {
+        (*h, 1935)
+            .to_socket_addrs()
+            .map(|a| a.collect::<Vec<_>>())
+            .is_ok_and(|a| !a.is_empty() && a.iter().all(|a| a.ip().is_loopback()))
+    })
+    .map(str::to_string);
+    found
+}
+
+#[test]
+fn a_pull_at_the_own_listener_under_a_host_name_is_refused_at_run_time() {
+    // The start-up check cannot resolve names: a name of this machine that
+    // resolves to loopback, on the listener's port, passes it.
+    let Some(alias) = loopback_alias() else {
+        println!("SKIPPED: no host name other than localhost resolves to loopback only");
+        return;
+    };
+    let dir = TempDir::new("pull-loop-runtime");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let file = dir.path().join("loop.toml");
+    std::fs::write(
+        &file,
+        format!("[apps.live]\npull = [\"rtmp://{alias}:{port}/live\"]\npull_wait_ms = 1500\n"),
+    )
+    .unwrap();
+    let edge = ServerProcess::start_at(
+        &format!("127.0.0.1:{port}"),
+        &["--config", file.to_str().unwrap()],
+    );
+    let started = Instant::now();
+    let mut player = TestClient::play(edge.addr, "live", "x");
+    let not_found = player.wait_for(
+        Duration::from_secs(5),
+        |e| matches!(e, ClientEvent::Error { code, .. } if code == "NetStream.Play.StreamNotFound"),
+    );
+    let waited = started.elapsed();
+    assert!(not_found.is_some(), "{}", edge.log_text());
+    assert!(
+        waited >= Duration::from_millis(1400) && waited < Duration::from_millis(2500),
+        "StreamNotFound after {waited:?}"
+    );
+    assert!(player.wait_closed(Duration::from_secs(2)));
+    let refusal = format!("pull live/x: cannot connect to rtmp://{alias}:{port}/live/x: ");
+    assert!(
+        edge.wait_log(Duration::from_secs(5), |l| l
+            .contains("pull live/x: stopped (no viewers)")),
+        "{}",
+        edge.log_text()
+    );
+    let log = edge.log_text();
+    let attempts = log
+        .lines()
+        .filter(|l| l.contains("pull live/x: connecting to"))
+        .count();
+    let refused: Vec<&str> = log.lines().filter(|l| l.contains(&refusal)).collect();
+    assert!(!refused.is_empty(), "{log}");
+    assert_eq!(refused.len(), attempts, "one refusal per attempt:\n{log}");
+    for line in &refused {
+        assert!(line.ends_with("own listener (a loop)"), "{line}");
+    }
+    assert!(!log.contains("upstream connection opened"), "{log}");
+    println!("{alias}: {} attempts refused: {refused:#?}", refused.len());
+}
+
+#[test]
+fn a_pull_at_the_own_listener_as_an_ipv4_mapped_address_is_refused() {
+    let dir = TempDir::new("pull-loop-mapped");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let file = dir.path().join("loop.toml");
+    std::fs::write(
+        &file,
+        format!("[apps.live]\npull = [\"rtmp://[::ffff:127.0.0.1]:{port}/live\"]\npull_wait_ms = 1500\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
+        .args(["--config", file.to_str().unwrap(), "--check-config"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    if out.status.code() == Some(2) {
+        return; // refused at start-up: fine
+    }
+    let edge = ServerProcess::start_at(
+        &format!("127.0.0.1:{port}"),
+        &["--config", file.to_str().unwrap()],
+    );
+    let mut player = TestClient::play(edge.addr, "live", "x");
+    let _ = player.wait_for(
+        Duration::from_secs(5),
+        |e| matches!(e, ClientEvent::Error { code, .. } if code == "NetStream.Play.StreamNotFound"),
+    );
+    assert!(
+        edge.wait_log(Duration::from_secs(3), |l| l
+            .contains("own listener (a loop)")),
+        "{}",
+        edge.log_text()
+    );
 }

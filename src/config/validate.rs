@@ -110,7 +110,10 @@ impl Config {
             return true;
         }
         match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => ip.is_loopback() || ip.is_unspecified() || ip == self.listen.ip(),
+            Ok(ip) => {
+                let ip = ip.to_canonical();
+                ip.is_loopback() || ip.is_unspecified() || ip == self.listen.ip().to_canonical()
+            }
             Err(_) => false,
         }
     }

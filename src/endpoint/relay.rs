@@ -120,6 +120,13 @@ pub(super) struct Pull {
     pinned: bool,
 }
 
+impl Pull {
+    /// The application's `pull_wait_ms`.
+    pub(super) fn wait_ms(&self) -> u64 {
+        self.settings.pull_wait_ms
+    }
+}
+
 impl Endpoint {
     /// The hops connection `id` announced in its connect (0: not a relay).
     pub(super) fn hops_of(&self, id: ConnId) -> u32 {

@@ -124,7 +124,7 @@ impl Endpoint {
                     Some(Phase::Commands)
                 }
                 (Protocol::Http(http), _) => Endpoint::http_deadline(http, now),
-                (Protocol::Relay(_), Role::New) if age > cfg.command_timeout_ms => {
+                (Protocol::Relay(r), Role::New) if age > relay_attempt_ms(&self.pulls, r, cfg) => {
                     Some(Phase::Commands)
                 }
                 (_, Role::Publisher(p))
@@ -208,6 +208,20 @@ impl Endpoint {
             seen.insert(key.to_string(), st.bytes_in);
         }
         self.timers.last_stream_bytes = seen;
+    }
+}
+
+/// How long one relay connection attempt may take to start streaming: the
+/// command deadline, and for a pull at most half of its `pull_wait_ms`, so
+/// that a hung origin leaves time to try the next one.
+fn relay_attempt_ms(
+    pulls: &HashMap<std::rc::Rc<str>, super::relay::Pull>,
+    relay: &super::relay::RelayClient,
+    cfg: &Config,
+) -> u64 {
+    match (relay.push, pulls.get(&relay.key)) {
+        (None, Some(pull)) => cfg.command_timeout_ms.min(pull.wait_ms() / 2),
+        _ => cfg.command_timeout_ms,
     }
 }
 

@@ -709,10 +709,11 @@ impl Server {
         tls: Option<(String, crate::client::TlsVerify)>,
         now: u64,
     ) {
+        let ip = addr.ip().to_canonical();
         let own = addr.port() == self.local_addr.port()
-            && (addr.ip().is_loopback()
-                || addr.ip().is_unspecified()
-                || addr.ip() == self.local_addr.ip());
+            && (ip.is_loopback()
+                || ip.is_unspecified()
+                || ip == self.local_addr.ip().to_canonical());
         if own {
             let why = format!("{addr} is this server's own listener (a loop)");
             self.endpoint.handle_connect_failed(ticket, &why, now);
