@@ -328,6 +328,13 @@ impl Endpoint {
         self.push_control(id, &mut out, now);
     }
 
+    /// The driver found that relay connection `id` reached this server's own
+    /// listener (a loop): end it; the pull's retries go on to the next origin.
+    pub fn handle_refused_loop(&mut self, id: ConnId, now: u64) {
+        let _ = now;
+        self.relay_end(id, "it is this server's own listener (a loop)");
+    }
+
     /// The driver could not resolve or connect ticket `ticket`.
     pub fn handle_connect_failed(&mut self, ticket: u64, why: &str, now: u64) {
         let key = match self.pending_connects.remove(&ticket) {

@@ -119,6 +119,9 @@ pub struct Server {
     hook_results: Vec<HookResult>,
     /// Name lookups for relay connections (when any application pulls).
     resolver: Option<Resolver>,
+    /// Local addresses of our own outgoing relay sockets: a connection
+    /// accepted from one of them is this server talking to itself.
+    relay_locals: std::collections::HashMap<SocketAddr, ConnId>,
     /// Relay connections waiting for their name: their TLS settings.
     resolving: std::collections::HashMap<u64, Option<(String, crate::client::TlsVerify)>>,
     signals: Signals,
@@ -248,6 +251,7 @@ impl Server {
             hook_results: Vec::new(),
             resolver,
             resolving: Default::default(),
+            relay_locals: Default::default(),
             signals,
             conns: Slab::with_capacity(1024),
             next_generation: 1,
@@ -503,6 +507,9 @@ impl Server {
             if let Err(e) = conn.transport.deregister(self.poll.registry()) {
                 debug!("{} {} deregister: {}", id, conn.peer, e);
             }
+            if !self.relay_locals.is_empty() {
+                self.relay_locals.retain(|_, c| *c != id);
+            }
         }
         any
     }
@@ -567,6 +574,11 @@ impl Server {
         now: u64,
     ) {
         for (socket, peer) in accepted {
+            if let Some(relay) = self.relay_locals.get(&peer) {
+                warn!("refusing {peer}: it is this server's own relay connection {relay} (a loop)");
+                self.endpoint.handle_refused_loop(*relay, now);
+                continue;
+            }
             if self.conns.len() >= self.max_connections {
                 self.endpoint.handle_refused_over_max();
                 if let Some(suppressed) = self.accept_warn.allow(now) {
@@ -730,6 +742,7 @@ impl Server {
         if let Err(e) = socket.set_nodelay(true) {
             debug!("{addr}: set_nodelay: {e}");
         }
+        let local = socket.local_addr().ok();
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1).max(1);
         let entry = self.conns.vacant_entry();
@@ -761,6 +774,9 @@ impl Server {
             return;
         }
         entry.insert(IoConn::new(id, addr, transport));
+        if let Some(local) = local {
+            self.relay_locals.insert(local, id);
+        }
         if !self.endpoint.handle_connected(ticket, id, addr, now) {
             let mut conn = self.conns.remove(id.index as usize);
             let _ = conn.transport.deregister(self.poll.registry());
