@@ -294,7 +294,7 @@ run_relay() {
       (sleep $((DURATION / 2 + 2)); spread_of "$eport" "$edges" > "$sf") & sp=$!
     fi
     bench_run "$name" "$scen" "$rep" 1 $((k * n)) "${bargs[@]}"
-    if [ -n "${sp:-}" ]; then stop_pid "$sp"; spread=$(cat "$sf" 2>/dev/null); fi
+    if [ -n "${sp:-}" ]; then stop_pid "$sp"; spread=$(cat "$sf" 2>/dev/null); spread=${spread:-n/a}; fi
     bench_record "$name" "$scen" "$rep" procs=$((k + 1)) spread="$spread"
   fi
   for pid in $pids; do stop_pid "$pid"; done
@@ -475,12 +475,12 @@ END {
         if (runs[row, c] + 0 == 0) continue
         if (!shown && runs["ours", c] + 0 > 0) {
           k = "ours" SUBSEP c SUBSEP
-          printf "| %s | ours | 1 | | %s | %s | %s | %s | | %s | %s | %s | | | |\n", c, num1(med(k "delivered")), num1(med(k "expected")), (med(k "missing") == "" ? "n/a" : med(k "missing")),
+          printf "| %s | ours%s | 1 | | %s | %s | %s | %s | | %s | %s | %s | | | |\n", c, (fails["ours", c] > 0 ? " (failed: " why["ours", c] ")" : ""), num1(med(k "delivered")), num1(med(k "expected")), (med(k "missing") == "" ? "n/a" : med(k "missing")),
             (med(k "cpu_per_gbit") == "" ? "n/a" : sprintf("%.3f", med(k "cpu_per_gbit"))), num1(med(k "lat_p50")), num1(med(k "lat_p99")), num1(med(k "lat_steady"))
           shown = 1
         }
         k = row SUBSEP c SUBSEP; o = "ours" SUBSEP c SUBSEP
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, row, (med(k "procs") == "" ? "n/a" : med(k "procs")), split_[row, c],
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, row (fails[row, c] > 0 ? " (failed: " why[row, c] ")" : ""), (med(k "procs") == "" ? "n/a" : med(k "procs")), split_[row, c],
           num1(med(k "delivered")), num1(med(k "expected")), (med(k "missing") == "" ? "n/a" : med(k "missing")),
           (med(k "cpu_per_gbit") == "" ? "n/a" : sprintf("%.3f", med(k "cpu_per_gbit"))), each[row, c],
           num1(med(k "lat_p50")), num1(med(k "lat_p99")), num1(med(k "lat_steady")),
