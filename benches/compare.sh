@@ -28,6 +28,19 @@
 #        The ratio table gives ours-tls / nginx-tls, ours-tls / ours and nginx-tls / nginx; the goal of issue #13 is
 #        ours-tls / nginx-tls CPU per Gbit <= 0.60 with ours-tls latency p99 < 30 ms (checked below the table).
 #      REPS=1 NS=500 MULTI="" SERVERS="ours nginx" TLS=1x500 PIN=1 benches/compare.sh   # + ours-tls, nginx-tls
+#      RELAY scenarios "KxN" ("1x500 2x250"; empty disables), with "ours" in SERVERS: row "ours-relayK" in scenario
+#        1x(K*N): ours as an origin on $((PORT + 7)) with the publisher, K edge processes on $((PORT + 8)).. pulling
+#        live/bench from it (--config $OUT/edge.toml: [apps.live] pull), N subscribers on each edge (one rtmp-bench:
+#        --url at the origin, one --sub-url per edge); CPU and peak RSS summed over all K+1 processes (--server-pid
+#        for each), latency end to end. The scenario 1x(K*N) is added to the scenarios if missing, so "ours" (one
+#        process, K*N viewers) runs in the same reps; the relay table gives each row's latency minus ours's: with
+#        K=1 that is the latency one hop adds (issue #12's goal: <= 2 ms at p50, <= 5 ms at p99 at 1x500).
+#      REUSEPORT scenarios "KxN" ("" = off; e.g. REUSEPORT=2x500): row "ours-reuseportK" in scenario 1x(K*N): the
+#        origin as above and K edges with --reuse-port all on $((PORT + 8)), the kernel spreading the K*N subscribers
+#        over them (their split, from ss, is shown); compare delivered Mbit/s and p99 with ours (one process) and
+#        ours-relay1 (one edge) at the same K*N. Not pinned even with PIN=1 (the point is using both cores).
+#      REPS=1 DURATION=10 NS=500 MULTI="" SERVERS=ours HFLV="" TLS="" RELAY="1x500 2x250" benches/compare.sh
+#      REPS=1 DURATION=10 NS=1000 MULTI="" SERVERS=ours HFLV="" TLS="" RELAY=1x1000 REUSEPORT=2x500 benches/compare.sh
 # Scenario input: bench.flv (720p30 H.264 2.5 Mbit/s + AAC 128k, 60 s), made once with ffmpeg and cached.
 # Every process started here is stopped by its PID and every wait is bounded. A server that fails
 # (e.g. ours not built or not listening yet) is reported as failed at once ("compare: FAILED ...",
@@ -37,7 +50,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 REPS=${REPS:-3}; DURATION=${DURATION:-15}; NS=${NS:-"100 500 1000"}; MULTI=${MULTI-20x20}
 PORT=${PORT:-19741}; SERVERS=${SERVERS:-"floor nginx ours ours40"}; OUT=${OUT:-$ROOT/target/compare}
-HFLV=${HFLV-1x500}; SCRAPE=${SCRAPE-}; TLS=${TLS-1x500}
+HFLV=${HFLV-1x500}; SCRAPE=${SCRAPE-}; TLS=${TLS-1x500}; RELAY=${RELAY-1x500 2x250}; REUSEPORT=${REUSEPORT-}
 # PIN=1: every server on CPU 0, the load generator (rtmp-bench / sink) on CPU 1.
 PIN=${PIN:-0}
 if [ "$PIN" = 1 ]; then ON_SERVER="taskset -c 0"; ON_LOAD="taskset -c 1"; else ON_SERVER=""; ON_LOAD=""; fi
@@ -99,14 +112,16 @@ fail() {
 tail_of() { tail -n 3 "$1" 2>/dev/null | tr '\n' ' ' | cut -c1-300; }
 
 # bench_run SERVER SCEN REP P S [BENCH ARGS...]: rtmp-bench against a server already listening on
-# $SPORT with pid $SPID; JSON in $OUT/SERVER-SCEN-REP.json. SERVER *-tls: rtmps:// (any certificate).
+# $SPORT with pid $SPID (or pids: "PID PID ...", their CPU summed); JSON in $OUT/SERVER-SCEN-REP.json.
+# SERVER *-tls: rtmps:// (any certificate).
 bench_run() {
-  local p=$4 s=$5 f=$OUT/$1-$2-$3 url="rtmp://127.0.0.1:$SPORT/live/bench"
+  local p=$4 s=$5 f=$OUT/$1-$2-$3 url="rtmp://127.0.0.1:$SPORT/live/bench" pid pids=()
   case $1 in *-tls) url="rtmps://127.0.0.1:$SPORT/live/bench" ;; esac
   shift 5
   case $url in rtmps:*) set -- --insecure "$@" ;; esac
+  for pid in $SPID; do pids+=(--server-pid "$pid"); done
   timeout $((DURATION + 90)) $ON_LOAD "$BENCH" --url "$url" --flv "$FLV" \
-    --publishers "$p" --subscribers "$s" --duration "$DURATION" --server-pid "$SPID" "$@" --json > "$f.json" 2> "$f.err"
+    --publishers "$p" --subscribers "$s" --duration "$DURATION" "${pids[@]}" "$@" --json > "$f.json" 2> "$f.err"
 }
 
 # bench_record SERVER SCEN REP [key=value...]: the raw line of a bench_run
@@ -118,9 +133,10 @@ bench_record() {
   fi
   record "$server" "$scen" "$rep" ok=1 connected="$(json "$j" connected)" failed="$(json "$j" failed)" \
     cpu_per_gbit="$(json "$j" server_cpu_s_per_gbit)" user_share="$(json "$j" server_user_share)" \
-    lat_p99="$(json "$j" latency_ms_p99)" lat_steady="$(json "$j" latency_ms_p99_steady)" startup_p50="$(json "$j" startup_ms_p50)" rss_mb="$(jq -r '(.server_peak_rss_kb // 0)/1024' "$j")" \
+    lat_p50="$(json "$j" latency_ms_p50)" lat_p99="$(json "$j" latency_ms_p99)" lat_steady="$(json "$j" latency_ms_p99_steady)" startup_p50="$(json "$j" startup_ms_p50)" rss_mb="$(jq -r '(.server_peak_rss_kb // 0)/1024' "$j")" \
     delivered="$(json "$j" delivered_mbps)" expected="$(json "$j" expected_payload_mbps)" missing="$(json "$j" messages_missing)" \
-    kind="$(json "$j" subscriber_kind)" "${@:4}"
+    kind="$(json "$j" subscriber_kind)" cpu_each="$(jq -r '(.server_cpu_s_each // []) | map(tostring) | join("/")' "$j" 2>/dev/null)" \
+    per_edge="$(jq -r '(.connected_per_sub_url // []) | map(tostring) | join("/")' "$j" 2>/dev/null)" "${@:4}"
 }
 
 # run_bench SERVER SCEN REP P S [BENCH ARGS...]
@@ -222,6 +238,68 @@ run_ours() {
   stop_pid "$SPID"
 }
 
+# wait_log FILE TEXT PID: up to 5 s for TEXT in the log FILE; fails if PID died.
+wait_log() {
+  local i
+  for i in $(seq 1 100); do
+    kill -0 "$3" 2>/dev/null || return 1
+    grep -q -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# spread_of PORT PIDS: established connections on local PORT per process, "A/B/..." in the order of PIDS
+spread_of() {
+  local s pid out=""
+  s=$(ss -Htnp state established "( sport = :$1 )" 2>/dev/null)
+  for pid in $2; do out="$out${out:+/}$(grep -c "pid=$pid," <<< "$s")"; done
+  echo "$out"
+}
+
+# run_relay SCEN REP K N NAME: ours as an origin on $((PORT + 7)) with the publisher, K edges pulling from it,
+# K*N subscribers on the edges, CPU summed over all K+1 processes. NAME ours-relayK: the edges on their own
+# ports $((PORT + 8)).., one --sub-url each; ours-reuseportK: all on $((PORT + 8)) with --reuse-port (not
+# pinned), the kernel spreading the subscribers; their split per edge (ss, mid-run) recorded as "spread".
+run_relay() {
+  local scen=$1 rep=$2 k=$3 n=$4 name=$5 bin=${OURS:-$ROOT/target/release/rtmp-server}
+  local oport=$((PORT + 7)) eport=$((PORT + 8)) conf=$OUT/edge.toml pids="" edges="" bargs=() reuse=() on=$ON_SERVER
+  local i port pid why="" detail="" spread="" sf sp
+  if [ ! -x "$bin" ]; then fail "$name" "$scen" "$rep" not_built "$bin"; return; fi
+  if ! "$bin" --help 2>&1 | grep -q -- --config; then fail "$name" "$scen" "$rep" no_config "$bin has no --config"; return; fi
+  case $name in
+    ours-reuseport*)
+      if ! "$bin" --help 2>&1 | grep -q -- --reuse-port; then fail "$name" "$scen" "$rep" no_reuse_port "$bin has no --reuse-port"; return; fi
+      reuse=(--reuse-port); on=""; bargs=(--sub-url "rtmp://127.0.0.1:$eport/live/bench") ;;
+  esac
+  printf '[apps.live]\npull = ["rtmp://127.0.0.1:%s/live"]\n' "$oport" > "$conf"
+  $ON_SERVER "$bin" --listen "127.0.0.1:$oport" --http-listen off > "$OUT/$name-origin.log" 2>&1 & pid=$!; pids=$pid
+  wait_port "$oport" "$pid" || { why=not_listening; detail="origin: $(tail_of "$OUT/$name-origin.log")"; }
+  for i in $(seq 1 "$k"); do
+    [ -z "$why" ] || break
+    port=$eport; [ ${#reuse[@]} = 0 ] && { port=$((eport + i - 1)); bargs+=(--sub-url "rtmp://127.0.0.1:$port/live/bench"); }
+    $on "$bin" --listen "127.0.0.1:$port" --http-listen off --config "$conf" "${reuse[@]}" > "$OUT/$name-edge$i.log" 2>&1 & pid=$!
+    pids="$pids $pid"; edges="$edges $pid"
+    # With --reuse-port the port answers as soon as the first edge listens: wait for each one's own line.
+    wait_log "$OUT/$name-edge$i.log" "listening on" "$pid" && wait_port "$port" "$pid" \
+      || { why=not_listening; detail="edge $i: $(tail_of "$OUT/$name-edge$i.log")"; }
+  done
+  if [ -n "$why" ]; then
+    fail "$name" "$scen" "$rep" "$why" "$detail"
+  else
+    SPORT=$oport; SPID=$pids
+    if [ ${#reuse[@]} -gt 0 ]; then
+      # Mid-run (the subscribers connect about 1 s after the bench starts): who got how many.
+      sf=$OUT/$name-$scen-$rep.spread; : > "$sf"
+      (sleep $((DURATION / 2 + 2)); spread_of "$eport" "$edges" > "$sf") & sp=$!
+    fi
+    bench_run "$name" "$scen" "$rep" 1 $((k * n)) "${bargs[@]}"
+    if [ -n "${sp:-}" ]; then stop_pid "$sp"; spread=$(cat "$sf" 2>/dev/null); spread=${spread:-n/a}; fi
+    bench_record "$name" "$scen" "$rep" procs=$((k + 1)) spread="$spread"
+  fi
+  for pid in $pids; do stop_pid "$pid"; done
+}
+
 # The floor has one stream: P x S runs as P*S subscribers of one stream.
 run_floor() {
   local scen=$1 rep=$2 n=$3 fp sp rss=0 f=$OUT/fanout.out k
@@ -247,10 +325,24 @@ for n in $NS; do SCENS="$SCENS 1x$n"; done
 # has_word LIST WORD: WORD is one of the words of LIST
 has_word() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
 EXTRA=""
+# RELAY / REUSEPORT "KxN": rows ours-relayK / ours-reuseportK in scenario 1x(K*N) (added if missing).
+# RSCEN: "ROW@SCEN@K@N" for each.
+RSCEN=""
 if has_word "$SERVERS" ours; then
   [ -n "$HFLV" ] && EXTRA="$EXTRA ours-flv"
   [ -n "$SCRAPE" ] && EXTRA="$EXTRA ours-scrape"
   [ -n "$TLS" ] && EXTRA="$EXTRA ours-tls"
+  for kind in relay reuseport; do
+    if [ $kind = relay ]; then list=$RELAY; else list=$REUSEPORT; fi
+    for kn in $list; do
+      k=${kn%%x*}; n=${kn#*x}
+      case "$k" in ""|*[!0-9]*) k=bad ;; esac; case "$n" in ""|*[!0-9]*) k=bad ;; esac
+      if [ "$k" = bad ] || [ "$k" = 0 ]; then log "ignoring ${kind^^} entry $kn (want KxN, K >= 1)"; continue; fi
+      has_word "$SCENS" "1x$((k * n))" || SCENS="$SCENS 1x$((k * n))"
+      has_word "$EXTRA" "ours-$kind$k" || EXTRA="$EXTRA ours-$kind$k"
+      RSCEN="$RSCEN ours-$kind$k@1x$((k * n))@$k@$n"
+    done
+  done
 fi
 has_word "$SERVERS" nginx && [ -n "$TLS" ] && EXTRA="$EXTRA nginx-tls"
 for scen in $SCENS; do
@@ -261,6 +353,7 @@ for scen in $SCENS; do
         ours-flv) has_word "$HFLV" "$scen" || continue ;;
         ours-scrape) has_word "$SCRAPE" "$scen" || continue ;;
         ours-tls|nginx-tls) has_word "$TLS" "$scen" || continue ;;
+        ours-relay*|ours-reuseport*) rs=$(tr ' ' '\n' <<< "$RSCEN" | grep -m1 "^$server@$scen@") || continue ;;
       esac
       log "$server $scen rep $rep"
       case $server in
@@ -270,6 +363,7 @@ for scen in $SCENS; do
         ours40) run_ours "$scen" "$rep" "$p" "$total" ours40 --write-coalesce-ms 40 ;;
         base) run_ours "$scen" "$rep" "$p" "$total" base ;;
         ours-flv|ours-scrape|ours-tls) run_ours "$scen" "$rep" "$p" "$total" "$server" ;;
+        ours-relay*|ours-reuseport*) rs=${rs#*@*@}; run_relay "$scen" "$rep" "${rs%@*}" "${rs#*@}" "$server" ;;
       esac
       sleep 1
     done
@@ -291,9 +385,13 @@ function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "n/a" : sprin
   s = g("server"); c = g("scen"); runs[s, c]++
   if (g("ok") != 1) { fails[s, c]++; why[s, c] = g("why"); next }
   if (g("scrapes_ok") != "") { sok[s, c] += g("scrapes_ok"); sbad[s, c] += g("scrapes_failed") }
-  nm = split("cpu_per_gbit user_share lat_p99 lat_steady startup_p50 rss_mb delivered connected", ms, " ")
+  nm = split("cpu_per_gbit user_share lat_p50 lat_p99 lat_steady startup_p50 rss_mb delivered expected missing connected procs", ms, " ")
   for (i = 1; i <= nm; i++) { v = g(ms[i]); if (v != "") vals[s, c, ms[i]] = vals[s, c, ms[i]] (vals[s, c, ms[i]] == "" ? "" : " ") v }
+  # Relay rows: CPU per process, subscribers per edge (the last run ok of each).
+  if (g("procs") != "") { each[s, c] = g("cpu_each"); split_[s, c] = (g("spread") != "" ? g("spread") : g("per_edge")) }
 }
+function diff(a, b) { return (a == "" || b == "") ? "n/a" : sprintf("%+.1f", a - b) }
+function num1(v) { return (v == "") ? "n/a" : sprintf("%.1f", v) }
 END {
   ns = split(servers, sv, " "); nc = split(scens, cv, " ")
   print "| scenario | server | runs ok | subs connected | delivered Mbit/s | CPU s / delivered Gbit | user share | latency p99 ms | steady p99 ms | startup p50 ms | peak RSS MB |"
@@ -317,7 +415,8 @@ END {
       mine = sv[j]
       # Variants of ours in the same reps: beside the plain RTMP row.
       if (mine ~ /^ours-/ && runs[mine, c] + 0 > 0) {
-        line = "| " c " | " mine " / ours (" (mine == "ours-flv" ? "HTTP-FLV / RTMP" : mine == "ours-scrape" ? "scraped / not" : mine == "ours-tls" ? "RTMPS / RTMP" : "variant") ")"
+        line = "| " c " | " mine " / ours (" (mine == "ours-flv" ? "HTTP-FLV / RTMP" : mine == "ours-scrape" ? "scraped / not" : mine == "ours-tls" ? "RTMPS / RTMP" \
+          : mine ~ /^ours-relay/ ? "origin + " substr(mine, 11) " edge(s) / one process" : mine ~ /^ours-reuseport/ ? "origin + " substr(mine, 15) " edge(s) on one port / one process" : "variant") ")"
         for (k = 1; k <= 6; k++) line = line " | " ratio(med(mine SUBSEP c SUBSEP ks[k]), med("ours" SUBSEP c SUBSEP ks[k]))
         print line " |"
       }
@@ -361,6 +460,63 @@ END {
     print "RTMPS goal " c ": ours-tls / nginx-tls CPU per Gbit " ratio(a, b) " (<= 0.60: " ((a != "" && b + 0 > 0 && a / b <= 0.60) ? "met" : "not met") \
       "); ours-tls latency p99 " (p99 == "" ? "n/a" : sprintf("%.1f", p99)) " ms (< 30: " ((p99 != "" && p99 + 0 < 30) ? "met" : "not met") \
       "), steady p99 " (st == "" ? "n/a" : sprintf("%.1f", st)) " ms (< 30: " ((st != "" && st + 0 < 30) ? "met" : "not met") ")"
+  }
+  # Relay and scale-out: each relay row beside ours (one process, the same viewers) in its scenario.
+  nr = 0
+  for (j = 1; j <= ns; j++) if (sv[j] ~ /^ours-(relay|reuseport)[0-9]+$/) rows[++nr] = sv[j]
+  if (nr > 0) {
+    print ""
+    print "| scenario | row | processes | subs per edge | delivered Mbit/s | expected Mbit/s | missing | CPU s / Gbit, all processes | CPU s per process | latency p50 ms | latency p99 ms | steady p99 ms | hop p50 ms | hop p99 ms | hop steady p99 ms |"
+    print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    for (i = 1; i <= nc; i++) {
+      c = cv[i]; shown = 0
+      for (r = 1; r <= nr; r++) {
+        row = rows[r]
+        if (runs[row, c] + 0 == 0) continue
+        if (!shown && runs["ours", c] + 0 > 0) {
+          k = "ours" SUBSEP c SUBSEP
+          printf "| %s | ours%s | 1 | | %s | %s | %s | %s | | %s | %s | %s | | | |\n", c, (fails["ours", c] > 0 ? " (failed: " why["ours", c] ")" : ""), num1(med(k "delivered")), num1(med(k "expected")), (med(k "missing") == "" ? "n/a" : med(k "missing")),
+            (med(k "cpu_per_gbit") == "" ? "n/a" : sprintf("%.3f", med(k "cpu_per_gbit"))), num1(med(k "lat_p50")), num1(med(k "lat_p99")), num1(med(k "lat_steady"))
+          shown = 1
+        }
+        k = row SUBSEP c SUBSEP; o = "ours" SUBSEP c SUBSEP
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, row (fails[row, c] > 0 ? " (failed: " why[row, c] ")" : ""), (med(k "procs") == "" ? "n/a" : med(k "procs")), split_[row, c],
+          num1(med(k "delivered")), num1(med(k "expected")), (med(k "missing") == "" ? "n/a" : med(k "missing")),
+          (med(k "cpu_per_gbit") == "" ? "n/a" : sprintf("%.3f", med(k "cpu_per_gbit"))), each[row, c],
+          num1(med(k "lat_p50")), num1(med(k "lat_p99")), num1(med(k "lat_steady")),
+          diff(med(k "lat_p50"), med(o "lat_p50")), diff(med(k "lat_p99"), med(o "lat_p99")), diff(med(k "lat_steady"), med(o "lat_steady"))
+      }
+    }
+    print ""
+    print "ours-relayK: ours as an origin (the publisher) + K edge processes pulling from it, the viewers on the edges; ours-reuseportK: the same with the K edges"
+    print "sharing one port (--reuse-port), the kernel spreading the viewers. CPU is summed over every server process (origin first in the per-process column);"
+    print "latency is end to end (publisher to viewer, through the hop); hop = the row minus ours (one process, publisher and the same number of viewers on it)."
+    for (i = 1; i <= nc; i++) {
+      c = cv[i]
+      if (runs["ours-relay1", c] + 0 == 0 || runs["ours", c] + 0 == 0) continue
+      a = med("ours-relay1" SUBSEP c SUBSEP "lat_p50") ; b = med("ours" SUBSEP c SUBSEP "lat_p50")
+      h50 = (a == "" || b == "") ? "" : a - b
+      a = med("ours-relay1" SUBSEP c SUBSEP "lat_p99") ; b = med("ours" SUBSEP c SUBSEP "lat_p99")
+      h99 = (a == "" || b == "") ? "" : a - b
+      a = med("ours-relay1" SUBSEP c SUBSEP "lat_steady") ; b = med("ours" SUBSEP c SUBSEP "lat_steady")
+      hst = (a == "" || b == "") ? "" : a - b
+      print "Relay goal " c " (one hop, ours-relay1 - ours): p50 " (h50 == "" ? "n/a" : sprintf("%+.1f ms", h50)) " (<= 2: " ((h50 != "" && h50 <= 2) ? "met" : "not met") \
+        "), p99 " (h99 == "" ? "n/a" : sprintf("%+.1f ms", h99)) " (<= 5: " ((h99 != "" && h99 <= 5) ? "met" : "not met") \
+        "), steady p99 " (hst == "" ? "n/a" : sprintf("%+.1f ms", hst)) " (<= 5: " ((hst != "" && hst <= 5) ? "met" : "not met") ")"
+    }
+    for (i = 1; i <= nc; i++) for (r = 1; r <= nr; r++) {
+      c = cv[i]; row = rows[r]
+      if (row !~ /^ours-reuseport/ || runs[row, c] + 0 == 0) continue
+      line = "Scale-out " c ": " row " delivered " num1(med(row SUBSEP c SUBSEP "delivered")) " of " num1(med(row SUBSEP c SUBSEP "expected")) " Mbit/s at p99 " \
+        num1(med(row SUBSEP c SUBSEP "lat_p99")) " ms (steady " num1(med(row SUBSEP c SUBSEP "lat_steady")) "), viewers per edge " split_[row, c]
+      for (q = 1; q <= 2; q++) {
+        other = (q == 1) ? "ours" : "ours-relay1"
+        if (runs[other, c] + 0 == 0) continue
+        line = line "; " other " " num1(med(other SUBSEP c SUBSEP "delivered")) " of " num1(med(other SUBSEP c SUBSEP "expected")) " at p99 " num1(med(other SUBSEP c SUBSEP "lat_p99")) \
+          " ms (steady " num1(med(other SUBSEP c SUBSEP "lat_steady")) "): delivered " ratio(med(row SUBSEP c SUBSEP "delivered"), med(other SUBSEP c SUBSEP "delivered")) "x"
+      }
+      print line
+    }
   }
   if (index(" " servers " ", " ours-scrape ") > 0) {
     print "ours-scrape: ours with its HTTP listener on and RTMP subscribers, while curl GETs /metrics and /api/v1/streams every second."

@@ -5,6 +5,11 @@
 //! The subscribers play over RTMP, or with `--http-flv http://HOST:PORT`
 //! fetch the same streams over HTTP-FLV (`GET /{app}/{name}.flv`); both
 //! kinds report the same events, so every measurement is the same.
+//!
+//! With `--sub-url` (repeatable) the subscribers play from other servers
+//! than the one the publishers publish to, e.g. the edges pulling from the
+//! origin `--url` names; the latency is then end to end, through every hop.
+//! `--server-pid` (repeatable) sums the CPU of several server processes.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -28,6 +33,11 @@ struct Args {
     /// subscribers fetch http://HOST:PORT/app/NAME.flv (HTTP-FLV) instead of playing over RTMP
     #[argh(option)]
     http_flv: Option<String>,
+    /// subscribers play rtmp[s]://host[:port]/app/NAME instead of --url, e.g. an edge pulling
+    /// from the origin --url publishes to; repeat it to spread them round-robin over several
+    /// servers (with P > 1 the streams are NAME_0..NAME_{P-1} of each)
+    #[argh(option)]
+    sub_url: Vec<String>,
     /// rtmps://: accept any server certificate (self-signed test servers)
     #[argh(switch)]
     insecure: bool,
@@ -43,9 +53,10 @@ struct Args {
     /// measurement time in seconds after the subscribers connect (default 15)
     #[argh(option, default = "15.0")]
     duration: f64,
-    /// server process id: report its CPU time and peak RSS
+    /// server process id: report its CPU time and peak RSS; repeat it for several processes
+    /// (an origin and its edges): their CPU times and peak RSS are summed
     #[argh(option)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
     /// print one JSON object instead of the human summary
     #[argh(switch)]
     json: bool,
@@ -86,6 +97,8 @@ struct Pub {
 #[derive(Default)]
 struct Sub {
     stream: usize,
+    /// Index of the server it plays from (`--sub-url`, or `--url`).
+    target: usize,
     connect_at: Option<Instant>,
     started: bool,
     failed: bool,
@@ -191,6 +204,39 @@ fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
     Some(sorted[i.min(sorted.len() - 1)])
 }
 
+/// The P stream URLs of `base`: itself for one publisher, else NAME_0..NAME_{P-1}
+/// (each with the query string of `base`).
+fn streams_of(base: &RtmpUrl, publishers: usize) -> Vec<RtmpUrl> {
+    let (name, query) = match base.stream.split_once('?') {
+        Some((n, q)) => (n.to_owned(), format!("?{q}")),
+        None => (base.stream.clone(), String::new()),
+    };
+    (0..publishers)
+        .map(|i| {
+            if publishers == 1 {
+                base.clone()
+            } else {
+                base.with_stream(&format!("{name}_{i}{query}"))
+            }
+        })
+        .collect()
+}
+
+/// Subscriber `j` of `publishers` streams and `targets` servers: (stream,
+/// server). Each stream is played on every server, the subscribers spread
+/// evenly over both.
+fn placement(j: usize, publishers: usize, targets: usize) -> (usize, usize) {
+    (j % publishers, (j / publishers) % targets.max(1))
+}
+
+/// Sum of per-process figures, or None if any process had none.
+fn sum_all<T: Copy + std::iter::Sum<T>>(each: &[Option<T>]) -> Option<T> {
+    if each.is_empty() || each.iter().any(Option::is_none) {
+        return None;
+    }
+    Some(each.iter().flatten().copied().sum())
+}
+
 fn run(a: &Args) -> Result<(), String> {
     if a.publishers == 0 {
         return Err("--publishers must be at least 1".into());
@@ -208,6 +254,9 @@ fn run(a: &Args) -> Result<(), String> {
         }
         None => None,
     };
+    if http.is_some() && !a.sub_url.is_empty() {
+        return Err("--sub-url and --http-flv: give one or the other".into());
+    }
     let (kind_json, kind_text) = match http {
         Some(_) => ("http-flv", "HTTP-FLV"),
         None => ("rtmp", "RTMP"),
@@ -228,19 +277,19 @@ fn run(a: &Args) -> Result<(), String> {
     let first_ts = media.iter().map(|m| m.1).min().unwrap_or(0);
     let span = u64::from(media.iter().map(|m| m.1).max().unwrap_or(0) - first_ts) + 33;
 
-    let (name, query) = match base.stream.split_once('?') {
-        Some((n, q)) => (n.to_owned(), format!("?{q}")),
-        None => (base.stream.clone(), String::new()),
-    };
-    let stream_urls: Vec<RtmpUrl> = (0..a.publishers)
-        .map(|i| {
-            if a.publishers == 1 {
-                base.clone()
-            } else {
-                base.with_stream(&format!("{name}_{i}{query}"))
-            }
-        })
-        .collect();
+    let stream_urls = streams_of(&base, a.publishers);
+    // Where the subscribers play: each target's stream URLs and address.
+    let mut targets: Vec<(Vec<RtmpUrl>, std::net::SocketAddr)> = Vec::new();
+    for u in &a.sub_url {
+        let b = RtmpUrl::parse(u)
+            .map_err(|e| format!("--sub-url {u}: {e}"))?
+            .with_verify(a.insecure, None);
+        let baddr = resolve(&b).map_err(|e| format!("--sub-url {u}: {e}"))?;
+        targets.push((streams_of(&b, a.publishers), baddr));
+    }
+    if targets.is_empty() {
+        targets.push((stream_urls.clone(), addr));
+    }
 
     let step = Duration::from_secs(a.timeout.max(1));
     let mut mc = MultiClient::new(step).map_err(|e| e.to_string())?;
@@ -288,7 +337,7 @@ fn run(a: &Args) -> Result<(), String> {
     let mut pub_start: Option<Instant> = None;
     let mut sub_start: Option<Instant> = None;
     let mut subs_added = 0usize;
-    let mut cpu0 = None;
+    let mut cpu0: Vec<Option<(u64, u64)>> = Vec::new();
     let self_pid = std::process::id();
     let mut self_cpu0 = None;
     let drain = Duration::from_secs(2);
@@ -314,18 +363,21 @@ fn run(a: &Args) -> Result<(), String> {
                 // connect (or at this time with no subscribers at all).
                 if sub_start.is_none() {
                     sub_start = Some(now);
-                    cpu0 = a.server_pid.and_then(proc_ticks);
+                    cpu0 = a.server_pid.iter().map(|&p| proc_ticks(p)).collect();
                     self_cpu0 = proc_ticks(self_pid);
                 }
                 // Connect in batches so the server's listen backlog keeps up.
                 let batch = (a.subscribers - subs_added).min(100);
                 for _ in 0..batch {
-                    let stream = subs_added % a.publishers;
+                    let (stream, target) = placement(subs_added, a.publishers, targets.len());
                     let added = match &http {
                         Some((h, haddr)) => {
                             mc.add_http_flv_subscriber(h, &stream_urls[stream], *haddr)
                         }
-                        None => mc.add_subscriber(&stream_urls[stream], addr),
+                        None => {
+                            let (urls, taddr) = &targets[target];
+                            mc.add_subscriber(&urls[stream], *taddr)
+                        }
                     };
                     match added {
                         Ok(id) => {
@@ -333,6 +385,7 @@ fn run(a: &Args) -> Result<(), String> {
                                 id,
                                 Sub {
                                     stream,
+                                    target,
                                     connect_seq: pubs[stream].published,
                                     connect_at: Some(Instant::now()),
                                     ..Sub::default()
@@ -473,15 +526,20 @@ fn run(a: &Args) -> Result<(), String> {
                         Some((h, _)) => {
                             format!("subscriber {}: {e}", h.url_for(&stream_urls[s.stream]))
                         }
-                        None => format!("subscriber: {e}"),
+                        None if a.sub_url.is_empty() => format!("subscriber: {e}"),
+                        None => format!("subscriber of {}: {e}", a.sub_url[s.target]),
                     });
                 }
             }
         });
-        if let Some(pid) = a.server_pid {
-            // The server is gone: stop measuring it.
-            if proc_ticks(pid).is_none() && end_publish.is_none() {
-                first_error.get_or_insert("server process exited".into());
+        // A server is gone: stop measuring.
+        if end_publish.is_none() {
+            if let Some(pid) = a.server_pid.iter().find(|&&p| proc_ticks(p).is_none()) {
+                first_error.get_or_insert(if a.server_pid.len() == 1 {
+                    "server process exited".into()
+                } else {
+                    format!("server process {pid} exited")
+                });
                 end_publish = Some(Instant::now());
             }
         }
@@ -492,9 +550,14 @@ fn run(a: &Args) -> Result<(), String> {
         .map(|(e, s)| (e - s).as_secs_f64())
         .unwrap_or(0.0)
         .max(1e-3);
-    let cpu1 = a.server_pid.and_then(proc_ticks);
+    let cpu1: Vec<Option<(u64, u64)>> = a.server_pid.iter().map(|&p| proc_ticks(p)).collect();
     let self_cpu1 = proc_ticks(self_pid);
-    let rss_kb = a.server_pid.and_then(|p| proc_status_kb(p, "VmHWM:"));
+    let rss_each: Vec<Option<u64>> = a
+        .server_pid
+        .iter()
+        .map(|&p| proc_status_kb(p, "VmHWM:"))
+        .collect();
+    let rss_kb = sum_all(&rss_each);
 
     // Aggregate.
     let connected = subs.values().filter(|s| s.started).count();
@@ -549,12 +612,41 @@ fn run(a: &Args) -> Result<(), String> {
         ms(latencies_us.last().copied()),
     );
     let st = (percentile(&startups, 0.5), percentile(&startups, 0.99));
-    let srv = cpu0.zip(cpu1).map(|(c0, c1)| {
-        (
-            c1.0.saturating_sub(c0.0) as f64 / hz,
-            c1.1.saturating_sub(c0.1) as f64 / hz,
-        )
-    });
+    // Per server process (user, sys) over the window; summed over all.
+    let srv_each: Vec<Option<(f64, f64)>> = cpu0
+        .iter()
+        .zip(cpu1.iter().chain(std::iter::repeat(&None)))
+        .map(|(c0, c1)| {
+            c0.zip(*c1).map(|(c0, c1)| {
+                (
+                    c1.0.saturating_sub(c0.0) as f64 / hz,
+                    c1.1.saturating_sub(c0.1) as f64 / hz,
+                )
+            })
+        })
+        .collect();
+    let srv = sum_all(
+        &srv_each
+            .iter()
+            .map(|c| c.map(|(u, _)| u))
+            .collect::<Vec<_>>(),
+    )
+    .zip(sum_all(
+        &srv_each
+            .iter()
+            .map(|c| c.map(|(_, s)| s))
+            .collect::<Vec<_>>(),
+    ));
+    // Subscribers that started, per --sub-url.
+    let per_target = (0..a.sub_url.len())
+        .map(|t| {
+            subs.values()
+                .filter(|s| s.started && s.target == t)
+                .count()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(",");
     let own = self_cpu0
         .zip(self_cpu1)
         .map(|(c0, c1)| ((c1.0 + c1.1).saturating_sub(c0.0 + c0.1)) as f64 / hz);
@@ -564,6 +656,12 @@ fn run(a: &Args) -> Result<(), String> {
     let int = |v: Option<u64>| v.map_or("null".to_owned(), |x| x.to_string());
     let hnum = |v: Option<f64>| v.map_or("n/a".to_owned(), |x| format!("{x:.3}"));
     let hint = |v: Option<u64>| v.map_or("n/a".to_owned(), |x| x.to_string());
+    let cpu_each = |f: &dyn Fn(Option<f64>) -> String| {
+        srv_each
+            .iter()
+            .map(|c| f(c.map(|(u, s)| u + s)))
+            .collect::<Vec<_>>()
+    };
     if a.json {
         let mut j = String::from("{");
         let _ = write!(
@@ -607,6 +705,19 @@ fn run(a: &Args) -> Result<(), String> {
         }
         if let Some(kb) = rss_kb {
             let _ = write!(j, ",\"server_peak_rss_kb\":{kb}");
+        }
+        if !a.server_pid.is_empty() {
+            // In --server-pid order; CPU and peak RSS above are their sums.
+            let pids: Vec<String> = a.server_pid.iter().map(u32::to_string).collect();
+            let _ = write!(
+                j,
+                ",\"server_pids\":[{}],\"server_cpu_s_each\":[{}]",
+                pids.join(","),
+                cpu_each(&num).join(",")
+            );
+        }
+        if !a.sub_url.is_empty() {
+            let _ = write!(j, ",\"connected_per_sub_url\":[{per_target}]");
         }
         if let Some(e) = &first_error {
             let esc: String = e
@@ -662,9 +773,81 @@ fn run(a: &Args) -> Result<(), String> {
                 hint(rss_kb)
             );
         }
+        if a.server_pid.len() > 1 {
+            println!(
+                "  summed over {} server processes; CPU s each: {}",
+                a.server_pid.len(),
+                cpu_each(&hnum).join(", ")
+            );
+        }
+        if !a.sub_url.is_empty() {
+            println!("  subscribers connected per --sub-url: {per_target}");
+        }
         if let Some(e) = &first_error {
             println!("  first error: {e}");
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribers_spread_evenly_over_streams_and_servers() {
+        // 1 stream, 2 servers (--sub-url twice): alternate servers.
+        let p: Vec<_> = (0..4).map(|j| placement(j, 1, 2)).collect();
+        assert_eq!(p, [(0, 0), (0, 1), (0, 0), (0, 1)]);
+        // 2 streams, 2 servers: every stream on every server.
+        let p: Vec<_> = (0..4).map(|j| placement(j, 2, 2)).collect();
+        assert_eq!(p, [(0, 0), (1, 0), (0, 1), (1, 1)]);
+        // No --sub-url: the one server of --url.
+        assert_eq!(placement(7, 3, 1), (1, 0));
+    }
+
+    #[test]
+    fn stream_names_follow_each_url() {
+        let edge = RtmpUrl::parse("rtmp://127.0.0.1:1936/live/bench?k=v").unwrap();
+        let s = streams_of(&edge, 2);
+        assert_eq!(s[0].stream, "bench_0?k=v");
+        assert_eq!(s[1].stream, "bench_1?k=v");
+        assert_eq!((s[1].port, s[1].app.as_str()), (1936, "live"));
+        assert_eq!(streams_of(&edge, 1)[0].stream, "bench?k=v");
+    }
+
+    #[test]
+    fn per_process_figures_sum_only_when_all_are_known() {
+        assert_eq!(sum_all(&[Some(1.5), Some(2.0)]), Some(3.5));
+        assert_eq!(sum_all(&[Some(1u64), None]), None);
+        assert_eq!(sum_all::<u64>(&[]), None);
+    }
+
+    #[test]
+    fn sub_url_and_server_pid_repeat() {
+        let a = Args::from_args(
+            &["rtmp-bench"],
+            &[
+                "--url",
+                "rtmp://o/live/b",
+                "--flv",
+                "f",
+                "--subscribers",
+                "2",
+                "--sub-url",
+                "rtmp://e1/live/b",
+                "--sub-url",
+                "rtmp://e2/live/b",
+                "--server-pid",
+                "1",
+                "--server-pid",
+                "2",
+                "--server-pid",
+                "3",
+            ],
+        )
+        .unwrap();
+        assert_eq!(a.sub_url, ["rtmp://e1/live/b", "rtmp://e2/live/b"]);
+        assert_eq!(a.server_pid, [1, 2, 3]);
+    }
 }
