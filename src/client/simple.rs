@@ -171,6 +171,17 @@ impl Conn {
         // A player still returns the events received before the close; a
         // publisher learns of the close at once.
         if self.t.eof && (self.mode == ClientMode::Publish || self.pending.is_empty()) {
+            // A refusal the server sent just before closing names its code.
+            if let Some(ClientEvent::Error { code, .. }) = self
+                .pending
+                .iter()
+                .find(|e| matches!(e, ClientEvent::Error { .. }))
+            {
+                return Err(ClientError::Rejected {
+                    step,
+                    code: code.clone(),
+                });
+            }
             return Err(ClientError::Closed(step));
         }
         Ok(())
