@@ -162,7 +162,7 @@ impl Progress {
             .p99_ms
             .map_or("n/a".to_owned(), |v| format!("{v:.1} ms"));
         let msg = format!(
-            "{:.0}/{:.0} s  subscribers {} connected, {} failed  delivered {mbps:.1} Mbit/s  latency p99 {p99}",
+            "{:.0}/{:.0} s  subscribers {} ok {} failed  {mbps:.1} Mbit/s  p99 {p99}",
             line.elapsed, line.total, line.connected, line.failed
         );
         match &self.bar {
@@ -173,7 +173,8 @@ impl Progress {
 
     fn finish(&self) {
         if let Some(b) = &self.bar {
-            b.finish();
+            // The summary follows and says it all: leave no stale line.
+            b.finish_and_clear();
         }
     }
 }
