@@ -96,11 +96,12 @@ impl From<&str> for Fail {
 
 /// One line for a client failure: what, the URL, the step and the error.
 fn describe(what: &str, url: &str, e: &ClientError) -> String {
-    let step = e
-        .step()
-        .map(|s| format!(" at {}", s.name()))
-        .unwrap_or_default();
-    format!("{what} {url}: failed{step}: {e}")
+    // The step is named by the error's text, or added here.
+    let text = e.to_string();
+    match e.step().filter(|s| !text.contains(s.name())) {
+        Some(s) => format!("{what} {url}: failed at {}: {text}", s.name()),
+        None => format!("{what} {url}: {text}"),
+    }
 }
 
 fn client_fail(what: &str, url: &str, e: &ClientError) -> Fail {

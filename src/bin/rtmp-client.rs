@@ -68,13 +68,15 @@ struct Fail {
 impl Fail {
     /// A client failure on `url`: names the step and takes its class's code.
     fn client(url: &str, e: ClientError) -> Fail {
-        let step = e
-            .step()
-            .map(|s| format!(" at {}", s.name()))
-            .unwrap_or_default();
+        // The step is named by the error's text, or added here.
+        let text = e.to_string();
+        let msg = match e.step().filter(|s| !text.contains(s.name())) {
+            Some(s) => format!("{url}: failed at {}: {text}", s.name()),
+            None => format!("{url}: {text}"),
+        };
         Fail {
             code: e.exit_code(),
-            msg: format!("{url}: failed{step}: {e}"),
+            msg,
         }
     }
     /// Anything else (files, I/O): exit code 1.

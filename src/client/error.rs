@@ -71,8 +71,13 @@ pub enum ClientError {
     /// The server broke the RTMP protocol (chunks, messages, commands).
     Protocol(SessionError),
     /// The server refused `step` (`_error` or an onStatus of level error);
-    /// `code` is the status code it gave.
-    Rejected { step: Step, code: String },
+    /// `code` and `description` are the status code and text it gave (the
+    /// description may be empty).
+    Rejected {
+        step: Step,
+        code: String,
+        description: String,
+    },
     /// The operation is not valid on this connection (e.g. media on a player).
     WrongRole(&'static str),
     /// TLS failed (`rtmps://`): unknown CA, wrong host name, bad record...
@@ -93,8 +98,16 @@ impl fmt::Display for ClientError {
             }
             ClientError::Handshake(e) => write!(f, "handshake: {e}"),
             ClientError::Protocol(e) => write!(f, "protocol error: {e}"),
-            ClientError::Rejected { step, code } => {
-                write!(f, "server refused {}: {code}", step.name())
+            ClientError::Rejected {
+                step,
+                code,
+                description,
+            } => {
+                write!(f, "server refused {}: {code}", step.name())?;
+                if !description.is_empty() {
+                    write!(f, ": {description}")?;
+                }
+                Ok(())
             }
             ClientError::WrongRole(what) => write!(f, "{what} is not valid on this connection"),
             ClientError::Tls { step, reason } => {
@@ -233,8 +246,17 @@ mod tests {
                 ClientError::Rejected {
                     step: Step::Start,
                     code: "NetStream.Publish.BadName".to_owned(),
+                    description: String::new(),
                 },
                 "server refused publish/play start: NetStream.Publish.BadName",
+            ),
+            (
+                ClientError::Rejected {
+                    step: Step::Start,
+                    code: "NetStream.Publish.Denied".to_owned(),
+                    description: "bad key".to_owned(),
+                },
+                "server refused publish/play start: NetStream.Publish.Denied: bad key",
             ),
             (
                 ClientError::WrongRole("send_media"),
@@ -290,6 +312,7 @@ mod tests {
                 ClientError::Rejected {
                     step: Step::Start,
                     code: "NetStream.Publish.Denied".into(),
+                    description: String::new(),
                 },
                 6,
                 Some(Step::Start),

@@ -17,7 +17,7 @@
 //!
 //! ```text
 //! connect ─► TCP connect ─► handshake ─► connect cmd ─► createStream ─► publish/play ─► media ─► finish
-//!   (each arrow: its own deadline; a refusal is ClientError::Rejected { step })
+//!   (each arrow: its own deadline; a refusal is ClientError::Rejected { step, code, description })
 //! ```
 
 pub mod error;
