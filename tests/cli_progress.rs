@@ -229,10 +229,14 @@ fn client_fails(extra: &[&str], url: &str, flv: &Path) -> (i32, String) {
 /// `rtmp-bench` publishing to `url`, expected to fail: exit code, stderr.
 fn bench_fails(url: &str, flv: &Path) -> (i32, String) {
     let mut cmd = Command::new(BENCH);
-    cmd.args(["--url", url, "--flv"])
-        .arg(flv)
-        .args(["--subscribers", "1", "--duration", "1", "--timeout", "1"])
-        .arg("--quiet");
+    cmd.args(["--url", url, "--flv"]).arg(flv).args([
+        "--subscribers",
+        "1",
+        "--duration",
+        "1",
+        "--timeout",
+        "1",
+    ]);
     let out = run(cmd, Duration::from_secs(30));
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     (out.status.code().unwrap_or(-1), err)
@@ -257,6 +261,7 @@ fn failures_have_one_line_and_an_exit_code_per_class() {
     let (code, err) = bench_fails(&url, &flv);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains(&url) && err.contains("tcp connect"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
 
     // Timeout: a listener that accepts and never answers the handshake.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -434,7 +434,10 @@ fn run(a: &Args) -> Result<(), Fail> {
             }
             Err(e) => {
                 let line = describe("publish", &u.to_string(), &e);
-                eprintln!("rtmp-bench: {line}");
+                // With one publisher the closing error line says it.
+                if stream_urls.len() > 1 && !a.quiet {
+                    eprintln!("rtmp-bench: {line}");
+                }
                 first_error.get_or_insert(line);
                 first_code.get_or_insert(e.exit_code());
                 p.failed = true;
@@ -628,7 +631,7 @@ fn run(a: &Args) -> Result<(), Fail> {
                     MultiEvent::Closed(e) => {
                         p.failed = true;
                         let line = describe("publish", &stream_urls[pi].to_string(), e);
-                        if !a.quiet {
+                        if stream_urls.len() > 1 && !a.quiet {
                             eprintln!("rtmp-bench: {line}");
                         }
                         first_error.get_or_insert(line);
