@@ -1,7 +1,7 @@
 //! `rtmp-bench` and `rtmp-client` as a user sees them: the progress line
 //! on a terminal (a pseudo-terminal from util-linux `script`) and the plain
 //! lines without one, `--quiet`, one line and a distinct exit code per
-//! failure class (refused, unreachable, timeout), and Ctrl-C: the bench
+//! failure class (refused, unreachable, timeout, usage), and Ctrl-C: the bench
 //! still prints its summary, `rtmp-client play` leaves a valid FLV file.
 //!
 //! Loopback only; free ports; bounded waits; every process started here is
@@ -319,6 +319,28 @@ fn failures_have_one_line_and_an_exit_code_per_class() {
     let (code, err) = client_fails(&[], &url, &flv);
     assert_eq!(code, 6, "{err}");
     assert!(err.contains("NetStream.Publish.Denied"), "{err}");
+
+    // Refused: the on_publish hook answers 403.
+    let hook =
+        common::hook_server::HookServer::start(common::hook_server::Reply::Status(403, vec![]));
+    let conf = dir.path().join("hook.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[apps.live]\non_publish = \"{}\"\n",
+            hook.url("/on_publish")
+        ),
+    )
+    .unwrap();
+    let server = ServerProcess::start(&["--config", conf.to_str().unwrap()]);
+    let url = server.url("live/hooked");
+    let (code, err) = client_fails(&[], &url, &flv);
+    assert_eq!(code, 6, "{err}");
+    assert!(
+        err.contains(&url) && err.contains("server refused publish/play start"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
 
     // Usage.
     let out = run(
