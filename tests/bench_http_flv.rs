@@ -59,13 +59,25 @@ fn write_flv(path: &Path) {
 }
 
 /// Run the bench for `name`, publishing to `publish_to` over RTMP and
-/// subscribing over HTTP-FLV at `http`; its JSON object.
+/// subscribing over HTTP-FLV at `http`; its JSON object (exit code 0).
 fn bench(
     publish_to: &ServerProcess,
     http: SocketAddr,
     flv: &Path,
     name: &str,
     subs: u32,
+) -> serde_json::Value {
+    bench_exit(publish_to, http, flv, name, subs, 0)
+}
+
+/// Like [`bench`], expecting exit code `code` (the JSON is printed either way).
+fn bench_exit(
+    publish_to: &ServerProcess,
+    http: SocketAddr,
+    flv: &Path,
+    name: &str,
+    subs: u32,
+    code: i32,
 ) -> serde_json::Value {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rtmp-bench"))
         .args(["--url", &publish_to.url(&format!("live/{name}")), "--flv"])
@@ -91,7 +103,7 @@ fn bench(
         let _ = e.read_to_string(&mut err);
     }
     assert!(
-        status.is_some_and(|s| s.success()),
+        status.is_some_and(|s| s.code() == Some(code)),
         "rtmp-bench: {status:?} {json} {err}"
     );
     eprintln!("rtmp-bench {name}: {}", json.trim());
@@ -139,9 +151,10 @@ fn bench_http_flv_subscribers_get_the_published_frames_from_the_server() {
     );
 
     // A stream live elsewhere only: this server refuses every viewer with
-    // 404, named in the bench's error.
+    // 404, named in the bench's error; no subscriber at all connected: the
+    // exit code is that of a refusal (6).
     let elsewhere = ServerProcess::start(&[]);
-    let json = bench(&elsewhere, http, &flv, "missing", 2);
+    let json = bench_exit(&elsewhere, http, &flv, "missing", 2, 6);
     assert_eq!(num(&json, "connected"), Some(0.0), "{json}");
     assert_eq!(num(&json, "failed"), Some(2.0), "{json}");
     assert_eq!(num(&json, "publishers_failed"), Some(0.0), "{json}");

@@ -439,7 +439,7 @@ fn second_publisher_on_a_busy_name_is_rejected() {
     let url = nginx.url("busy");
     let first = Publisher::connect(&url, STEP).expect("first publisher");
     match Publisher::connect(&url, STEP) {
-        Err(ClientError::Rejected { step, code }) => {
+        Err(ClientError::Rejected { step, code, .. }) => {
             assert_eq!(step, Step::Start);
             assert_eq!(code, "NetStream.Publish.BadName");
         }

@@ -102,8 +102,12 @@ fn rtmp_client_tool_refuses_an_unknown_ca_and_accepts_it_with_insecure() {
             .expect("run rtmp-client")
     };
     let refused = run(&[]);
-    assert!(!refused.status.success());
     let msg = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(
+        refused.status.code(),
+        Some(4),
+        "exit code of a TLS failure: {msg}"
+    );
     assert!(msg.contains("TLS failed"), "{msg}");
     assert!(run(&["--insecure"]).status.success());
     assert!(run(&["--ca-file", ca.to_str().unwrap()]).status.success());

@@ -13,19 +13,32 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 use bytes::Bytes;
 use rtmp_edge::client::multi::{MultiClient, MultiEvent};
-use rtmp_edge::client::{resolve, HttpFlvUrl, RtmpUrl};
+use rtmp_edge::client::{exit_code, resolve, ClientError, HttpFlvUrl, RtmpUrl};
 use rtmp_edge::proto::amf0::{self, Amf0Limits, Amf0Value};
 use rtmp_edge::proto::flv::{self, FlvTag, VideoPacket, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
 use rtmp_edge::proto::session::MediaKind;
 
 #[derive(FromArgs)]
 /// RTMP fan-out benchmark: publishers and subscribers in one process.
+#[argh(
+    note = "Progress: on a terminal one line updated every second; otherwise a line every 5 s; --quiet: none. Ctrl-C ends the run early and still prints the summary.",
+    error_code(2, "usage: bad flag or URL"),
+    error_code(3, "unreachable: resolve or TCP connect failed, connection lost"),
+    error_code(4, "TLS failed"),
+    error_code(5, "timeout (a setup step did not complete within --timeout)"),
+    error_code(6, "refused by the server (busy stream, bad key, hook refusal)"),
+    error_code(7, "protocol error"),
+    error_code(1, "other errors (files, I/O)")
+)]
 struct Args {
     /// rtmp[s]://host[:port]/app/NAME (with P > 1 the streams are NAME_0..NAME_{P-1})
     #[argh(option)]
@@ -69,6 +82,122 @@ struct Args {
     /// log level (default warn)
     #[argh(option, default = "String::from(\"warn\")")]
     log: String,
+    /// no progress lines: print only the summary
+    #[argh(switch)]
+    quiet: bool,
+}
+
+/// Why the run stopped: the exit code of its class and the line to print.
+struct Fail {
+    code: u8,
+    msg: String,
+}
+
+impl From<String> for Fail {
+    fn from(msg: String) -> Fail {
+        Fail { code: 1, msg }
+    }
+}
+
+impl From<&str> for Fail {
+    fn from(msg: &str) -> Fail {
+        Fail::from(msg.to_owned())
+    }
+}
+
+/// One line for a client failure: what, the URL, the step and the error.
+fn describe(what: &str, url: &str, e: &ClientError) -> String {
+    // The step is named by the error's text, or added here.
+    let text = e.to_string();
+    match e.step().filter(|s| !text.contains(s.name())) {
+        Some(s) => format!("{what} {url}: failed at {}: {text}", s.name()),
+        None => format!("{what} {url}: {text}"),
+    }
+}
+
+fn client_fail(what: &str, url: &str, e: &ClientError) -> Fail {
+    Fail {
+        code: e.exit_code(),
+        msg: describe(what, url, e),
+    }
+}
+
+/// The progress display: an in-place line on a terminal (indicatif), a
+/// plain line every 5 s otherwise, nothing with `--quiet`.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    every: Duration,
+    last: Instant,
+    last_bytes: u64,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Progress {
+        let tty = !quiet && std::io::stderr().is_terminal();
+        let bar = tty.then(|| {
+            let b = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr_with_hz(2),
+            );
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            b
+        });
+        Progress {
+            bar,
+            every: if quiet {
+                Duration::MAX
+            } else if tty {
+                Duration::from_secs(1)
+            } else {
+                Duration::from_secs(5)
+            },
+            last: Instant::now(),
+            last_bytes: 0,
+        }
+    }
+
+    /// Whether a line is due now.
+    fn due(&self, now: Instant) -> bool {
+        self.every != Duration::MAX && now >= self.last + self.every
+    }
+
+    /// Show one line: `bytes` is all subscribers' bytes received so far.
+    fn show(&mut self, now: Instant, line: ProgressLine) {
+        let secs = (now - self.last).as_secs_f64().max(1e-3);
+        let mbps = line.bytes.saturating_sub(self.last_bytes) as f64 * 8.0 / 1e6 / secs;
+        self.last = now;
+        self.last_bytes = line.bytes;
+        let p99 = line
+            .p99_ms
+            .map_or("n/a".to_owned(), |v| format!("{v:.1} ms"));
+        let msg = format!(
+            "{:.0}/{:.0} s  subscribers {} ok {} failed  {mbps:.1} Mbit/s  p99 {p99}",
+            line.elapsed, line.total, line.connected, line.failed
+        );
+        match &self.bar {
+            Some(b) => b.set_message(msg),
+            None => eprintln!("rtmp-bench: {msg}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            // The summary follows and says it all: leave no stale line.
+            b.finish_and_clear();
+        }
+    }
+}
+
+struct ProgressLine {
+    elapsed: f64,
+    total: f64,
+    connected: usize,
+    failed: usize,
+    bytes: u64,
+    p99_ms: Option<f64>,
 }
 
 /// One message published: when and at which position in its stream.
@@ -116,8 +245,30 @@ struct Sub {
 /// Where steady-state latency starts, counted from a subscriber's connect.
 const STEADY_AFTER: Duration = Duration::from_secs(3);
 
+/// The command line, with `--help` exiting 0 and a bad command line 2.
+fn parse_args() -> Result<Args, ExitCode> {
+    let argv: Vec<String> = std::env::args().collect();
+    let rest: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
+    Args::from_args(&["rtmp-bench"], &rest).map_err(|early| match early.status {
+        Ok(()) => {
+            println!("{}", early.output);
+            ExitCode::SUCCESS
+        }
+        Err(()) => {
+            eprintln!(
+                "{}\nRun rtmp-bench --help for more information.",
+                early.output
+            );
+            ExitCode::from(exit_code::USAGE)
+        }
+    })
+}
+
 fn main() -> ExitCode {
-    let a: Args = argh::from_env();
+    let a = match parse_args() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     let level = a.log.parse().unwrap_or(log::LevelFilter::Warn);
     let _ = simplelog::TermLogger::init(
         level,
@@ -127,9 +278,9 @@ fn main() -> ExitCode {
     );
     match run(&a) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("rtmp-bench: {e}");
-            ExitCode::FAILURE
+        Err(f) => {
+            eprintln!("rtmp-bench: {} (exit {})", f.msg, f.code);
+            ExitCode::from(f.code)
         }
     }
 }
@@ -237,19 +388,25 @@ fn sum_all<T: Copy + std::iter::Sum<T>>(each: &[Option<T>]) -> Option<T> {
     Some(each.iter().flatten().copied().sum())
 }
 
-fn run(a: &Args) -> Result<(), String> {
+fn run(a: &Args) -> Result<(), Fail> {
     if a.publishers == 0 {
-        return Err("--publishers must be at least 1".into());
+        return Err(Fail {
+            code: exit_code::USAGE,
+            msg: "--publishers must be at least 1".into(),
+        });
     }
     let base = RtmpUrl::parse(&a.url)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| client_fail("--url", &a.url, &e.into()))?
         .with_verify(a.insecure, None);
-    let addr = resolve(&base).map_err(|e| e.to_string())?;
+    let addr = resolve(&base).map_err(|e| client_fail("--url", &a.url, &e))?;
     // HTTP-FLV subscribers: where to fetch the streams, and its address.
     let http = match &a.http_flv {
         Some(u) => {
-            let h = HttpFlvUrl::parse(u).map_err(|e| format!("--http-flv {u}: {e}"))?;
-            let haddr = h.resolve().map_err(|e| format!("--http-flv {u}: {e}"))?;
+            let h = HttpFlvUrl::parse(u).map_err(|e| Fail {
+                code: exit_code::USAGE,
+                msg: format!("--http-flv {u}: {e}"),
+            })?;
+            let haddr = h.resolve().map_err(|e| client_fail("--http-flv", u, &e))?;
             Some((h, haddr))
         }
         None => None,
@@ -265,7 +422,7 @@ fn run(a: &Args) -> Result<(), String> {
     let (_, tags) = flv::read_all(Bytes::from(data)).map_err(|e| format!("{}: {e}", a.flv))?;
     let media = media_of(&tags);
     if media.is_empty() {
-        return Err(format!("{}: no audio/video tags", a.flv));
+        return Err(format!("{}: no audio/video tags", a.flv).into());
     }
     let meta: Option<Vec<Amf0Value>> =
         tags.iter()
@@ -293,7 +450,18 @@ fn run(a: &Args) -> Result<(), String> {
 
     let step = Duration::from_secs(a.timeout.max(1));
     let mut mc = MultiClient::new(step).map_err(|e| e.to_string())?;
+    // Ctrl-C (or SIGTERM) ends the run early; the summary is still printed.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, interrupted.clone())
+            .map_err(|e| format!("signal handler: {e}"))?;
+    }
+    let mut progress = Progress::new(a.quiet);
+    let mut was_interrupted = false;
     let mut pubs: Vec<Pub> = Vec::new();
+    let mut first_error: Option<String> = None;
+    // The exit-code class of the first client failure.
+    let mut first_code: Option<u8> = None;
     let mut conn_pub: HashMap<usize, usize> = HashMap::new();
     for (i, u) in stream_urls.iter().enumerate() {
         let mut p = Pub {
@@ -314,7 +482,13 @@ fn run(a: &Args) -> Result<(), String> {
                 p.id = Some(id);
             }
             Err(e) => {
-                eprintln!("publisher {i}: {e}");
+                let line = describe("publish", &u.to_string(), &e);
+                // With one publisher the closing error line says it.
+                if stream_urls.len() > 1 && !a.quiet {
+                    eprintln!("rtmp-bench: {line}");
+                }
+                first_error.get_or_insert(line);
+                first_code.get_or_insert(e.exit_code());
                 p.failed = true;
             }
         }
@@ -330,7 +504,6 @@ fn run(a: &Args) -> Result<(), String> {
     // Live frames published at least STEADY_AFTER after the subscriber
     // connected: latency once the late-join burst is over.
     let mut steady_us: Vec<u64> = Vec::new();
-    let mut first_error: Option<String> = None;
 
     let hz = clk_tck();
     let t_setup = Instant::now();
@@ -350,11 +523,18 @@ fn run(a: &Args) -> Result<(), String> {
             let pending = pubs.iter().any(|p| !p.started && !p.failed);
             if !pending {
                 if pubs.iter().all(|p| p.failed) {
-                    return Err(first_error.unwrap_or_else(|| "no publisher started".into()));
+                    progress.finish();
+                    return Err(Fail {
+                        code: first_code.unwrap_or(1),
+                        msg: first_error.unwrap_or_else(|| "no publisher started".into()),
+                    });
                 }
                 pub_start = Some(now);
             } else if now - t_setup > step * 4 {
-                return Err("publishers did not start in time".into());
+                return Err(Fail {
+                    code: exit_code::TIMEOUT,
+                    msg: "publishers did not start in time".into(),
+                });
             }
         }
         if let Some(ps) = pub_start {
@@ -394,7 +574,10 @@ fn run(a: &Args) -> Result<(), String> {
                         }
                         Err(e) => {
                             sub_failed_connect += 1;
-                            first_error.get_or_insert(e.to_string());
+                            first_error.get_or_insert_with(|| {
+                                describe("play", &stream_urls[stream].to_string(), &e)
+                            });
+                            first_code.get_or_insert(e.exit_code());
                         }
                     }
                     subs_added += 1;
@@ -412,6 +595,31 @@ fn run(a: &Args) -> Result<(), String> {
             if now >= e + drain {
                 break;
             }
+        }
+        if interrupted.load(Ordering::Relaxed) {
+            was_interrupted = true;
+            end_publish.get_or_insert(now);
+            break;
+        }
+        if progress.due(now) {
+            let total = a.duration;
+            let elapsed = sub_start.map_or(0.0, |s| (now - s).as_secs_f64().min(total));
+            let mut lat = latencies_us.clone();
+            let p99_ms = (!lat.is_empty()).then(|| {
+                let i = ((lat.len() - 1) as f64 * 0.99).round() as usize;
+                *lat.select_nth_unstable(i).1 as f64 / 1000.0
+            });
+            progress.show(
+                now,
+                ProgressLine {
+                    elapsed,
+                    total,
+                    connected: subs.values().filter(|s| s.started && !s.failed).count(),
+                    failed: subs.values().filter(|s| s.failed).count() + sub_failed_connect,
+                    bytes: subs.keys().map(|&id| mc.bytes_in(id)).sum(),
+                    p99_ms,
+                },
+            );
         }
         // Metadata first, as soon as a publisher is live.
         for p in pubs
@@ -475,7 +683,12 @@ fn run(a: &Args) -> Result<(), String> {
                     MultiEvent::Started => p.started = true,
                     MultiEvent::Closed(e) => {
                         p.failed = true;
-                        first_error.get_or_insert(format!("publisher {pi}: {e}"));
+                        let line = describe("publish", &stream_urls[pi].to_string(), e);
+                        if stream_urls.len() > 1 && !a.quiet {
+                            eprintln!("rtmp-bench: {line}");
+                        }
+                        first_error.get_or_insert(line);
+                        first_code.get_or_insert(e.exit_code());
                     }
                     _ => {}
                 }
@@ -522,12 +735,13 @@ fn run(a: &Args) -> Result<(), String> {
                 MultiEvent::Ended => {}
                 MultiEvent::Closed(e) => {
                     s.failed = true;
+                    first_code.get_or_insert(e.exit_code());
                     first_error.get_or_insert_with(|| match &http {
-                        Some((h, _)) => {
-                            format!("subscriber {}: {e}", h.url_for(&stream_urls[s.stream]))
+                        Some((h, _)) => describe("play", &h.url_for(&stream_urls[s.stream]), e),
+                        None if a.sub_url.is_empty() => {
+                            describe("play", &stream_urls[s.stream].to_string(), e)
                         }
-                        None if a.sub_url.is_empty() => format!("subscriber: {e}"),
-                        None => format!("subscriber of {}: {e}", a.sub_url[s.target]),
+                        None => describe("play", &a.sub_url[s.target], e),
                     });
                 }
             }
@@ -545,6 +759,7 @@ fn run(a: &Args) -> Result<(), String> {
         }
         res.map_err(|e| e.to_string())?;
     }
+    progress.finish();
     let window = end_publish
         .zip(sub_start)
         .map(|(e, s)| (e - s).as_secs_f64())
@@ -719,6 +934,9 @@ fn run(a: &Args) -> Result<(), String> {
         if !a.sub_url.is_empty() {
             let _ = write!(j, ",\"connected_per_sub_url\":[{per_target}]");
         }
+        if was_interrupted {
+            j.push_str(",\"interrupted\":true");
+        }
         if let Some(e) = &first_error {
             let esc: String = e
                 .chars()
@@ -786,6 +1004,16 @@ fn run(a: &Args) -> Result<(), String> {
         if let Some(e) = &first_error {
             println!("  first error: {e}");
         }
+        if was_interrupted {
+            println!("  interrupted (Ctrl-C) before the end of --duration");
+        }
+    }
+    // Every subscriber failed: exit with the class of the first failure.
+    if a.subscribers > 0 && connected == 0 && !was_interrupted {
+        return Err(Fail {
+            code: first_code.unwrap_or(1),
+            msg: first_error.unwrap_or_else(|| "no subscriber connected".into()),
+        });
     }
     Ok(())
 }

@@ -4,11 +4,13 @@
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 use bytes::{Bytes, BytesMut};
-use rtmp_edge::client::{ClientError, Player, Publisher, RtmpUrl};
+use rtmp_edge::client::{exit_code, ClientError, Player, Publisher, RtmpUrl};
 use rtmp_edge::proto::amf0::{self, Amf0Limits, Amf0Value};
 use rtmp_edge::proto::client::ClientEvent;
 use rtmp_edge::proto::flv::{self, FlvHeader, FlvTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
@@ -17,6 +19,16 @@ use rtmp_edge::proto::status::{CODE_PLAY_STOP, CODE_PLAY_UNPUBLISH_NOTIFY, DATA_
 
 #[derive(FromArgs)]
 /// RTMP client: publish an FLV file or play a stream into one.
+#[argh(
+    note = "A failure ends with one line naming the URL and the step that failed.",
+    error_code(2, "usage: bad flag or URL"),
+    error_code(3, "unreachable: resolve or TCP connect failed, connection lost"),
+    error_code(4, "TLS failed"),
+    error_code(5, "timeout (a step did not complete within --timeout)"),
+    error_code(6, "refused by the server (busy stream, bad key, hook refusal)"),
+    error_code(7, "protocol error"),
+    error_code(1, "other errors (files, I/O)")
+)]
 struct Args {
     /// step timeout in seconds (connect, handshake, each command answer)
     #[argh(option, default = "10")]
@@ -41,9 +53,42 @@ struct TlsArgs {
 }
 
 impl TlsArgs {
-    fn url(&self, url: &str) -> Result<RtmpUrl, String> {
-        let url = RtmpUrl::parse(url).map_err(|e| format!("{url}: {e}"))?;
-        Ok(url.with_verify(self.insecure, self.ca_file.clone()))
+    fn url(&self, url: &str) -> Result<RtmpUrl, Fail> {
+        let parsed = RtmpUrl::parse(url).map_err(|e| Fail::client(url, e.into()))?;
+        Ok(parsed.with_verify(self.insecure, self.ca_file.clone()))
+    }
+}
+
+/// Why the client stops: the exit code of its class and the line to print.
+struct Fail {
+    code: u8,
+    msg: String,
+}
+
+impl Fail {
+    /// A client failure on `url`: names the step and takes its class's code.
+    fn client(url: &str, e: ClientError) -> Fail {
+        // The step is named by the error's text, or added here.
+        let text = e.to_string();
+        let msg = match e.step().filter(|s| !text.contains(s.name())) {
+            Some(s) => format!("{url}: failed at {}: {text}", s.name()),
+            None => format!("{url}: {text}"),
+        };
+        Fail {
+            code: e.exit_code(),
+            msg,
+        }
+    }
+    /// Anything else (files, I/O): exit code 1.
+    fn other(msg: String) -> Fail {
+        Fail { code: 1, msg }
+    }
+    /// The server's error status after the stream started.
+    fn refused(url: &str, code: &str) -> Fail {
+        Fail {
+            code: exit_code::REFUSED,
+            msg: format!("{url}: failed at media: server error status {code}"),
+        }
     }
 }
 
@@ -70,6 +115,9 @@ struct PublishArgs {
     /// send as fast as the socket takes it instead of at tag timestamps
     #[argh(switch)]
     no_realtime: bool,
+    /// no progress line: print only the summary (and errors)
+    #[argh(switch)]
+    quiet: bool,
 }
 
 #[derive(FromArgs)]
@@ -82,13 +130,39 @@ struct PlayArgs {
     /// FLV file to write
     #[argh(positional)]
     out: String,
-    /// stop after this many seconds (default: until the stream ends)
+    /// stop after this many seconds (default: until the stream ends; Ctrl-C also stops and keeps a valid file)
     #[argh(option)]
     duration: Option<f64>,
+    /// no progress line: print only the summary (and errors)
+    #[argh(switch)]
+    quiet: bool,
+}
+
+/// The command line, with `--help` exiting 0 and a bad command line 2.
+fn parse_args() -> Result<Args, ExitCode> {
+    let argv: Vec<String> = std::env::args().collect();
+    let cmd = argv
+        .first()
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_owned())
+        .unwrap_or_else(|| "rtmp-client".to_owned());
+    let rest: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
+    Args::from_args(&[&cmd], &rest).map_err(|early| match early.status {
+        Ok(()) => {
+            println!("{}", early.output);
+            ExitCode::SUCCESS
+        }
+        Err(()) => {
+            eprintln!("{}\nRun {cmd} --help for more information.", early.output);
+            ExitCode::from(exit_code::USAGE)
+        }
+    })
 }
 
 fn main() -> ExitCode {
-    let args: Args = argh::from_env();
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     let level = args.log.parse().unwrap_or(log::LevelFilter::Warn);
     let _ = simplelog::TermLogger::init(
         level,
@@ -107,9 +181,9 @@ fn main() -> ExitCode {
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("rtmp-client: {e}");
-            ExitCode::FAILURE
+        Err(f) => {
+            eprintln!("rtmp-client: {} (exit {})", f.msg, f.code);
+            ExitCode::from(f.code)
         }
     }
 }
@@ -122,10 +196,10 @@ struct Progress {
 }
 
 impl Progress {
-    fn new() -> Self {
+    fn new(quiet: bool) -> Self {
         let now = Instant::now();
         Progress {
-            tty: std::io::stderr().is_terminal(),
+            tty: !quiet && std::io::stderr().is_terminal(),
             start: now,
             last: now,
         }
@@ -154,9 +228,10 @@ impl Progress {
 /// The file's `onMetaData` values (name stripped) and its audio/video tags
 /// (without end-of-sequence packets when looping, which would end the
 /// stream at each wrap).
-fn load_media(a: &PublishArgs) -> Result<(Option<Vec<Amf0Value>>, Vec<FlvTag>), String> {
-    let data = std::fs::read(&a.file).map_err(|e| format!("{}: {e}", a.file))?;
-    let (_, tags) = flv::read_all(Bytes::from(data)).map_err(|e| format!("{}: {e}", a.file))?;
+fn load_media(a: &PublishArgs) -> Result<(Option<Vec<Amf0Value>>, Vec<FlvTag>), Fail> {
+    let data = std::fs::read(&a.file).map_err(|e| Fail::other(format!("{}: {e}", a.file)))?;
+    let (_, tags) =
+        flv::read_all(Bytes::from(data)).map_err(|e| Fail::other(format!("{}: {e}", a.file)))?;
     let meta = tags
         .iter()
         .filter(|t| t.tag_type == TAG_SCRIPT)
@@ -174,38 +249,38 @@ fn load_media(a: &PublishArgs) -> Result<(Option<Vec<Amf0Value>>, Vec<FlvTag>), 
         .filter(|t| !(a.r#loop && is_eos(t)))
         .collect();
     if media.is_empty() {
-        return Err(format!("{}: no audio or video tags", a.file));
+        return Err(Fail::other(format!("{}: no audio or video tags", a.file)));
     }
     Ok((meta, media))
 }
 
 /// Wait until `due` while keeping the socket serviced.
-fn wait_until(p: &mut Publisher, due: Instant) -> Result<(), String> {
+fn wait_until(p: &mut Publisher, due: Instant, url: &str) -> Result<(), Fail> {
     while Instant::now() < due {
         let step = (due - Instant::now()).min(Duration::from_millis(20));
         if p.pending_bytes() > 0 {
             match p.flush(Instant::now() + step) {
                 Ok(()) | Err(ClientError::Timeout(_)) => {}
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(Fail::client(url, e)),
             }
         } else {
             std::thread::sleep(step);
-            check_events(p)?;
+            check_events(p, url)?;
         }
     }
     Ok(())
 }
 
-fn publish(a: PublishArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), String> {
+fn publish(a: PublishArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), Fail> {
     let url = tls.url(&a.url)?;
     let (meta, media) = load_media(&a)?;
     let first_ts = media.iter().map(|t| t.timestamp).min().unwrap_or(0);
     let last_ts = media.iter().map(|t| t.timestamp).max().unwrap_or(0);
-    let mut p = Publisher::connect_url(&url, timeout).map_err(|e| e.to_string())?;
+    let mut p = Publisher::connect_url(&url, timeout).map_err(|e| Fail::client(&a.url, e))?;
     if let Some(m) = &meta {
-        p.send_metadata(m).map_err(|e| e.to_string())?;
+        p.send_metadata(m).map_err(|e| Fail::client(&a.url, e))?;
     }
-    let mut prog = Progress::new();
+    let mut prog = Progress::new(a.quiet);
     let start = Instant::now();
     let mut offset: u64 = 0;
     let (mut frames, mut payload_bytes) = (0u64, 0u64);
@@ -213,10 +288,10 @@ fn publish(a: PublishArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), Strin
         for t in &media {
             let rel = u64::from(t.timestamp - first_ts) + offset;
             if !a.no_realtime {
-                wait_until(&mut p, start + Duration::from_millis(rel))?;
+                wait_until(&mut p, start + Duration::from_millis(rel), &a.url)?;
             } else if p.pending_bytes() > 4 * 1024 * 1024 {
                 p.flush(Instant::now() + timeout)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| Fail::client(&a.url, e))?;
             }
             let kind = if t.tag_type == TAG_AUDIO {
                 MediaKind::Audio
@@ -224,7 +299,7 @@ fn publish(a: PublishArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), Strin
                 MediaKind::Video
             };
             p.send_media(kind, rel as u32, &t.data)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| Fail::client(&a.url, e))?;
             frames += 1;
             payload_bytes += t.data.len() as u64;
             prog.tick("published", p.bytes_sent());
@@ -236,9 +311,9 @@ fn publish(a: PublishArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), Strin
         offset += u64::from(last_ts - first_ts) + 40;
     }
     p.flush(Instant::now() + timeout)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Fail::client(&a.url, e))?;
     let sent = p.bytes_sent();
-    p.finish(timeout).map_err(|e| e.to_string())?;
+    p.finish(timeout).map_err(|e| Fail::client(&a.url, e))?;
     prog.done();
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
@@ -252,10 +327,10 @@ fn publish(a: PublishArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), Strin
     Ok(())
 }
 
-fn check_events(p: &mut Publisher) -> Result<(), String> {
-    for ev in p.poll_events().map_err(|e| e.to_string())? {
+fn check_events(p: &mut Publisher, url: &str) -> Result<(), Fail> {
+    for ev in p.poll_events().map_err(|e| Fail::client(url, e))? {
         if let ClientEvent::Error { code, .. } = ev {
-            return Err(format!("server error status {code}"));
+            return Err(Fail::refused(url, &code));
         }
     }
     Ok(())
@@ -326,10 +401,10 @@ impl PlayStats {
     }
 }
 
-fn play(a: PlayArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), String> {
+fn play(a: PlayArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), Fail> {
     let url = tls.url(&a.url)?;
     let started = Instant::now();
-    let file = File::create(&a.out).map_err(|e| format!("{}: {e}", a.out))?;
+    let file = File::create(&a.out).map_err(|e| Fail::other(format!("{}: {e}", a.out)))?;
     let mut w = BufWriter::new(file);
     let mut buf = BytesMut::new();
     flv::write_header(
@@ -339,13 +414,23 @@ fn play(a: PlayArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), String> {
         },
         &mut buf,
     );
-    let mut player = Player::connect_url(&url, timeout).map_err(|e| e.to_string())?;
+    // Ctrl-C ends the recording like the end of the stream: what arrived
+    // is written out and the file stays a valid FLV.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, interrupted.clone())
+            .map_err(|e| Fail::other(format!("signal handler: {e}")))?;
+    }
+    let mut player = Player::connect_url(&url, timeout).map_err(|e| Fail::client(&a.url, e))?;
     let limit = a
         .duration
         .map(|d| started + Duration::from_secs_f64(d.max(0.0)));
     let mut st = PlayStats::default();
-    let mut prog = Progress::new();
+    let mut prog = Progress::new(a.quiet);
     let ending = loop {
+        if interrupted.load(Ordering::Relaxed) {
+            break "interrupted";
+        }
         let now = Instant::now();
         let wait = match limit {
             Some(l) if now >= l => break "duration reached",
@@ -356,7 +441,7 @@ fn play(a: PlayArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), String> {
             Ok(Some(ev)) => ev,
             Ok(None) => continue,
             Err(ClientError::Closed(_)) => break "server closed",
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(Fail::client(&a.url, e)),
         };
         match ev {
             ClientEvent::Metadata { body, .. } => flv::write_tag(TAG_SCRIPT, 0, &body, &mut buf),
@@ -371,18 +456,19 @@ fn play(a: PlayArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), String> {
             {
                 break "stream ended"
             }
-            ClientEvent::Error { code, .. } => return Err(format!("server error status {code}")),
+            ClientEvent::Error { code, .. } => return Err(Fail::refused(&a.url, &code)),
             _ => {}
         }
         if buf.len() > 256 * 1024 {
-            w.write_all(&buf).map_err(|e| format!("{}: {e}", a.out))?;
+            w.write_all(&buf)
+                .map_err(|e| Fail::other(format!("{}: {e}", a.out)))?;
             buf.clear();
         }
         prog.tick("received", player.bytes_received());
     };
     w.write_all(&buf)
         .and_then(|_| w.flush())
-        .map_err(|e| format!("{}: {e}", a.out))?;
+        .map_err(|e| Fail::other(format!("{}: {e}", a.out)))?;
     let received = player.bytes_received();
     let _ = player.close(Duration::from_secs(1));
     prog.done();

@@ -71,8 +71,13 @@ pub enum ClientError {
     /// The server broke the RTMP protocol (chunks, messages, commands).
     Protocol(SessionError),
     /// The server refused `step` (`_error` or an onStatus of level error);
-    /// `code` is the status code it gave.
-    Rejected { step: Step, code: String },
+    /// `code` and `description` are the status code and text it gave (the
+    /// description may be empty).
+    Rejected {
+        step: Step,
+        code: String,
+        description: String,
+    },
     /// The operation is not valid on this connection (e.g. media on a player).
     WrongRole(&'static str),
     /// TLS failed (`rtmps://`): unknown CA, wrong host name, bad record...
@@ -93,14 +98,78 @@ impl fmt::Display for ClientError {
             }
             ClientError::Handshake(e) => write!(f, "handshake: {e}"),
             ClientError::Protocol(e) => write!(f, "protocol error: {e}"),
-            ClientError::Rejected { step, code } => {
-                write!(f, "server refused {}: {code}", step.name())
+            ClientError::Rejected {
+                step,
+                code,
+                description,
+            } => {
+                write!(f, "server refused {}: {code}", step.name())?;
+                if !description.is_empty() {
+                    write!(f, ": {description}")?;
+                }
+                Ok(())
             }
             ClientError::WrongRole(what) => write!(f, "{what} is not valid on this connection"),
             ClientError::Tls { step, reason } => {
                 write!(f, "TLS failed during {}: {reason}", step.name())
             }
             ClientError::Http(e) => write!(f, "HTTP-FLV: {e}"),
+        }
+    }
+}
+
+/// Exit codes of `rtmp-client` and `rtmp-bench`, one per failure class.
+pub mod exit_code {
+    /// Bad command line or URL.
+    pub const USAGE: u8 = 2;
+    /// Host unreachable: no address, TCP connect failed, connection lost.
+    pub const UNREACHABLE: u8 = 3;
+    /// TLS failed (certificate, host name, record).
+    pub const TLS: u8 = 4;
+    /// A step did not complete before its deadline.
+    pub const TIMEOUT: u8 = 5;
+    /// The server refused (onStatus/`_error`, HTTP status other than 200).
+    pub const REFUSED: u8 = 6;
+    /// The server broke the protocol (handshake, chunks, commands, FLV).
+    pub const PROTOCOL: u8 = 7;
+    /// The `--help` note listing the codes.
+    pub const HELP: &str = "Exit codes: 0 ok, 1 other error (file, I/O), 2 usage, \
+3 unreachable (resolve or TCP connect failed, connection lost), 4 TLS, 5 timeout, \
+6 refused by the server (busy stream, bad key, hook), 7 protocol error.";
+}
+
+impl ClientError {
+    /// The step that failed, when the error names one.
+    pub fn step(&self) -> Option<Step> {
+        match self {
+            ClientError::NoAddress => Some(Step::Resolve),
+            ClientError::Io { step, .. }
+            | ClientError::Timeout(step)
+            | ClientError::Closed(step)
+            | ClientError::Rejected { step, .. }
+            | ClientError::Tls { step, .. } => Some(*step),
+            ClientError::Handshake(_) => Some(Step::Handshake),
+            ClientError::Http(_) => Some(Step::HttpResponse),
+            _ => None,
+        }
+    }
+
+    /// The process exit code of this failure's class (see [`exit_code`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientError::Url(_) => exit_code::USAGE,
+            ClientError::NoAddress | ClientError::Io { .. } | ClientError::Closed(_) => {
+                exit_code::UNREACHABLE
+            }
+            ClientError::Tls { .. } => exit_code::TLS,
+            ClientError::Timeout(_) => exit_code::TIMEOUT,
+            ClientError::Rejected { .. } | ClientError::Http(HttpFlvError::Status(_)) => {
+                exit_code::REFUSED
+            }
+            ClientError::Handshake(_)
+            | ClientError::Protocol(_)
+            | ClientError::WrongRole(_)
+            | ClientError::Http(_) => exit_code::PROTOCOL,
         }
     }
 }
@@ -177,8 +246,17 @@ mod tests {
                 ClientError::Rejected {
                     step: Step::Start,
                     code: "NetStream.Publish.BadName".to_owned(),
+                    description: String::new(),
                 },
                 "server refused publish/play start: NetStream.Publish.BadName",
+            ),
+            (
+                ClientError::Rejected {
+                    step: Step::Start,
+                    code: "NetStream.Publish.Denied".to_owned(),
+                    description: "bad key".to_owned(),
+                },
+                "server refused publish/play start: NetStream.Publish.Denied: bad key",
             ),
             (
                 ClientError::WrongRole("send_media"),
@@ -202,6 +280,57 @@ mod tests {
         ];
         for (s, n) in steps {
             assert_eq!(s.name(), n);
+        }
+    }
+
+    #[test]
+    fn client_error_classes() {
+        let cases: Vec<(ClientError, u8, Option<Step>)> = vec![
+            (ClientError::Url(UrlError::BadScheme), 2, None),
+            (
+                ClientError::Io {
+                    step: Step::Connect,
+                    kind: io::ErrorKind::ConnectionRefused,
+                },
+                3,
+                Some(Step::Connect),
+            ),
+            (
+                ClientError::Tls {
+                    step: Step::Handshake,
+                    reason: "x".into(),
+                },
+                4,
+                Some(Step::Handshake),
+            ),
+            (
+                ClientError::Timeout(Step::Handshake),
+                5,
+                Some(Step::Handshake),
+            ),
+            (
+                ClientError::Rejected {
+                    step: Step::Start,
+                    code: "NetStream.Publish.Denied".into(),
+                    description: String::new(),
+                },
+                6,
+                Some(Step::Start),
+            ),
+            (
+                ClientError::Http(HttpFlvError::Status("HTTP/1.1 404".into())),
+                6,
+                Some(Step::HttpResponse),
+            ),
+            (
+                ClientError::Handshake(HandshakeError::BadVersion(6)),
+                7,
+                Some(Step::Handshake),
+            ),
+        ];
+        for (e, code, step) in cases {
+            assert_eq!(e.exit_code(), code, "{e}");
+            assert_eq!(e.step(), step, "{e}");
         }
     }
 }

@@ -17,7 +17,7 @@
 //!
 //! ```text
 //! connect ─► TCP connect ─► handshake ─► connect cmd ─► createStream ─► publish/play ─► media ─► finish
-//!   (each arrow: its own deadline; a refusal is ClientError::Rejected { step })
+//!   (each arrow: its own deadline; a refusal is ClientError::Rejected { step, code, description })
 //! ```
 
 pub mod error;
@@ -28,7 +28,7 @@ pub mod simple;
 mod transport;
 pub mod url;
 
-pub use error::{ClientError, Step};
+pub use error::{exit_code, ClientError, Step};
 pub use http_flv::{HttpFlvError, HttpFlvUrl};
 pub use simple::{resolve, Player, Publisher};
 pub use url::{RtmpUrl, TlsVerify, UrlError};

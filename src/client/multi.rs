@@ -447,10 +447,13 @@ fn feed_publisher(
                 slot.step = Step::Media;
                 on(id, MultiEvent::Started);
             }
-            ClientEvent::Error { code, .. } => {
+            ClientEvent::Error {
+                code, description, ..
+            } => {
                 return Err(ClientError::Rejected {
                     step: slot.step,
                     code,
+                    description,
                 });
             }
             _ => {}
@@ -497,6 +500,7 @@ fn feed_subscriber(
         Some(code) => Err(ClientError::Rejected {
             step: slot.step,
             code,
+            description: String::new(),
         }),
         None => Ok(()),
     }

@@ -171,6 +171,20 @@ impl Conn {
         // A player still returns the events received before the close; a
         // publisher learns of the close at once.
         if self.t.eof && (self.mode == ClientMode::Publish || self.pending.is_empty()) {
+            // A refusal the server sent just before closing names its code.
+            if let Some(ClientEvent::Error {
+                code, description, ..
+            }) = self
+                .pending
+                .iter()
+                .find(|e| matches!(e, ClientEvent::Error { .. }))
+            {
+                return Err(ClientError::Rejected {
+                    step,
+                    code: code.clone(),
+                    description: description.clone(),
+                });
+            }
             return Err(ClientError::Closed(step));
         }
         Ok(())
@@ -189,7 +203,9 @@ impl Conn {
             if let Some(i) = self.pending.iter().position(&want) {
                 return Ok(self.pending.remove(i).expect("index from position"));
             }
-            if let Some(ClientEvent::Error { code, .. }) = self
+            if let Some(ClientEvent::Error {
+                code, description, ..
+            }) = self
                 .pending
                 .iter()
                 .find(|e| matches!(e, ClientEvent::Error { .. }))
@@ -197,6 +213,7 @@ impl Conn {
                 return Err(ClientError::Rejected {
                     step,
                     code: code.clone(),
+                    description: description.clone(),
                 });
             }
             self.turn(step, Some(deadline))?;
@@ -269,10 +286,14 @@ impl Publisher {
             .iter()
             .position(|e| matches!(e, ClientEvent::Error { .. }))
         {
-            if let Some(ClientEvent::Error { code, .. }) = self.conn.pending.remove(i) {
+            if let Some(ClientEvent::Error {
+                code, description, ..
+            }) = self.conn.pending.remove(i)
+            {
                 return Err(ClientError::Rejected {
                     step: Step::Media,
                     code,
+                    description,
                 });
             }
         }
