@@ -29,7 +29,9 @@ pub use cidr::{address_allowed, Cidr};
 pub use error::{ConfigError, Origin};
 pub use overrides::Overrides;
 pub use paths::{NamedPath, PathUse};
-pub use validate::{MAX_BUDGET_BYTES, MAX_CONNECTIONS, MAX_GOP_MS, MAX_MS, MAX_READ_BUDGET_BYTES};
+pub use validate::{
+    is_own_address, MAX_BUDGET_BYTES, MAX_CONNECTIONS, MAX_GOP_MS, MAX_MS, MAX_READ_BUDGET_BYTES,
+};
 
 /// Everything the server needs to run. Deserialized from the TOML file with
 /// these field names as top-level keys; a missing key keeps its default.

@@ -100,22 +100,9 @@ impl Config {
         Ok(())
     }
 
-    /// `host:port` names this server's RTMP listener: the same port on a
-    /// loopback, wildcard or the listen address (another port is fine).
+    /// `host:port` names this server's RTMP listener (see [`is_own_address`]).
     fn is_own_listener(&self, host: &str, port: u16) -> bool {
-        if port != self.listen.port() {
-            return false;
-        }
-        if host.eq_ignore_ascii_case("localhost") {
-            return true;
-        }
-        match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => {
-                let ip = ip.to_canonical();
-                ip.is_loopback() || ip.is_unspecified() || ip == self.listen.ip().to_canonical()
-            }
-            Err(_) => false,
-        }
+        is_own_address(self.listen, host, port)
     }
 
     /// RTMPS needs a default certificate and key; each needs the other.
@@ -219,6 +206,27 @@ impl Config {
             ("hook_queue", bytes(self.hook_queue), 1, 1 << 20),
             ("stats_interval_ms", self.stats_interval_ms, 100, MAX_MS),
         ]
+    }
+}
+
+/// Whether `host:port` names a listener on `listen`: the same port on a
+/// loopback or wildcard address, on `listen`'s own address, or `localhost`
+/// (IPv4-mapped IPv6 addresses count as their IPv4 form). Another port is
+/// fine.
+pub fn is_own_address(listen: std::net::SocketAddr, host: &str, port: u16) -> bool {
+    if port != listen.port() {
+        return false;
+    }
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => {
+            let ip = ip.to_canonical();
+            ip.is_loopback() || ip.is_unspecified() || ip == listen.ip().to_canonical()
+        }
+        Err(_) => false,
     }
 }
 

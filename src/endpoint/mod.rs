@@ -139,6 +139,8 @@ pub struct Endpoint {
     /// Connections for the driver to open, and what each is for.
     connect_jobs: std::collections::VecDeque<ConnectJob>,
     pending_connects: std::collections::HashMap<u64, relay::Target>,
+    /// The RTMP listener's bound address (loop checks of relay connects).
+    local_addr: Option<SocketAddr>,
     /// Push targets of published keys.
     pushes: std::collections::HashMap<std::rc::Rc<str>, Vec<push::Push>>,
 }
@@ -197,6 +199,7 @@ impl Endpoint {
             connect_jobs: Default::default(),
             pending_connects: Default::default(),
             pushes: Default::default(),
+            local_addr: None,
         }
     }
 

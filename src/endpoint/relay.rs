@@ -328,6 +328,24 @@ impl Endpoint {
         self.push_control(id, &mut out, now);
     }
 
+    /// The driver resolved ticket `ticket` to `addr`: connect only if it is
+    /// not this server's own listener (the listen address the driver bound,
+    /// see [`Endpoint::set_local_addr`]); a loop fails the attempt.
+    pub fn allow_connect(&mut self, ticket: u64, addr: SocketAddr, now: u64) -> bool {
+        let listen = self.local_addr.unwrap_or(self.config.listen);
+        if crate::config::is_own_address(listen, &addr.ip().to_string(), addr.port()) {
+            let why = format!("{addr} is this server's own listener (a loop)");
+            self.handle_connect_failed(ticket, &why, now);
+            return false;
+        }
+        true
+    }
+
+    /// The RTMP listener's bound address (the configured port may be 0).
+    pub fn set_local_addr(&mut self, addr: SocketAddr) {
+        self.local_addr = Some(addr);
+    }
+
     /// The driver found that relay connection `id` reached this server's own
     /// listener (a loop): end it; the pull's retries go on to the next origin.
     pub fn handle_refused_loop(&mut self, id: ConnId, now: u64) {

@@ -25,6 +25,7 @@
 //! batch ever reaches a recycled slab slot; the generation check guards the
 //! endpoint's subscriber lists, which outlive batches.
 
+mod accept;
 pub mod conn;
 mod connect;
 mod files;
@@ -38,21 +39,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
-use socket2::{SockRef, TcpKeepalive};
 
 use crate::config::Config;
 use crate::endpoint::{Endpoint, Input, Recorder, WarnLimiter, Written};
 use crate::error::{CloseReason, Error};
 use crate::hooks::{HookPool, HookPoolConfig, HookResult};
 use crate::record::{RecorderConfig, RecorderHandle};
-use crate::tls::{self, TlsStream};
+use crate::tls;
 
 use conn::{IoConn, Transport};
 use connect::Resolver;
@@ -63,21 +63,6 @@ use token::{
     ConnId, HOOKS, HTTPS_LISTENER, HTTP_LISTENER, LISTENER, RESOLVER, SIGNALS, TLS_LISTENER,
 };
 
-/// The listener a connection came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Listener {
-    Rtmp,
-    Rtmps,
-    Http,
-    Https,
-}
-
-impl Listener {
-    fn is_tls(self) -> bool {
-        matches!(self, Listener::Rtmps | Listener::Https)
-    }
-}
-
 /// How long to wait before retrying accept after EMFILE/ENFILE.
 const ACCEPT_RETRY_MS: u64 = 100;
 /// How long shutdown waits for queues to drain.
@@ -86,11 +71,6 @@ const SHUTDOWN_GRACE_MS: u64 = 700;
 const HOOKS_SHUTDOWN_MS: u64 = 500;
 /// How long shutdown waits for the recorder to finalize its files.
 const RECORDER_SHUTDOWN_MS: u64 = 900;
-/// TCP keepalive: first probe after this much silence, then every
-/// interval; the kernel drops the connection after the probes go unanswered.
-const KEEPALIVE_IDLE_S: u64 = 60;
-const KEEPALIVE_INTERVAL_S: u64 = 10;
-const KEEPALIVE_PROBES: u32 = 3;
 /// Bytes written to one connection per loop turn before the others get
 /// their turn (a keyframe fits; a late joiner's GOP takes a few turns).
 const WRITE_BUDGET: usize = 128 * 1024;
@@ -150,7 +130,7 @@ impl Server {
         let poll = Poll::new().map_err(Error::Poll)?;
         let reuse_port = config.reuse_port;
         let bind = |key: &'static str, addr: SocketAddr| {
-            listen(addr, key == "listen" && reuse_port)
+            accept::listen(addr, key == "listen" && reuse_port)
                 .and_then(|l| Ok((l.local_addr()?, l)))
                 .map_err(|e| Error::Bind(key, addr, e))
         };
@@ -235,6 +215,7 @@ impl Server {
         if let Some(files) = static_files {
             endpoint.set_static_files(Box::new(files));
         }
+        endpoint.set_local_addr(local_addr);
         endpoint.start_static_pulls(0);
         Ok(Server {
             poll,
@@ -514,134 +495,6 @@ impl Server {
         any
     }
 
-    fn accept_ready(&mut self, now: u64) {
-        let retry = self.accept_retry_at.is_some_and(|t| t <= now);
-        self.accept_retry_at = None;
-        for kind in [
-            Listener::Rtmp,
-            Listener::Rtmps,
-            Listener::Http,
-            Listener::Https,
-        ] {
-            let pending = match kind {
-                Listener::Rtmp => &mut self.accept_pending,
-                Listener::Rtmps => &mut self.tls_accept_pending,
-                Listener::Http => &mut self.http_accept_pending,
-                Listener::Https => &mut self.https_accept_pending,
-            };
-            if std::mem::take(pending) || retry {
-                let accepted = self.accept_from(kind, now);
-                self.insert_accepted(accepted, kind, now);
-            }
-        }
-    }
-
-    /// Accept from one listener until it would block.
-    fn accept_from(&mut self, kind: Listener, now: u64) -> Vec<(TcpStream, SocketAddr)> {
-        let mut accepted = Vec::new();
-        let listener = match kind {
-            Listener::Rtmp => self.listener.as_ref(),
-            Listener::Rtmps => self.tls_listener.as_ref(),
-            Listener::Http => self.http_listener.as_ref(),
-            Listener::Https => self.https_listener.as_ref(),
-        };
-        let Some(listener) = listener else {
-            return accepted;
-        };
-        loop {
-            match listener.accept() {
-                Ok(pair) => accepted.push(pair),
-                Err(e) if e.kind() == stdio::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == stdio::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == stdio::ErrorKind::ConnectionAborted => continue,
-                Err(e) => {
-                    // EMFILE/ENFILE and friends: no new edge will come, retry on a timer.
-                    if let Some(suppressed) = self.accept_warn.allow(now) {
-                        warn!("accept failed: {e}; retrying in {ACCEPT_RETRY_MS} ms ({suppressed} similar suppressed)");
-                    }
-                    self.accept_retry_at = Some(now + ACCEPT_RETRY_MS);
-                    break;
-                }
-            }
-        }
-        accepted
-    }
-
-    fn insert_accepted(
-        &mut self,
-        accepted: Vec<(TcpStream, SocketAddr)>,
-        kind: Listener,
-        now: u64,
-    ) {
-        for (socket, peer) in accepted {
-            if let Some(relay) = self.relay_locals.get(&peer) {
-                warn!("refusing {peer}: it is this server's own relay connection {relay} (a loop)");
-                self.endpoint.handle_refused_loop(*relay, now);
-                continue;
-            }
-            if self.conns.len() >= self.max_connections {
-                self.endpoint.handle_refused_over_max();
-                if let Some(suppressed) = self.accept_warn.allow(now) {
-                    warn!(
-                        "refusing {peer}: max-connections {} reached ({} similar suppressed)",
-                        self.max_connections, suppressed
-                    );
-                }
-                drop(socket);
-                continue;
-            }
-            let transport = match (&self.tls_config, kind.is_tls()) {
-                (Some(config), true) => match TlsStream::new(socket, config.clone()) {
-                    Ok(stream) => Transport::Tls(Box::new(stream)),
-                    Err(e) => {
-                        warn!("{peer}: cannot start TLS: {e}");
-                        continue;
-                    }
-                },
-                _ => Transport::Tcp(socket),
-            };
-            self.insert_conn(transport, peer, kind, now);
-        }
-    }
-
-    fn insert_conn(
-        &mut self,
-        mut transport: Transport,
-        peer: SocketAddr,
-        kind: Listener,
-        now: u64,
-    ) {
-        let socket = transport.socket();
-        if let Err(e) = socket.set_nodelay(true) {
-            debug!("{peer}: set_nodelay: {e}");
-        }
-        // A peer that vanished without a FIN (power loss, NAT timeout) is
-        // found by the kernel even while we have nothing to send it.
-        let keepalive = TcpKeepalive::new()
-            .with_time(Duration::from_secs(KEEPALIVE_IDLE_S))
-            .with_interval(Duration::from_secs(KEEPALIVE_INTERVAL_S))
-            .with_retries(KEEPALIVE_PROBES);
-        if let Err(e) = SockRef::from(&*socket).set_tcp_keepalive(&keepalive) {
-            debug!("{peer}: TCP keepalive: {e}");
-        }
-        let generation = self.next_generation;
-        self.next_generation = self.next_generation.wrapping_add(1).max(1);
-        let entry = self.conns.vacant_entry();
-        let id = ConnId {
-            index: entry.key() as u32,
-            generation,
-        };
-        if let Err(e) = transport.register(self.poll.registry(), token::token(id)) {
-            warn!("{id} {peer}: register failed: {e}");
-            return;
-        }
-        entry.insert(IoConn::new(id, peer, transport));
-        match kind {
-            Listener::Http | Listener::Https => self.endpoint.handle_accept_http(id, peer, now),
-            Listener::Rtmp | Listener::Rtmps => self.endpoint.handle_accept(id, peer, now),
-        }
-    }
-
     fn on_signals(&mut self, now: u64) {
         let mut stop = false;
         let mut reload = false;
@@ -674,112 +527,6 @@ impl Server {
                 }
                 None => self.endpoint.handle_hook_queue_full(ticket, now),
             }
-        }
-    }
-
-    /// Open the connections the endpoint asks for: addresses at once, names
-    /// through the resolver thread.
-    fn start_connects(&mut self, now: u64) {
-        while let Some(job) = self.endpoint.poll_connect() {
-            let host = job.host.trim_start_matches('[').trim_end_matches(']');
-            let tls = job.tls.map(|v| (host.to_string(), v));
-            match host.parse::<std::net::IpAddr>() {
-                Ok(ip) => self.connect_to(job.ticket, SocketAddr::new(ip, job.port), tls, now),
-                Err(_) => match self.resolver.as_ref() {
-                    Some(r) => {
-                        self.resolving.insert(job.ticket, tls);
-                        r.submit(job.ticket, job.host, job.port);
-                    }
-                    None => self
-                        .endpoint
-                        .handle_connect_failed(job.ticket, "no resolver", now),
-                },
-            }
-        }
-    }
-
-    /// The resolver woke the loop: connect what it found.
-    fn on_resolved(&mut self, now: u64) {
-        let mut found = Vec::new();
-        if let Some(r) = self.resolver.as_ref() {
-            r.try_results(&mut found);
-        }
-        for (ticket, result) in found {
-            let tls = self.resolving.remove(&ticket).flatten();
-            match result {
-                Ok(addr) => self.connect_to(ticket, addr, tls, now),
-                Err(e) => self.endpoint.handle_connect_failed(ticket, &e, now),
-            }
-        }
-    }
-
-    /// A non-blocking connect to `addr` for the endpoint's `ticket`.
-    fn connect_to(
-        &mut self,
-        ticket: u64,
-        addr: SocketAddr,
-        tls: Option<(String, crate::client::TlsVerify)>,
-        now: u64,
-    ) {
-        let ip = addr.ip().to_canonical();
-        let own = addr.port() == self.local_addr.port()
-            && (ip.is_loopback()
-                || ip.is_unspecified()
-                || ip == self.local_addr.ip().to_canonical());
-        if own {
-            let why = format!("{addr} is this server's own listener (a loop)");
-            self.endpoint.handle_connect_failed(ticket, &why, now);
-            return;
-        }
-        let socket = match TcpStream::connect(addr) {
-            Ok(s) => s,
-            Err(e) => {
-                self.endpoint
-                    .handle_connect_failed(ticket, &e.to_string(), now);
-                return;
-            }
-        };
-        if let Err(e) = socket.set_nodelay(true) {
-            debug!("{addr}: set_nodelay: {e}");
-        }
-        let local = socket.local_addr().ok();
-        let generation = self.next_generation;
-        self.next_generation = self.next_generation.wrapping_add(1).max(1);
-        let entry = self.conns.vacant_entry();
-        let id = ConnId {
-            index: entry.key() as u32,
-            generation,
-        };
-        let mut transport = match tls {
-            None => Transport::Tcp(socket),
-            Some((host, verify)) => {
-                let stream = tls::client_config(&verify)
-                    .map_err(|e| e.to_string())
-                    .and_then(|config| {
-                        TlsStream::client(socket, config, &host).map_err(|e| e.to_string())
-                    });
-                match stream {
-                    Ok(s) => Transport::Tls(Box::new(s)),
-                    Err(e) => {
-                        self.endpoint
-                            .handle_connect_failed(ticket, &format!("TLS: {e}"), now);
-                        return;
-                    }
-                }
-            }
-        };
-        if let Err(e) = transport.register(self.poll.registry(), token::token(id)) {
-            self.endpoint
-                .handle_connect_failed(ticket, &e.to_string(), now);
-            return;
-        }
-        entry.insert(IoConn::new(id, addr, transport));
-        if let Some(local) = local {
-            self.relay_locals.insert(local, id);
-        }
-        if !self.endpoint.handle_connected(ticket, id, addr, now) {
-            let mut conn = self.conns.remove(id.index as usize);
-            let _ = conn.transport.deregister(self.poll.registry());
         }
     }
 
@@ -852,25 +599,6 @@ fn close_reason(transport: &Transport, kind: stdio::ErrorKind) -> CloseReason {
         Some(e) => CloseReason::Tls(e.to_string()),
         None => CloseReason::Io(kind),
     }
-}
-
-/// Pending connections a listener holds before the kernel drops SYNs
-/// (mio's own bind uses 128, too few for a connection flood).
-const LISTEN_BACKLOG: i32 = 1024;
-
-/// A non-blocking listener on `addr` with [`LISTEN_BACKLOG`] (and
-/// SO_REUSEPORT when `reuse_port`).
-fn listen(addr: SocketAddr, reuse_port: bool) -> stdio::Result<TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(LISTEN_BACKLOG)?;
-    Ok(TcpListener::from_std(socket.into()))
 }
 
 /// Raise the soft open-files limit toward what `max_connections` needs.

@@ -12,20 +12,28 @@
 //! `--server-pid` (repeatable) sums the CPU of several server processes.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod measure;
+mod progress;
+mod report;
+mod stats;
 
 use argh::FromArgs;
 use bytes::Bytes;
 use rtmp_edge::client::multi::{MultiClient, MultiEvent};
 use rtmp_edge::client::{exit_code, resolve, ClientError, HttpFlvUrl, RtmpUrl};
 use rtmp_edge::proto::amf0::{self, Amf0Limits, Amf0Value};
-use rtmp_edge::proto::flv::{self, FlvTag, VideoPacket, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
+use rtmp_edge::proto::flv::{self, TAG_SCRIPT};
 use rtmp_edge::proto::session::MediaKind;
+
+use measure::{is_frame, is_keyframe, kind_code, media_of, Pub, Sent, Sub, STEADY_AFTER};
+use progress::{Progress, ProgressLine};
+use report::Figures;
+use stats::{clk_tck, percentile, proc_status_kb, proc_ticks, sum_all};
 
 #[derive(FromArgs)]
 /// RTMP fan-out benchmark: publishers and subscribers in one process.
@@ -122,129 +130,6 @@ fn client_fail(what: &str, url: &str, e: &ClientError) -> Fail {
     }
 }
 
-/// The progress display: an in-place line on a terminal (indicatif), a
-/// plain line every 5 s otherwise, nothing with `--quiet`.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    every: Duration,
-    last: Instant,
-    last_bytes: u64,
-}
-
-impl Progress {
-    fn new(quiet: bool) -> Progress {
-        let tty = !quiet && std::io::stderr().is_terminal();
-        let bar = tty.then(|| {
-            let b = indicatif::ProgressBar::with_draw_target(
-                None,
-                indicatif::ProgressDrawTarget::stderr_with_hz(2),
-            );
-            b.set_style(
-                indicatif::ProgressStyle::with_template("{msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-            );
-            b
-        });
-        Progress {
-            bar,
-            every: if quiet {
-                Duration::MAX
-            } else if tty {
-                Duration::from_secs(1)
-            } else {
-                Duration::from_secs(5)
-            },
-            last: Instant::now(),
-            last_bytes: 0,
-        }
-    }
-
-    /// Whether a line is due now.
-    fn due(&self, now: Instant) -> bool {
-        self.every != Duration::MAX && now >= self.last + self.every
-    }
-
-    /// Show one line: `bytes` is all subscribers' bytes received so far.
-    fn show(&mut self, now: Instant, line: ProgressLine) {
-        let secs = (now - self.last).as_secs_f64().max(1e-3);
-        let mbps = line.bytes.saturating_sub(self.last_bytes) as f64 * 8.0 / 1e6 / secs;
-        self.last = now;
-        self.last_bytes = line.bytes;
-        let p99 = line
-            .p99_ms
-            .map_or("n/a".to_owned(), |v| format!("{v:.1} ms"));
-        let msg = format!(
-            "{:.0}/{:.0} s  subscribers {} ok {} failed  {mbps:.1} Mbit/s  p99 {p99}",
-            line.elapsed, line.total, line.connected, line.failed
-        );
-        match &self.bar {
-            Some(b) => b.set_message(msg),
-            None => eprintln!("rtmp-bench: {msg}"),
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            // The summary follows and says it all: leave no stale line.
-            b.finish_and_clear();
-        }
-    }
-}
-
-struct ProgressLine {
-    elapsed: f64,
-    total: f64,
-    connected: usize,
-    failed: usize,
-    bytes: u64,
-    p99_ms: Option<f64>,
-}
-
-/// One message published: when and at which position in its stream.
-#[derive(Clone, Copy)]
-struct Sent {
-    at: Instant,
-    seq: u64,
-    len: usize,
-}
-
-struct Pub {
-    id: Option<usize>,
-    stream: usize,
-    started: bool,
-    failed: bool,
-    meta_sent: bool,
-    next: usize,
-    offset_ms: u64,
-    /// Messages published so far, per kind (audio, video).
-    published: [u64; 2],
-    /// Per kind: payload bytes of all frames published before frame `seq`.
-    bytes_before: [Vec<u64>; 2],
-    bytes_total: [u64; 2],
-}
-
-#[derive(Default)]
-struct Sub {
-    stream: usize,
-    /// Index of the server it plays from (`--sub-url`, or `--url`).
-    target: usize,
-    connect_at: Option<Instant>,
-    started: bool,
-    failed: bool,
-    /// Per kind (audio, video): position of the first message received
-    /// that was matched to a published one, and how many were matched.
-    first_seq: [Option<u64>; 2],
-    /// Per kind: frames its stream had published when it connected.
-    connect_seq: [u64; 2],
-    matched: [u64; 2],
-    messages: u64,
-    payload_bytes: u64,
-    startup: Option<Duration>,
-}
-
-/// Where steady-state latency starts, counted from a subscriber's connect.
-const STEADY_AFTER: Duration = Duration::from_secs(3);
-
 /// The command line, with `--help` exiting 0 and a bad command line 2.
 fn parse_args() -> Result<Args, ExitCode> {
     let argv: Vec<String> = std::env::args().collect();
@@ -285,76 +170,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// The file's audio/video tags, without end-of-sequence packets (the file
-/// is looped: the stream must not end at each wrap).
-fn media_of(tags: &[FlvTag]) -> Vec<(MediaKind, u32, Bytes)> {
-    tags.iter()
-        .filter(|t| {
-            t.tag_type != TAG_VIDEO
-                || flv::classify_video(&t.data).map(|i| i.packet) != Some(VideoPacket::SequenceEnd)
-        })
-        .filter_map(|t| match t.tag_type {
-            TAG_AUDIO => Some((MediaKind::Audio, t.timestamp, t.data.clone())),
-            TAG_VIDEO => Some((MediaKind::Video, t.timestamp, t.data.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
-fn kind_code(k: MediaKind) -> u8 {
-    match k {
-        MediaKind::Audio => 0,
-        MediaKind::Video => 1,
-    }
-}
-
-fn is_keyframe(payload: &[u8]) -> bool {
-    flv::classify_video(payload).is_some_and(|i| i.keyframe && i.packet == VideoPacket::Frame)
-}
-
-/// A coded audio/video frame (not a sequence header or end of sequence).
-fn is_frame(kind: MediaKind, payload: &[u8]) -> bool {
-    match kind {
-        MediaKind::Video => {
-            flv::classify_video(payload).is_some_and(|i| i.packet == VideoPacket::Frame)
-        }
-        MediaKind::Audio => flv::classify_audio(payload).is_some_and(|i| !i.sequence_header),
-    }
-}
-
-/// CPU ticks (user, system) of a process from /proc/PID/stat.
-fn proc_ticks(pid: u32) -> Option<(u64, u64)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the ")" closing the command name; utime/stime are 14/15.
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Some((f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?))
-}
-
-fn proc_status_kb(pid: u32, key: &str) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = s.lines().find(|l| l.starts_with(key))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn clk_tck() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    Some(sorted[i.min(sorted.len() - 1)])
-}
-
 /// The P stream URLs of `base`: itself for one publisher, else NAME_0..NAME_{P-1}
 /// (each with the query string of `base`).
 fn streams_of(base: &RtmpUrl, publishers: usize) -> Vec<RtmpUrl> {
@@ -378,14 +193,6 @@ fn streams_of(base: &RtmpUrl, publishers: usize) -> Vec<RtmpUrl> {
 /// evenly over both.
 fn placement(j: usize, publishers: usize, targets: usize) -> (usize, usize) {
     (j % publishers, (j / publishers) % targets.max(1))
-}
-
-/// Sum of per-process figures, or None if any process had none.
-fn sum_all<T: Copy + std::iter::Sum<T>>(each: &[Option<T>]) -> Option<T> {
-    if each.is_empty() || each.iter().any(Option::is_none) {
-        return None;
-    }
-    Some(each.iter().flatten().copied().sum())
 }
 
 fn run(a: &Args) -> Result<(), Fail> {
@@ -781,36 +588,9 @@ fn run(a: &Args) -> Result<(), Fail> {
     let bytes_in: u64 = subs.keys().map(|&id| mc.bytes_in(id)).sum();
     let payload_in: u64 = subs.values().map(|s| s.payload_bytes).sum();
     let messages: u64 = subs.values().map(|s| s.messages).sum();
-    let missing: u64 = subs
-        .values()
-        .map(|s| {
-            // Counted from the first frame of each kind the subscriber got
-            // (servers start video at a key frame), or from its connect if
-            // none came, to the end of publishing.
-            (0..2)
-                .map(|k| {
-                    let first = s.first_seq[k].unwrap_or(s.connect_seq[k]);
-                    let expected = pubs[s.stream].published[k].saturating_sub(first);
-                    expected.saturating_sub(s.matched[k])
-                })
-                .sum::<u64>()
-        })
-        .sum();
+    let missing: u64 = subs.values().map(|s| s.missing(&pubs)).sum();
     // Frame payload each subscriber should have got over the same span.
-    let expected_bytes: u64 = subs
-        .values()
-        .map(|s| {
-            let p = &pubs[s.stream];
-            (0..2)
-                .map(|k| {
-                    let first = s.first_seq[k].unwrap_or(s.connect_seq[k]) as usize;
-                    let before = p.bytes_before[k].get(first).copied();
-                    p.bytes_total[k] - before.unwrap_or(p.bytes_total[k])
-                })
-                .sum::<u64>()
-        })
-        .sum();
-    let mbps = |b: u64| b as f64 * 8.0 / 1e6 / window;
+    let expected_bytes: u64 = subs.values().map(|s| s.expected_bytes(&pubs)).sum();
     latencies_us.sort_unstable();
     let mut startups: Vec<u64> = subs
         .values()
@@ -865,149 +645,36 @@ fn run(a: &Args) -> Result<(), Fail> {
     let own = self_cpu0
         .zip(self_cpu1)
         .map(|(c0, c1)| ((c1.0 + c1.1).saturating_sub(c0.0 + c0.1)) as f64 / hz);
-    let delivered_gbit = bytes_in as f64 * 8.0 / 1e9;
 
-    let num = |v: Option<f64>| v.map_or("null".to_owned(), |x| format!("{x:.3}"));
-    let int = |v: Option<u64>| v.map_or("null".to_owned(), |x| x.to_string());
-    let hnum = |v: Option<f64>| v.map_or("n/a".to_owned(), |x| format!("{x:.3}"));
-    let hint = |v: Option<u64>| v.map_or("n/a".to_owned(), |x| x.to_string());
-    let cpu_each = |f: &dyn Fn(Option<f64>) -> String| {
-        srv_each
-            .iter()
-            .map(|c| f(c.map(|(u, s)| u + s)))
-            .collect::<Vec<_>>()
-    };
-    if a.json {
-        let mut j = String::from("{");
-        let _ = write!(
-            j,
-            "\"publishers\":{},\"publishers_failed\":{},\"subscribers\":{},\"subscriber_kind\":\"{}\",\"connected\":{},\"failed\":{},\
-             \"duration_s\":{:.3},\"bytes_received\":{},\"messages_received\":{},\"messages_missing\":{},\
-             \"delivered_mbps\":{:.3},\"delivered_payload_mbps\":{:.3},\"expected_payload_mbps\":{:.3},\
-             \"latency_ms_p50\":{},\"latency_ms_p99\":{},\"latency_ms_max\":{},\
-             \"startup_ms_p50\":{},\"startup_ms_p99\":{},\"no_keyframe\":{},\"catchup_frames\":{},\"latency_ms_p99_steady\":{},\"bench_cpu_s\":{}",
-            pubs.len(),
-            pubs_failed,
-            a.subscribers,
-            kind_json,
-            connected,
-            failed,
-            window,
-            bytes_in,
-            messages,
-            missing,
-            mbps(bytes_in),
-            mbps(payload_in),
-            mbps(expected_bytes),
-            num(lat.0),
-            num(lat.1),
-            num(lat.2),
-            int(st.0),
-            int(st.1),
-            no_startup,
-            catchup_frames,
-            num(steady_p99),
-            num(own),
-        );
-        if let Some((u, s)) = srv {
-            let cpu = u + s;
-            let _ = write!(
-                j,
-                ",\"server_cpu_user_s\":{u:.3},\"server_cpu_sys_s\":{s:.3},\"server_cpu_s_per_gbit\":{},\"server_user_share\":{}",
-                num((delivered_gbit > 0.0).then(|| cpu / delivered_gbit)),
-                num((cpu > 0.0).then(|| u / cpu)),
-            );
-        }
-        if let Some(kb) = rss_kb {
-            let _ = write!(j, ",\"server_peak_rss_kb\":{kb}");
-        }
-        if !a.server_pid.is_empty() {
-            // In --server-pid order; CPU and peak RSS above are their sums.
-            let pids: Vec<String> = a.server_pid.iter().map(u32::to_string).collect();
-            let _ = write!(
-                j,
-                ",\"server_pids\":[{}],\"server_cpu_s_each\":[{}]",
-                pids.join(","),
-                cpu_each(&num).join(",")
-            );
-        }
-        if !a.sub_url.is_empty() {
-            let _ = write!(j, ",\"connected_per_sub_url\":[{per_target}]");
-        }
-        if was_interrupted {
-            j.push_str(",\"interrupted\":true");
-        }
-        if let Some(e) = &first_error {
-            let esc: String = e
-                .chars()
-                .flat_map(|c| match c {
-                    '"' => vec!['\\', '"'],
-                    '\\' => vec!['\\', '\\'],
-                    c if c.is_control() => vec![' '],
-                    c => vec![c],
-                })
-                .collect();
-            let _ = write!(j, ",\"first_error\":\"{esc}\"");
-        }
-        j.push('}');
-        println!("{j}");
-    } else {
-        println!(
-            "rtmp-bench: {} publisher(s) ({} failed), {} {} subscriber(s): {} connected, {} failed, {:.1} s measured",
-            pubs.len(),
-            pubs_failed,
-            a.subscribers,
-            kind_text,
-            connected,
-            failed,
-            window
-        );
-        println!(
-            "  delivered {:.1} Mbit/s on the wire ({:.1} Mbit/s payload, expected {:.1}); {} messages, {} missing",
-            mbps(bytes_in),
-            mbps(payload_in),
-            mbps(expected_bytes),
-            messages,
-            missing
-        );
-        println!(
-            "  latency ms p50 {} p99 {} max {} (live frames; {} cached catch-up frames excluded; p99 from {}s after connect {}); startup ms p50 {} p99 {} ({} without a keyframe); bench CPU {} s",
-            hnum(lat.0),
-            hnum(lat.1),
-            hnum(lat.2),
-            catchup_frames,
-            STEADY_AFTER.as_secs(),
-            hnum(steady_p99),
-            hint(st.0),
-            hint(st.1),
-            no_startup,
-            hnum(own)
-        );
-        if let Some((u, s)) = srv {
-            println!(
-                "  server CPU {:.2} s (user {u:.2} + sys {s:.2}), {} s per delivered Gbit, peak RSS {} kB",
-                u + s,
-                hnum((delivered_gbit > 0.0).then(|| (u + s) / delivered_gbit)),
-                hint(rss_kb)
-            );
-        }
-        if a.server_pid.len() > 1 {
-            println!(
-                "  summed over {} server processes; CPU s each: {}",
-                a.server_pid.len(),
-                cpu_each(&hnum).join(", ")
-            );
-        }
-        if !a.sub_url.is_empty() {
-            println!("  subscribers connected per --sub-url: {per_target}");
-        }
-        if let Some(e) = &first_error {
-            println!("  first error: {e}");
-        }
-        if was_interrupted {
-            println!("  interrupted (Ctrl-C) before the end of --duration");
-        }
+    Figures {
+        publishers: pubs.len(),
+        publishers_failed: pubs_failed,
+        subscribers: a.subscribers,
+        kind: (kind_json, kind_text),
+        connected,
+        failed,
+        window,
+        bytes_in,
+        payload_in,
+        expected_bytes,
+        messages,
+        missing,
+        latency_ms: lat,
+        startup_ms: st,
+        no_startup,
+        catchup_frames,
+        steady_p99,
+        bench_cpu_s: own,
+        server_cpu: srv,
+        server_cpu_each: srv_each,
+        server_pids: &a.server_pid,
+        rss_kb,
+        sub_urls: a.sub_url.len(),
+        per_target,
+        interrupted: was_interrupted,
+        first_error: first_error.as_deref(),
     }
+    .print(a.json);
     // Every subscriber failed: exit with the class of the first failure.
     if a.subscribers > 0 && connected == 0 && !was_interrupted {
         return Err(Fail {
