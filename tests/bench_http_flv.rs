@@ -19,43 +19,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use bytes::BytesMut;
 use common::{wait_child, ServerProcess, TempDir};
-use rtmp_edge::proto::flv::{write_header, write_tag, FlvHeader, TAG_AUDIO, TAG_VIDEO};
 
-/// A synthetic 12 s stream: AVC/AAC-shaped tags (sequence headers, a
-/// keyframe every second at 30 fps, audio every 23 ms), timestamps from 0.
+/// A synthetic 12 s stream (see `common::write_synthetic_flv`).
 fn write_flv(path: &Path) {
-    let mut out = BytesMut::new();
-    write_header(
-        FlvHeader {
-            has_audio: true,
-            has_video: true,
-        },
-        &mut out,
-    );
-    write_tag(
-        TAG_VIDEO,
-        0,
-        &[0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe1],
-        &mut out,
-    );
-    write_tag(TAG_AUDIO, 0, &[0xaf, 0, 0x12, 0x10], &mut out);
-    let (mut v, mut a) = (0u32, 0u32);
-    while v < 12_000 || a < 12_000 {
-        if v <= a {
-            let n = v / 33;
-            let key = n % 30 == 0;
-            let mut body = vec![if key { 0x17 } else { 0x27 }, 1, 0, 0, 0];
-            body.extend((0..if key { 6000 } else { 900 }).map(|i| (i ^ n) as u8));
-            write_tag(TAG_VIDEO, v, &body, &mut out);
-            v += 33;
-        } else {
-            write_tag(TAG_AUDIO, a, &[0xaf, 1, a as u8, 2, 3, 4, 5, 6], &mut out);
-            a += 23;
-        }
-    }
-    std::fs::write(path, &out).unwrap();
+    common::write_synthetic_flv(path, 12_000);
 }
 
 /// Run the bench for `name`, publishing to `publish_to` over RTMP and

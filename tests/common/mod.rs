@@ -341,6 +341,37 @@ pub fn promtool(text: &str) -> (bool, String) {
     (out.status.success(), said)
 }
 
+/// Writes a synthetic stream of `ms` milliseconds to `path`: AVC/AAC-shaped
+/// tags (sequence headers, a keyframe every second at 30 fps, audio every
+/// 23 ms), timestamps from 0.
+pub fn write_synthetic_flv(path: &Path, ms: u32) {
+    use rtmp_edge::proto::flv::{write_header, write_tag, FlvHeader, TAG_AUDIO, TAG_VIDEO};
+    let mut out = bytes::BytesMut::new();
+    let header = FlvHeader {
+        has_audio: true,
+        has_video: true,
+    };
+    write_header(header, &mut out);
+    let avc_config = [0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe1];
+    write_tag(TAG_VIDEO, 0, &avc_config, &mut out);
+    write_tag(TAG_AUDIO, 0, &[0xaf, 0, 0x12, 0x10], &mut out);
+    let (mut v, mut a) = (0u32, 0u32);
+    while v < ms || a < ms {
+        if v <= a {
+            let n = v / 33;
+            let key = n % 30 == 0;
+            let mut body = vec![if key { 0x17 } else { 0x27 }, 1, 0, 0, 0];
+            body.extend((0..if key { 6000 } else { 900 }).map(|i| (i ^ n) as u8));
+            write_tag(TAG_VIDEO, v, &body, &mut out);
+            v += 33;
+        } else {
+            write_tag(TAG_AUDIO, a, &[0xaf, 1, a as u8, 2, 3, 4, 5, 6], &mut out);
+            a += 23;
+        }
+    }
+    std::fs::write(path, &out).unwrap();
+}
+
 /// Frame rate of the generated test stream.
 pub const TEST_FPS: u32 = 25;
 
