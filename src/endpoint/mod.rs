@@ -116,6 +116,8 @@ pub struct Endpoint {
     deferred: Vec<(u64, ConnId)>,
     closing: Vec<ConnId>,
     events: Vec<ServerEvent>,
+    /// Reused event buffer of the relay connections' client sessions.
+    relay_events: Vec<crate::proto::client::ClientEvent>,
     scratch_out: BytesMut,
     timers: Timers,
     overload_warn: WarnLimiter,
@@ -184,6 +186,7 @@ impl Endpoint {
             deferred: Vec::new(),
             closing: Vec::new(),
             events: Vec::new(),
+            relay_events: Vec::new(),
             scratch_out: BytesMut::new(),
             overload_warn: WarnLimiter::default(),
             per_ip: access::PerIp::default(),

@@ -367,7 +367,7 @@ impl Endpoint {
         self.stream_started(&key, id, now);
         if self.get(id).is_some_and(|c| !c.is_relay()) {
             let hops = self.hops_of(id);
-            self.start_pushes(&key, &p.app, &name, hops, now);
+            self.start_pushes(&key, &p.app, &name, hops);
         }
         match recording {
             Some(rec) => info!("{id} {peer} publish start {key} (recording {rec})"),
@@ -405,7 +405,7 @@ impl Endpoint {
                 _ => return,
             };
             let hops = self.hops_of(id);
-            if self.want_pull(&key, &app, &name, &settings, hops, now) {
+            if self.want_pull(&key, &app, &name, &settings, hops) {
                 info!("{id} {peer} play start {key} (waiting for the origin)");
                 if let Some(conn) = self.lookup(id) {
                     conn.wait_deadline = Some(now + settings.pull_wait_ms);

@@ -23,7 +23,7 @@ use crate::error::CloseReason;
 use crate::proto::client::ClientMode;
 
 use super::conn::{Playing, Protocol, Role};
-use super::relay::{ConnectJob, Target, BACKOFF_MAX_MS, BACKOFF_MIN_MS, BACKOFF_RESET_MS};
+use super::relay::{Retry, Target};
 use super::{ConnId, Endpoint};
 
 /// One push target of a published key.
@@ -35,10 +35,7 @@ pub(super) struct Push {
     name: String,
     conn: Option<ConnId>,
     ticket: Option<u64>,
-    backoff_ms: u64,
-    retry_at: Option<u64>,
-    connected_ms: Option<u64>,
-    pub reconnects: u64,
+    retry: Retry,
     /// Hops the target connection announces (the publisher's + 1).
     hops: u32,
 }
@@ -50,14 +47,7 @@ pub fn expand_target(template: &str, app: &str, name: &str) -> String {
 
 impl Endpoint {
     /// A local publish of `key` started: open its application's targets.
-    pub(super) fn start_pushes(
-        &mut self,
-        key: &Rc<str>,
-        app: &str,
-        name: &str,
-        hops: u32,
-        now: u64,
-    ) {
+    pub(super) fn start_pushes(&mut self, key: &Rc<str>, app: &str, name: &str, hops: u32) {
         let settings = self.apps.get(app);
         if settings.push.is_empty() {
             return;
@@ -71,17 +61,14 @@ impl Endpoint {
                 name: name.to_string(),
                 conn: None,
                 ticket: None,
-                backoff_ms: BACKOFF_MIN_MS,
-                retry_at: None,
-                connected_ms: None,
-                reconnects: 0,
+                retry: Retry::default(),
                 hops: hops + 1,
             })
             .collect::<Vec<_>>();
         let n = pushes.len();
         self.pushes.insert(key.clone(), pushes);
         for i in 0..n {
-            self.push_connect(key, i, now);
+            self.push_connect(key, i);
         }
     }
 
@@ -102,14 +89,11 @@ impl Endpoint {
         self.pushes.get(key)?.get(n)?.conn
     }
 
-    fn push_connect(&mut self, key: &Rc<str>, n: usize, now: u64) {
-        let _ = now;
-        self.hook_tickets += 1;
-        let ticket = self.hook_tickets;
+    fn push_connect(&mut self, key: &Rc<str>, n: usize) {
         let Some(push) = self.pushes.get_mut(key).and_then(|p| p.get_mut(n)) else {
             return;
         };
-        push.retry_at = None;
+        push.retry.at = None;
         let Ok(parsed) = RtmpUrl::parse(&push.url) else {
             warn!("push {key} #{n}: {} is not a usable URL", push.url);
             return;
@@ -118,16 +102,11 @@ impl Endpoint {
             "push {key} #{n}: connecting to {}",
             super::redact_query(&push.url)
         );
-        push.ticket = Some(ticket);
-        self.pending_connects
-            .insert(ticket, Target::Push(key.clone(), n));
         let tls = super::relay::relay_tls(&parsed, &push.settings);
-        self.connect_jobs.push_back(ConnectJob {
-            ticket,
-            host: parsed.host,
-            port: parsed.port,
-            tls,
-        });
+        let ticket = self.queue_connect(Target::Push(key.clone(), n), &parsed, tls);
+        if let Some(push) = self.pushes.get_mut(key).and_then(|p| p.get_mut(n)) {
+            push.ticket = Some(ticket);
+        }
     }
 
     pub(super) fn push_connected(
@@ -183,7 +162,7 @@ impl Endpoint {
         let Some(push) = self.pushes.get_mut(&key).and_then(|p| p.get_mut(n)) else {
             return;
         };
-        push.connected_ms = Some(now);
+        push.retry.connected_ms = Some(now);
         let (name, settings) = (push.name.clone(), push.settings.clone());
         let queue_config = self.queue_config.clone();
         let Some(conn) = self.lookup(id) else { return };
@@ -212,18 +191,9 @@ impl Endpoint {
         };
         push.conn = None;
         push.ticket = None;
-        if push
-            .connected_ms
-            .is_some_and(|t| now.saturating_sub(t) >= BACKOFF_RESET_MS)
-        {
-            push.backoff_ms = BACKOFF_MIN_MS;
-        }
-        push.connected_ms = None;
-        push.retry_at = Some(now + push.backoff_ms);
-        push.reconnects += 1;
+        let delay = push.retry.failed(now);
         self.counters.relay_reconnects += 1;
-        debug!("push {key} #{n}: retry in {} ms", push.backoff_ms);
-        push.backoff_ms = (push.backoff_ms * 2).min(BACKOFF_MAX_MS);
+        debug!("push {key} #{n}: retry in {delay} ms");
     }
 
     /// The push targets of `key` as the API shows them.
@@ -241,8 +211,8 @@ impl Endpoint {
                     target: n as u32,
                     url: super::redact_query(&p.url),
                     up: conn.is_some_and(|c| matches!(c.role, Role::Player(_))),
-                    connected_since_s: p.connected_ms.map(|t| t / 1000),
-                    reconnects: p.reconnects,
+                    connected_since_s: p.retry.connected_ms.map(|t| t / 1000),
+                    reconnects: p.retry.reconnects,
                     bytes: conn.map_or(0, |c| c.stats.bytes_out),
                 }
             })
@@ -257,12 +227,12 @@ impl Endpoint {
             .flat_map(|(k, v)| {
                 v.iter()
                     .enumerate()
-                    .filter(|(_, p)| p.retry_at.is_some_and(|t| t <= now))
+                    .filter(|(_, p)| p.retry.due(now))
                     .map(move |(n, _)| (k.clone(), n))
             })
             .collect();
         for (key, n) in due {
-            self.push_connect(&key, n, now);
+            self.push_connect(&key, n);
         }
     }
 }

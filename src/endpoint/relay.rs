@@ -52,6 +52,53 @@ pub fn relay_hops(flash_ver: &str) -> u32 {
         .unwrap_or(0)
 }
 
+/// The retry state of one relay target (a pull's upstream, a push target):
+/// backoff from [`BACKOFF_MIN_MS`] doubling to [`BACKOFF_MAX_MS`], reset
+/// after [`BACKOFF_RESET_MS`] connected.
+#[derive(Debug)]
+pub(super) struct Retry {
+    backoff_ms: u64,
+    /// When the next attempt is due.
+    pub at: Option<u64>,
+    /// When the current connection started streaming.
+    pub connected_ms: Option<u64>,
+    pub reconnects: u64,
+}
+
+impl Default for Retry {
+    fn default() -> Retry {
+        Retry {
+            backoff_ms: BACKOFF_MIN_MS,
+            at: None,
+            connected_ms: None,
+            reconnects: 0,
+        }
+    }
+}
+
+impl Retry {
+    /// The connection failed or ended at `now`: schedule the next attempt;
+    /// returns its delay.
+    pub fn failed(&mut self, now: u64) -> u64 {
+        if self
+            .connected_ms
+            .is_some_and(|t| now.saturating_sub(t) >= BACKOFF_RESET_MS)
+        {
+            self.backoff_ms = BACKOFF_MIN_MS;
+        }
+        self.connected_ms = None;
+        let delay = self.backoff_ms;
+        self.at = Some(now + delay);
+        self.reconnects += 1;
+        self.backoff_ms = (self.backoff_ms * 2).min(BACKOFF_MAX_MS);
+        delay
+    }
+
+    pub fn due(&self, now: u64) -> bool {
+        self.at.is_some_and(|t| t <= now)
+    }
+}
+
 /// A connection the driver should open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectJob {
@@ -109,11 +156,8 @@ pub(super) struct Pull {
     origin: usize,
     conn: Option<ConnId>,
     ticket: Option<u64>,
-    backoff_ms: u64,
-    retry_at: Option<u64>,
+    retry: Retry,
     idle_since: Option<u64>,
-    connected_ms: Option<u64>,
-    pub reconnects: u64,
     /// Hops the upstream connection announces (the asking player's + 1).
     hops: u32,
     /// `static_pull`: kept up from start-up, watched or not.
@@ -136,7 +180,7 @@ impl Endpoint {
     }
 
     /// Start the `static_pull` streams of every application.
-    pub fn start_static_pulls(&mut self, now: u64) {
+    pub fn start_static_pulls(&mut self) {
         let wanted: Vec<(String, String)> = self
             .config
             .apps
@@ -152,7 +196,7 @@ impl Endpoint {
             let settings = self.apps.get(&app);
             let key = super::policy::stream_key(&app, &name);
             let stream = StreamName::parse(&name);
-            if self.want_pull(&key, &app, &stream, &settings, 0, now) {
+            if self.want_pull(&key, &app, &stream, &settings, 0) {
                 if let Some(pull) = self.pulls.get_mut(&key) {
                     pull.pinned = true;
                 }
@@ -174,7 +218,6 @@ impl Endpoint {
         name: &StreamName,
         settings: &Arc<AppSettings>,
         hops: u32,
-        now: u64,
     ) -> bool {
         if settings.pull.is_empty() {
             return false;
@@ -194,16 +237,13 @@ impl Endpoint {
             origin: 0,
             conn: None,
             ticket: None,
-            backoff_ms: BACKOFF_MIN_MS,
-            retry_at: None,
+            retry: Retry::default(),
             idle_since: None,
-            connected_ms: None,
-            reconnects: 0,
             hops: hops + 1,
             pinned: false,
         };
         self.pulls.insert(key.clone(), pull);
-        self.pull_connect(key, now);
+        self.pull_connect(key);
         true
     }
 
@@ -215,29 +255,41 @@ impl Endpoint {
     }
 
     /// Ask the driver for a connection to the current origin of `key`.
-    fn pull_connect(&mut self, key: &Rc<str>, now: u64) {
-        self.hook_tickets += 1;
-        let ticket = self.hook_tickets;
+    fn pull_connect(&mut self, key: &Rc<str>) {
         let Some(pull) = self.pulls.get_mut(key) else {
             return;
         };
-        pull.retry_at = None;
+        pull.retry.at = None;
         let Some((url, parsed)) = Self::pull_url(pull) else {
             warn!("pull {key}: origin {} is not a usable URL", pull.origin);
             return;
         };
         info!("pull {key}: connecting to {}", super::redact_query(&url));
-        pull.ticket = Some(ticket);
-        let _ = now;
-        self.pending_connects
-            .insert(ticket, Target::Pull(key.clone()));
         let tls = relay_tls(&parsed, &pull.settings);
+        let ticket = self.queue_connect(Target::Pull(key.clone()), &parsed, tls);
+        if let Some(pull) = self.pulls.get_mut(key) {
+            pull.ticket = Some(ticket);
+        }
+    }
+
+    /// Ask the driver for a connection to `parsed` for `target`; returns the
+    /// ticket its answer will carry.
+    pub(super) fn queue_connect(
+        &mut self,
+        target: Target,
+        parsed: &RtmpUrl,
+        tls: Option<crate::client::TlsVerify>,
+    ) -> u64 {
+        self.hook_tickets += 1;
+        let ticket = self.hook_tickets;
+        self.pending_connects.insert(ticket, target);
         self.connect_jobs.push_back(ConnectJob {
             ticket,
-            host: parsed.host,
+            host: parsed.host.clone(),
             port: parsed.port,
             tls,
         });
+        ticket
     }
 
     /// The driver connected ticket `ticket` as `id` (to `peer`). Returns
@@ -348,8 +400,7 @@ impl Endpoint {
 
     /// The driver found that relay connection `id` reached this server's own
     /// listener (a loop): end it; the pull's retries go on to the next origin.
-    pub fn handle_refused_loop(&mut self, id: ConnId, now: u64) {
-        let _ = now;
+    pub fn handle_refused_loop(&mut self, id: ConnId) {
         self.relay_end(id, "it is this server's own listener (a loop)");
     }
 
@@ -388,25 +439,17 @@ impl Endpoint {
             self.pulls.remove(key);
             return;
         }
-        if pull
-            .connected_ms
-            .is_some_and(|t| now.saturating_sub(t) >= BACKOFF_RESET_MS)
-        {
-            pull.backoff_ms = BACKOFF_MIN_MS;
-        }
-        pull.connected_ms = None;
         pull.origin = (pull.origin + 1) % pull.settings.pull.len().max(1);
-        pull.retry_at = Some(now + pull.backoff_ms);
-        pull.reconnects += 1;
+        let delay = pull.retry.failed(now);
         self.counters.relay_reconnects += 1;
-        debug!("pull {key}: retry in {} ms", pull.backoff_ms);
-        pull.backoff_ms = (pull.backoff_ms * 2).min(BACKOFF_MAX_MS);
+        debug!("pull {key}: retry in {delay} ms");
     }
 
     /// Step an upstream connection over its input.
     pub(super) fn process_relay(&mut self, id: ConnId, now: u64) -> Input {
-        let mut events = Vec::new();
-        let mut out = BytesMut::new();
+        // The buffers are reused: a pulled stream's media comes through here.
+        let mut events = std::mem::take(&mut self.relay_events);
+        let mut out = std::mem::take(&mut self.scratch_out);
         let result = {
             let Endpoint { conns, .. } = self;
             let Some(conn) = conns
@@ -422,12 +465,14 @@ impl Endpoint {
             step_relay(relay, &mut conn.inbound, &mut events, &mut out)
         };
         self.push_control(id, &mut out, now);
+        self.scratch_out = out;
         if let Err(why) = result {
             self.relay_end(id, &why);
         }
-        for event in events {
+        for event in events.drain(..) {
             self.on_relay_event(id, event, now);
         }
+        self.relay_events = events;
         match self.get(id) {
             Some(c) if c.is_open() => Input::Done,
             _ => Input::Closed,
@@ -504,7 +549,7 @@ impl Endpoint {
         let sid = relay.session.stream_id();
         let key = relay.key.clone();
         let pull = self.pulls.get_mut(&key)?;
-        pull.connected_ms = Some(now);
+        pull.retry.connected_ms = Some(now);
         let pending = Pending {
             id,
             stream_id: sid,
@@ -524,7 +569,7 @@ impl Endpoint {
     }
 
     /// The pull upstream of `key` as the API shows it.
-    pub(super) fn pull_snapshot(&self, key: &str, now: u64) -> Option<crate::http::RelaySnapshot> {
+    pub(super) fn pull_snapshot(&self, key: &str) -> Option<crate::http::RelaySnapshot> {
         let pull = self.pulls.get(key)?;
         let url = Self::pull_url(pull).map(|(u, _)| u).unwrap_or_default();
         let up = pull
@@ -534,14 +579,13 @@ impl Endpoint {
             .conn
             .and_then(|c| self.get(c))
             .map_or(0, |c| c.stats.bytes_in);
-        let _ = now;
         Some(crate::http::RelaySnapshot {
             direction: "pull".into(),
             target: 0,
             url: super::redact_query(&url),
             up,
-            connected_since_s: pull.connected_ms.map(|t| t / 1000),
-            reconnects: pull.reconnects,
+            connected_since_s: pull.retry.connected_ms.map(|t| t / 1000),
+            reconnects: pull.retry.reconnects,
             bytes,
         })
     }
@@ -569,8 +613,8 @@ impl Endpoint {
                     continue;
                 }
             }
-            if pull.retry_at.is_some_and(|t| t <= now) {
-                self.pull_connect(&key, now);
+            if pull.retry.due(now) {
+                self.pull_connect(&key);
             }
         }
         let mut expired = Vec::new();

@@ -262,7 +262,7 @@ impl Endpoint {
             viewers_evicted: info.evicted,
             gop_bytes: stats.gop_bytes as u64,
             relays: self
-                .pull_snapshot(key, now)
+                .pull_snapshot(key)
                 .into_iter()
                 .chain(self.push_snapshots(key))
                 .collect(),

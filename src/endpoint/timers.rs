@@ -185,7 +185,7 @@ impl Endpoint {
                 .map(|c| c.out.dropped_frames())
                 .sum();
             let relays: String = self
-                .pull_snapshot(key, now)
+                .pull_snapshot(key)
                 .into_iter()
                 .chain(self.push_snapshots(key))
                 .map(|r| {

@@ -99,7 +99,7 @@ impl Server {
         for (socket, peer) in accepted {
             if let Some(relay) = self.relay_locals.get(&peer) {
                 warn!("refusing {peer}: it is this server's own relay connection {relay} (a loop)");
-                self.endpoint.handle_refused_loop(*relay, now);
+                self.endpoint.handle_refused_loop(*relay);
                 continue;
             }
             if self.conns.len() >= self.max_connections {

@@ -216,7 +216,7 @@ impl Server {
             endpoint.set_static_files(Box::new(files));
         }
         endpoint.set_local_addr(local_addr);
-        endpoint.start_static_pulls(0);
+        endpoint.start_static_pulls();
         Ok(Server {
             poll,
             listener: Some(listener),
