@@ -426,8 +426,12 @@ fn late_join_gets_metadata_headers_then_gop_from_keyframe() {
     assert_eq!(start[1].type_id, 9);
     assert_eq!(start[2].type_id, 8);
     assert_eq!(start[3].payload, key_frame(1), "the latest GOP");
-    // headers re-stamped to the GOP's keyframe timestamp
-    for f in &start[..3] {
+    // metadata at 0 (as nginx-rtmp sends it; ffmpeg 9 makes a subtitle
+    // stream of one stamped later), headers re-stamped to the GOP's
+    // keyframe timestamp
+    assert_eq!(start[0].timestamp, 0);
+    assert_eq!(decode_all(&start[0].wire, 4096)[0].timestamp, 0);
+    for f in &start[1..3] {
         assert_eq!(f.timestamp, 1200);
         let m = &decode_all(&f.wire, 4096)[0];
         assert_eq!(m.timestamp, 1200);
@@ -452,7 +456,9 @@ fn join_without_gop_cache_stamps_headers_at_the_last_timestamp() {
     let end = publish_gops(&mut t, "k", 1, 0, 2, 5);
     let start = t.add_viewer("k", 7).unwrap();
     assert_eq!(start.len(), 3);
-    for f in &start {
+    assert_eq!(start[0].class, FrameClass::Metadata);
+    assert_eq!(start[0].timestamp, 0);
+    for f in &start[1..] {
         assert_eq!(f.timestamp, end - 40 + 5);
     }
     // a viewer joining before any media gets only what exists

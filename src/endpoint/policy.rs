@@ -56,6 +56,17 @@ pub fn stream_key(app: &str, name: &str) -> Rc<str> {
     }
 }
 
+/// What a publisher sent, for [`Endpoint::on_media`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Inbound {
+    /// Audio (8) or video (9).
+    Media(u8),
+    /// onMetaData (cached for late joiners).
+    Metadata,
+    /// Any other data message (forwarded and recorded only).
+    Data,
+}
+
 /// The RTMP message type of a media kind.
 pub fn media_type(kind: MediaKind) -> u8 {
     match kind {
@@ -111,15 +122,20 @@ impl Endpoint {
                 timestamp,
                 payload,
             } => {
-                let type_id = media_type(kind);
-                self.on_media(id, stream_id, Some(type_id), timestamp, payload, now);
+                let inbound = Inbound::Media(media_type(kind));
+                self.on_media(id, stream_id, inbound, timestamp, payload, now);
             }
             ServerEvent::Metadata {
                 stream_id,
                 body,
                 timestamp,
                 ..
-            } => self.on_media(id, stream_id, None, timestamp, body, now),
+            } => self.on_media(id, stream_id, Inbound::Metadata, timestamp, body, now),
+            ServerEvent::Data {
+                stream_id,
+                timestamp,
+                body,
+            } => self.on_media(id, stream_id, Inbound::Data, timestamp, body, now),
             ServerEvent::Unpublished { stream_id } | ServerEvent::PlayStopped { stream_id } => {
                 if self.get(id).and_then(|c| c.role_stream_id()) == Some(stream_id) {
                     self.end_role(id, now);
@@ -456,12 +472,12 @@ impl Endpoint {
         self.mark_dirty(id);
     }
 
-    /// Relay a publisher's media (`type_id` Some) or metadata (None).
+    /// Relay a publisher's media, metadata or other data message.
     pub(super) fn on_media(
         &mut self,
         id: ConnId,
         stream_id: u32,
-        type_id: Option<u8>,
+        inbound: Inbound,
         timestamp: u32,
         payload: Bytes,
         now: u64,
@@ -485,9 +501,10 @@ impl Endpoint {
             recorder,
             ..
         } = self;
-        let relayed = match type_id {
-            Some(t) => streams.on_media(&key, id, t, timestamp, payload, now),
-            None => streams.on_metadata(&key, id, payload, now),
+        let relayed = match inbound {
+            Inbound::Media(t) => streams.on_media(&key, id, t, timestamp, payload, now),
+            Inbound::Metadata => streams.on_metadata(&key, id, payload, now),
+            Inbound::Data => streams.on_data(&key, id, timestamp, payload, now),
         };
         let Some((frame, viewers)) = relayed else {
             return;
@@ -496,11 +513,11 @@ impl Endpoint {
             log_codec(id, &key, &frame);
         }
         if let (Some(recorder), Some(rec)) = (recorder.as_mut(), recording) {
-            match type_id {
-                Some(_) => {
+            match inbound {
+                Inbound::Metadata => recorder.metadata(rec, frame.timestamp, frame.payload.clone()),
+                Inbound::Media(_) | Inbound::Data => {
                     recorder.frame(rec, frame.type_id, frame.timestamp, frame.payload.clone())
                 }
-                None => recorder.metadata(rec, frame.timestamp, frame.payload.clone()),
             }
         }
         for &viewer in viewers {

@@ -33,6 +33,7 @@ use crate::proto::status::CODE_PLAY_STREAM_NOT_FOUND;
 
 use super::conn::{Conn, Lifecycle, Protocol, Role};
 use super::hooks::{Pending, Request};
+use super::policy::Inbound;
 use super::{ConnId, Endpoint, Input};
 
 /// First reconnect delay; doubles up to [`BACKOFF_MAX_MS`].
@@ -506,12 +507,19 @@ impl Endpoint {
             } => {
                 let type_id = super::policy::media_type(kind);
                 if let Some(sid) = self.relay_publishing(id, now) {
-                    self.on_media(id, sid, Some(type_id), timestamp, payload, now);
+                    self.on_media(id, sid, Inbound::Media(type_id), timestamp, payload, now);
                 }
             }
             ClientEvent::Metadata { body, .. } => {
                 if let Some(sid) = self.relay_publishing(id, now) {
-                    self.on_media(id, sid, None, 0, body, now);
+                    self.on_media(id, sid, Inbound::Metadata, 0, body, now);
+                }
+            }
+            ClientEvent::Data {
+                timestamp, body, ..
+            } => {
+                if let Some(sid) = self.relay_publishing(id, now) {
+                    self.on_media(id, sid, Inbound::Data, timestamp, body, now);
                 }
             }
             ClientEvent::Error {

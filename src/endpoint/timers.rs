@@ -18,7 +18,8 @@ use log::info;
 use crate::config::Config;
 use crate::error::{CloseReason, Phase};
 use crate::proto::flv;
-use crate::relay::frame::Frame;
+use crate::proto::flv::tracks::{self, AvKind, Packet};
+use crate::relay::frame::{Frame, TYPE_AUDIO, TYPE_VIDEO};
 
 use super::conn::{Protocol, Role};
 use super::{ConnId, Endpoint};
@@ -228,6 +229,29 @@ fn relay_attempt_ms(
 /// One info line when a publisher's sequence header names its codec.
 pub(super) fn log_codec(id: ConnId, key: &str, frame: &Frame) {
     let payload = &frame.payload[..];
+    let kind = match frame.type_id {
+        TYPE_VIDEO => AvKind::Video,
+        TYPE_AUDIO => AvKind::Audio,
+        _ => return,
+    };
+    let Some(header) = tracks::parse(kind, payload) else {
+        return;
+    };
+    if header.packet != Packet::SequenceStart {
+        return;
+    }
+    if header.multitrack.is_some() {
+        // Enhanced RTMP v2 multitrack: one line per track.
+        for part in header.tracks(payload).flatten() {
+            let cc = part.fourcc.unwrap_or([0; 4]);
+            let (what, name) = match kind {
+                AvKind::Video => ("video", flv::codec_name(flv::VideoCodec::FourCc(cc))),
+                AvKind::Audio => ("audio", flv::codec_name(flv::AudioCodec::FourCc(cc))),
+            };
+            info!("{id} stream {key}: {what} track {} {name}", part.track);
+        }
+        return;
+    }
     if frame.is_video() {
         let Some(info) = flv::classify_video(payload) else {
             return;

@@ -130,6 +130,13 @@ pub enum ClientEvent {
         values: Vec<Amf0Value>,
         body: Bytes,
     },
+    /// Any other data message on our stream (onCuePoint, onTextData, ...):
+    /// decoded values (starting with the handler name) and their AMF0 bytes.
+    Data {
+        timestamp: u32,
+        values: Vec<Amf0Value>,
+        body: Bytes,
+    },
     StreamBegin(u32),
     StreamEof(u32),
     /// `_error` for one of our transactions (`tx` non-zero), or an onStatus
@@ -301,6 +308,29 @@ impl ClientSession {
         Ok(())
     }
 
+    /// Send a data message other than onMetaData (`onCuePoint`,
+    /// `onTextData`, ...) on our stream at `timestamp`: `values` start with
+    /// the handler name.
+    pub fn send_data(
+        &mut self,
+        timestamp: u32,
+        values: &[Amf0Value],
+        out: &mut BytesMut,
+    ) -> Result<(), ClientError> {
+        self.require_publishing("send_data")?;
+        let mut body = BytesMut::new();
+        amf0::encode_all(values, &mut body);
+        let msg = RawMessage {
+            csid: CSID_DATA,
+            timestamp,
+            type_id: TYPE_DATA_AMF0,
+            stream_id: self.stream_id,
+            payload: body.freeze(),
+        };
+        self.encoder.encode(&msg, out);
+        Ok(())
+    }
+
     /// Send one audio or video message (the payload is shared, not copied).
     pub fn send_media(
         &mut self,
@@ -421,7 +451,7 @@ impl ClientSession {
             }
             RtmpMessage::Data {
                 values, payload, ..
-            } => self.on_data(raw.type_id, values, payload, events),
+            } => self.on_data(raw.type_id, raw.timestamp, values, payload, events),
             other => trace!("message {other:?} ignored"),
         }
         Ok(())
@@ -449,23 +479,25 @@ impl ClientSession {
     fn on_data(
         &mut self,
         type_id: u8,
+        timestamp: u32,
         values: Vec<Amf0Value>,
         payload: Bytes,
         events: &mut Vec<ClientEvent>,
     ) {
         let first = values.first().and_then(Amf0Value::as_str);
-        let plain = first == Some(DATA_ON_METADATA);
+        let plain = first.is_some() && first != Some(DATA_SET_DATA_FRAME);
         let values = match first {
-            Some(DATA_ON_METADATA) => values,
             Some(DATA_SET_DATA_FRAME) => values[1..].to_vec(),
-            _ => {
-                debug!("data message {first:?} ignored");
+            Some(_) => values,
+            None => {
+                debug!("data message without a name ignored");
                 return;
             }
         };
-        if values.first().and_then(Amf0Value::as_str) != Some(DATA_ON_METADATA) {
+        let Some(name) = values.first().and_then(Amf0Value::as_str) else {
             return;
-        }
+        };
+        let metadata = name == DATA_ON_METADATA;
         let body = if type_id == TYPE_DATA_AMF0 && plain {
             payload
         } else {
@@ -473,7 +505,15 @@ impl ClientSession {
             amf0::encode_all(&values, &mut buf);
             buf.freeze()
         };
-        events.push(ClientEvent::Metadata { values, body });
+        if metadata {
+            events.push(ClientEvent::Metadata { values, body });
+        } else {
+            events.push(ClientEvent::Data {
+                timestamp,
+                values,
+                body,
+            });
+        }
     }
 
     fn on_command(

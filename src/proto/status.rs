@@ -39,5 +39,6 @@ pub const CMD_ON_STATUS: &str = "onStatus";
 
 /// Names of data messages (first value of a data message).
 pub const DATA_SET_DATA_FRAME: &str = "@setDataFrame";
+pub const DATA_CLEAR_DATA_FRAME: &str = "@clearDataFrame";
 pub const DATA_ON_METADATA: &str = "onMetaData";
 pub const DATA_SAMPLE_ACCESS: &str = "|RtmpSampleAccess";

@@ -63,6 +63,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::proto::flv;
+use crate::proto::flv::tracks::{self, AvKind};
 
 /// Where the recorder writes: anything seekable. Blanket-implemented.
 pub trait RecordSink: Write + Seek + Send {}
@@ -141,33 +142,37 @@ impl fmt::Display for RecordingId {
 /// handle).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameKind {
-    /// AVC/HEVC/E-RTMP video sequence start, or AAC/E-RTMP audio one.
+    /// Decoder configuration of any track: AVC/HEVC/E-RTMP video sequence
+    /// start, AAC/E-RTMP audio one, E-RTMP per-track Metadata or
+    /// MultichannelConfig.
     SequenceHeader,
-    /// A video key frame carrying a picture.
+    /// A video key frame carrying a picture (of any track).
     Keyframe,
     /// Any other video message.
     Video,
     /// Any other audio message.
     Audio,
+    /// A data message (onCuePoint, onTextData, a later onMetaData, ...).
+    Data,
 }
 
 impl FrameKind {
-    /// Classifies an audio (8) or video (9) payload; `None` for other types.
+    /// Classifies an audio (8), video (9) or data (18) payload; `None` for
+    /// other types.
     pub fn classify(type_id: u8, payload: &[u8]) -> Option<FrameKind> {
-        match type_id {
-            flv::TAG_VIDEO => Some(match flv::classify_video(payload) {
-                Some(i) if i.packet == flv::VideoPacket::SequenceHeader => {
-                    FrameKind::SequenceHeader
-                }
-                Some(i) if i.keyframe && i.packet == flv::VideoPacket::Frame => FrameKind::Keyframe,
-                _ => FrameKind::Video,
-            }),
-            flv::TAG_AUDIO => Some(match flv::classify_audio(payload) {
-                Some(i) if i.sequence_header => FrameKind::SequenceHeader,
-                _ => FrameKind::Audio,
-            }),
-            _ => None,
-        }
+        let kind = match type_id {
+            flv::TAG_VIDEO => AvKind::Video,
+            flv::TAG_AUDIO => AvKind::Audio,
+            flv::TAG_SCRIPT => return Some(FrameKind::Data),
+            _ => return None,
+        };
+        let header = tracks::parse(kind, payload);
+        Some(match (kind, header) {
+            (_, Some(h)) if h.is_header() => FrameKind::SequenceHeader,
+            (AvKind::Video, Some(h)) if h.is_keyframe() => FrameKind::Keyframe,
+            (AvKind::Video, _) => FrameKind::Video,
+            (AvKind::Audio, _) => FrameKind::Audio,
+        })
     }
 }
 
@@ -701,7 +706,14 @@ mod tests {
             Some(Audio),
             "MP3 has no sequence header"
         );
-        assert_eq!(c(18, &[0x02]), None);
+        assert_eq!(c(18, &[0x02]), Some(Data));
+        assert_eq!(c(20, &[0x02]), None);
+        // Enhanced RTMP v2: a track-1 OneTrack SequenceStart and keyframe,
+        // and an unwrapped colorInfo Metadata, as ffmpeg 9 sends them.
+        assert_eq!(c(9, b"\x96\x00hvc1\x01cfg"), Some(SequenceHeader));
+        assert_eq!(c(9, b"\x96\x01hvc1\x01\0\0\0x"), Some(Keyframe));
+        assert_eq!(c(9, b"\xd4hvc1\x02"), Some(SequenceHeader));
+        assert_eq!(c(8, b"\x95\x04mp4a\x01\x01"), Some(SequenceHeader));
     }
 
     /// An opener that blocks until released, so the channel stays full.

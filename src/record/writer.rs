@@ -6,8 +6,10 @@
 //!
 //! # Rules for a caller of [`FlvRecording`]
 //!
-//! * [`FlvRecording::metadata`] any number of times (only the first body is
-//!   kept), [`FlvRecording::frame`] per audio/video message, then
+//! * [`FlvRecording::metadata`] any number of times (the first body, when
+//!   it comes before the first picture, becomes the file's `onMetaData`;
+//!   later ones are written in place as script tags),
+//!   [`FlvRecording::frame`] per audio/video/data message, then
 //!   [`FlvRecording::finalize`] once. [`FlvRecording::flush`] whenever the
 //!   bytes so far should reach the sink (the thread does so at every video
 //!   keyframe and every `flush_interval_ms`).
@@ -97,12 +99,13 @@ impl<W: Write + Seek> FlvRecording<W> {
     }
 
     /// The publisher's `onMetaData` body; only the first is recorded.
-    pub fn metadata(&mut self, body: Bytes) {
+    pub fn metadata(&mut self, timestamp: u32, body: Bytes) -> io::Result<()> {
         if self.meta.is_some() || self.base.is_some() {
-            debug!("recorder: later onMetaData ignored ({} bytes)", body.len());
-            return;
+            // A mid-stream update: recorded in place, as received.
+            return self.frame(flv::TAG_SCRIPT, FrameKind::Data, timestamp, &body);
         }
         self.meta = Some(body);
+        Ok(())
     }
 
     /// One audio (8) or video (9) message.
@@ -116,10 +119,11 @@ impl<W: Write + Seek> FlvRecording<W> {
         match type_id {
             flv::TAG_AUDIO => self.has_audio = true,
             flv::TAG_VIDEO => self.has_video = true,
+            flv::TAG_SCRIPT => {}
             _ => return Ok(()),
         }
         let Some(base) = self.base else {
-            if kind == FrameKind::SequenceHeader {
+            if matches!(kind, FrameKind::SequenceHeader | FrameKind::Data) {
                 if self.pending_seq.len() == MAX_PENDING_SEQ {
                     self.pending_seq.remove(0);
                 }
@@ -362,9 +366,19 @@ impl Thread {
                 started,
                 shared,
             } => self.start(id, &app, &stream, started, shared),
-            RecordCmd::Metadata { id, body, .. } => {
-                if let Some(rec) = self.recs.get_mut(&id).and_then(|a| a.rec.as_mut()) {
-                    rec.metadata(body);
+            RecordCmd::Metadata {
+                id,
+                timestamp,
+                body,
+            } => {
+                let Some(active) = self.recs.get_mut(&id) else {
+                    return;
+                };
+                if let Some(rec) = active.rec.as_mut() {
+                    active.dirty = true;
+                    if let Err(e) = rec.metadata(timestamp, body) {
+                        fail(id, active, &e);
+                    }
                 }
             }
             RecordCmd::Frame {

@@ -48,9 +48,15 @@ pub enum FrameClass {
     Control,
     /// onMetaData.
     Metadata,
-    /// AVC/HEVC/ERTMP decoder configuration or AAC AudioSpecificConfig.
+    /// Any other data message (onCuePoint, onTextData, ...): forwarded and
+    /// recorded, never cached.
+    Data,
+    /// AVC/HEVC/ERTMP decoder configuration or AAC AudioSpecificConfig, and
+    /// E-RTMP per-track configuration (video Metadata, audio
+    /// MultichannelConfig), of any track.
     SequenceHeader,
-    /// A video frame a decoder can start from.
+    /// A video frame a decoder can start from (on the stream's key track,
+    /// see [`crate::relay::headers`]).
     KeyFrame,
     /// Any audio frame that is not a sequence header.
     Audio,
@@ -156,6 +162,18 @@ impl Frame {
     /// Metadata, the rest Control).
     pub fn media(type_id: u8, timestamp: u32, payload: Bytes, chunk_size: u32) -> Frame {
         let class = classify(type_id, &payload);
+        Frame::media_as(class, type_id, timestamp, payload, chunk_size)
+    }
+
+    /// [`Frame::media`] with the class decided by the caller (the stream
+    /// table, which knows the tracks; see [`crate::relay::headers`]).
+    pub fn media_as(
+        class: FrameClass,
+        type_id: u8,
+        timestamp: u32,
+        payload: Bytes,
+        chunk_size: u32,
+    ) -> Frame {
         let wire = encode(
             type_id,
             timestamp,
@@ -176,22 +194,25 @@ impl Frame {
 
     /// onMetaData data message (type 18, csid 4, msid 1); `body` is the AMF0 body.
     pub fn metadata(timestamp: u32, body: Bytes, chunk_size: u32) -> Frame {
-        let wire = encode(
+        Frame::media_as(
+            FrameClass::Metadata,
             TYPE_DATA_AMF0,
             timestamp,
-            CANONICAL_STREAM_ID,
-            &body,
+            body,
             chunk_size,
-        );
-        let flv = flv_framing(TYPE_DATA_AMF0, timestamp, &body);
-        Frame {
-            class: FrameClass::Metadata,
+        )
+    }
+
+    /// Any other data message (class [`FrameClass::Data`], type 18, csid 4,
+    /// msid 1); `body` is the AMF0 body.
+    pub fn data(timestamp: u32, body: Bytes, chunk_size: u32) -> Frame {
+        Frame::media_as(
+            FrameClass::Data,
+            TYPE_DATA_AMF0,
             timestamp,
-            type_id: TYPE_DATA_AMF0,
-            payload: body,
-            wire,
-            flv,
-        }
+            body,
+            chunk_size,
+        )
     }
 
     /// Slow path for a subscriber playing on another message stream id:

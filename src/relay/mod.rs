@@ -31,6 +31,7 @@
 //! `offer`), so the cached GOP is admitted whole or not at all.
 
 pub mod frame;
+pub mod headers;
 pub mod queue;
 pub mod stream;
 

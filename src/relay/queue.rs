@@ -219,7 +219,9 @@ impl SubscriberQueue {
                 return Offer::Queued;
             }
             FrameClass::KeyFrame => self.key_limit,
-            FrameClass::Audio => self.audio_limit,
+            // Data messages (cue points, captions) are small and, like audio,
+            // worth keeping until the queue is well past the inter threshold.
+            FrameClass::Audio | FrameClass::Data => self.audio_limit,
             FrameClass::InterFrame => {
                 if self.wait_key {
                     if self.started {
@@ -488,7 +490,7 @@ mod tests {
         let type_id = match class {
             FrameClass::Audio => 8,
             FrameClass::KeyFrame | FrameClass::InterFrame => 9,
-            FrameClass::Metadata => 18,
+            FrameClass::Metadata | FrameClass::Data => 18,
             FrameClass::SequenceHeader => 9,
             FrameClass::Control => 0,
         };
@@ -843,6 +845,7 @@ mod tests {
             SequenceHeader => (9, &[0x17, 0]),
             Audio => (8, &[0xaf, 1]),
             Metadata => return Frame::metadata(ts, Bytes::from(vec![fill; len]), 4096),
+            Data => return Frame::data(ts, Bytes::from(vec![fill; len]), 4096),
             Control => return Frame::control(Bytes::from(vec![fill; len])),
         };
         let mut p = vec![fill; len.max(2)];

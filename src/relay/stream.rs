@@ -66,8 +66,10 @@ use std::hash::Hash;
 use bytes::Bytes;
 
 use crate::config::Config;
+use crate::proto::flv::tracks::{self, AvKind, MediaHeader, Overrun, TrackPart};
 use crate::proto::flv::{self, VideoCodec};
 use crate::relay::frame::{Frame, FrameClass, TYPE_AUDIO, TYPE_DATA_AMF0, TYPE_VIDEO};
+use crate::relay::headers::{self, HeaderCache};
 
 /// Relay settings shared by all streams.
 #[derive(Clone, Debug)]
@@ -158,6 +160,54 @@ pub struct StreamHeaders<'a> {
     pub metadata: Option<&'a Frame>,
     pub video: Option<&'a Frame>,
     pub audio: Option<&'a Frame>,
+    /// Audio and video tracks seen (Enhanced RTMP multitrack; 2 for a plain
+    /// audio+video stream).
+    pub tracks: usize,
+}
+
+/// An audio/video message's parsed header and tracks, kept from
+/// classification to caching (one track inline: no allocation for the
+/// common single-track message).
+#[derive(Debug)]
+struct Parsed {
+    header: Option<MediaHeader>,
+    one: Option<TrackPart>,
+    many: Vec<TrackPart>,
+    /// Carries track 0 (after the unwrapped-FourCC rule).
+    track0: bool,
+}
+
+impl Parsed {
+    fn new(kind: AvKind, payload: &[u8]) -> Result<Parsed, Overrun> {
+        let header = tracks::parse(kind, payload);
+        let mut one = None;
+        let mut many = Vec::new();
+        if let Some(h) = &header {
+            for part in h.tracks(payload) {
+                let part = part?;
+                match one.take() {
+                    None if many.is_empty() => one = Some(part),
+                    first => {
+                        many.extend(first);
+                        many.push(part);
+                    }
+                }
+            }
+        }
+        Ok(Parsed {
+            header,
+            one,
+            many,
+            track0: true,
+        })
+    }
+
+    fn parts(&self) -> &[TrackPart] {
+        match &self.one {
+            Some(p) => std::slice::from_ref(p),
+            None => &self.many,
+        }
+    }
 }
 
 /// `a` is later than or equal to `b` in wrapping order.
@@ -235,8 +285,7 @@ struct Stream<Id> {
     last_activity_ms: u64,
     viewers: Vec<Id>,
     metadata: Option<Frame>,
-    video_header: Option<Frame>,
-    audio_header: Option<Frame>,
+    headers: HeaderCache,
     gop: Vec<Frame>,
     gop_bytes: usize,
     gop_active: bool,
@@ -247,6 +296,8 @@ struct Stream<Id> {
     frames_in: u64,
     video_codec: Option<VideoCodec>,
     audio_format: Option<u8>,
+    /// Messages refused this publish (a multitrack track overran).
+    refused: u64,
 }
 
 impl<Id: Copy + Eq> Stream<Id> {
@@ -256,8 +307,7 @@ impl<Id: Copy + Eq> Stream<Id> {
             last_activity_ms: 0,
             viewers: Vec::new(),
             metadata: None,
-            video_header: None,
-            audio_header: None,
+            headers: HeaderCache::default(),
             gop: Vec::new(),
             gop_bytes: 0,
             gop_active: false,
@@ -267,6 +317,7 @@ impl<Id: Copy + Eq> Stream<Id> {
             frames_in: 0,
             video_codec: None,
             audio_format: None,
+            refused: 0,
         }
     }
 
@@ -279,8 +330,8 @@ impl<Id: Copy + Eq> Stream<Id> {
     /// Forget everything the previous publisher sent (not the timestamps).
     fn clear_caches(&mut self) {
         self.metadata = None;
-        self.video_header = None;
-        self.audio_header = None;
+        self.headers.clear();
+        self.refused = 0;
         self.drop_gop();
     }
 
@@ -291,28 +342,35 @@ impl<Id: Copy + Eq> Stream<Id> {
         self.ts.new_publisher();
     }
 
-    fn update_caches(&mut self, frame: &Frame, cfg: &StreamConfig) {
-        match frame.class {
-            FrameClass::SequenceHeader => {
-                let slot = if frame.is_video() {
+    /// Caches what a late joiner needs from `frame` (its parsed header and
+    /// tracks in `media`, for audio/video).
+    fn update_caches(&mut self, frame: &Frame, media: Option<&Parsed>, cfg: &StreamConfig) {
+        if let Some(m) = media {
+            let stored = self
+                .headers
+                .store(m.header.as_ref(), m.parts(), frame, cfg.chunk_size);
+            if stored.changed {
+                self.drop_gop();
+            }
+            if stored.over_cap {
+                log::warn!(
+                    "stream: more than {} tracks or {} KiB of decoder configuration; further headers are forwarded but not kept for late joiners",
+                    headers::MAX_TRACKS,
+                    headers::MAX_HEADER_BYTES / 1024
+                );
+            }
+            if m.track0 && frame.class == FrameClass::SequenceHeader {
+                if frame.is_video() {
                     if let Some(info) = flv::classify_video(&frame.payload) {
                         self.video_codec = Some(info.codec);
                     }
-                    &mut self.video_header
-                } else {
-                    if let Some(info) = flv::classify_audio(&frame.payload) {
-                        self.audio_format = Some(info.format);
-                    }
-                    &mut self.audio_header
-                };
-                let changed = slot
-                    .as_ref()
-                    .is_some_and(|old| old.payload != frame.payload);
-                *slot = Some(frame.clone());
-                if changed {
-                    self.drop_gop();
+                } else if let Some(info) = flv::classify_audio(&frame.payload) {
+                    self.audio_format = Some(info.format);
                 }
             }
+        }
+        match frame.class {
+            FrameClass::SequenceHeader | FrameClass::Data | FrameClass::Control => {}
             FrameClass::Metadata => self.metadata = Some(frame.clone()),
             FrameClass::KeyFrame => {
                 if self.gop_cache {
@@ -326,9 +384,8 @@ impl<Id: Copy + Eq> Stream<Id> {
                     self.push_gop(frame, cfg);
                 }
             }
-            FrameClass::Control => {}
         }
-        if frame.class == FrameClass::Audio {
+        if frame.class == FrameClass::Audio && media.is_some_and(|m| m.track0) {
             if let Some(info) = flv::classify_audio(&frame.payload) {
                 self.audio_format = Some(info.format);
             }
@@ -358,11 +415,12 @@ impl<Id: Copy + Eq> Stream<Id> {
             Some(key) => key.timestamp,
             None => self.ts.last_out.unwrap_or(0),
         };
-        let mut out = Vec::with_capacity(3 + self.gop.len());
-        for f in [&self.metadata, &self.video_header, &self.audio_header]
-            .into_iter()
-            .flatten()
-        {
+        let headers = self.headers.start_frames();
+        let mut out = Vec::with_capacity(1 + headers.len() + self.gop.len());
+        // At 0, as nginx-rtmp sends it: ffmpeg 9 turns an onMetaData with
+        // another timestamp into an empty subtitle stream.
+        out.extend(self.metadata.iter().map(|m| m.restamped(0, chunk_size)));
+        for f in headers {
             out.push(f.restamped(join_ts, chunk_size));
         }
         out.extend(self.gop.iter().cloned());
@@ -496,9 +554,11 @@ impl<Id: Copy + Eq + Hash + std::fmt::Debug> StreamTable<Id> {
         }
     }
 
-    /// Publisher media: rebase the timestamp, build the Frame once, update
-    /// the caches and return the frame and the viewers to fan out to. None if
-    /// `id` is not the key's publisher.
+    /// Publisher media: rebase the timestamp, build the Frame once (classed
+    /// by its tracks, see [`crate::relay::headers`]), update the caches and
+    /// return the frame and the viewers to fan out to. None if `id` is not
+    /// the key's publisher, or if a multitrack track overruns the message
+    /// (refused and logged once per publisher).
     pub fn on_media(
         &mut self,
         key: &str,
@@ -508,14 +568,46 @@ impl<Id: Copy + Eq + Hash + std::fmt::Debug> StreamTable<Id> {
         payload: Bytes,
         now_ms: u64,
     ) -> Option<(Frame, &[Id])> {
+        let kind = match type_id {
+            TYPE_AUDIO => AvKind::Audio,
+            TYPE_VIDEO => AvKind::Video,
+            _ => {
+                return self.publish_frame(key, id, now_ms, |s, cfg| {
+                    let ts = s.ts.map(type_id, timestamp, cfg);
+                    Some((Frame::media(type_id, ts, payload, cfg.chunk_size), None))
+                })
+            }
+        };
         self.publish_frame(key, id, now_ms, |s, cfg| {
+            let parsed = match Parsed::new(kind, &payload) {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    s.refused += 1;
+                    if s.refused == 1 {
+                        log::warn!(
+                            "stream {key:?}: {} message refused: {e} (further ones are refused silently)",
+                            if kind == AvKind::Video { "video" } else { "audio" }
+                        );
+                    }
+                    return None;
+                }
+            };
+            let class = s
+                .headers
+                .classify(kind, parsed.header.as_ref(), parsed.parts());
+            let track0 = match &parsed.header {
+                Some(h) => s.headers.has_track0(h, parsed.parts()),
+                None => true,
+            };
             let ts = s.ts.map(type_id, timestamp, cfg);
-            Frame::media(type_id, ts, payload, cfg.chunk_size)
+            let frame = Frame::media_as(class, type_id, ts, payload, cfg.chunk_size);
+            Some((frame, Some(Parsed { track0, ..parsed })))
         })
     }
 
     /// Publisher onMetaData (the AMF0 body without `@setDataFrame`): stamped
-    /// with the stream's last output timestamp, kept for late joiners.
+    /// with the stream's last output timestamp, kept for late joiners
+    /// (replacing the previous one).
     pub fn on_metadata(
         &mut self,
         key: &str,
@@ -526,29 +618,45 @@ impl<Id: Copy + Eq + Hash + std::fmt::Debug> StreamTable<Id> {
         self.publish_frame(key, id, now_ms, |s, cfg| {
             let frame = Frame::metadata(s.ts.last_out.unwrap_or(0), body, cfg.chunk_size);
             debug_assert_eq!(frame.type_id, TYPE_DATA_AMF0);
-            frame
+            Some((frame, None))
         })
     }
 
-    /// The part of `on_media`/`on_metadata` they share: check the publisher,
-    /// note its activity, build the frame once with `build`, count it and
-    /// update the late-join caches.
+    /// Any other publisher data message (onCuePoint, onTextData, ...; the
+    /// AMF0 body): rebased like media, forwarded in order, not cached.
+    pub fn on_data(
+        &mut self,
+        key: &str,
+        id: Id,
+        timestamp: u32,
+        body: Bytes,
+        now_ms: u64,
+    ) -> Option<(Frame, &[Id])> {
+        self.publish_frame(key, id, now_ms, |s, cfg| {
+            let ts = s.ts.map(TYPE_DATA_AMF0, timestamp, cfg);
+            Some((Frame::data(ts, body, cfg.chunk_size), None))
+        })
+    }
+
+    /// The part of `on_media`/`on_metadata`/`on_data` they share: check the
+    /// publisher, note its activity, build the frame once with `build`
+    /// (`None`: refused), count it and update the late-join caches.
     fn publish_frame(
         &mut self,
         key: &str,
         id: Id,
         now_ms: u64,
-        build: impl FnOnce(&mut Stream<Id>, &StreamConfig) -> Frame,
+        build: impl FnOnce(&mut Stream<Id>, &StreamConfig) -> Option<(Frame, Option<Parsed>)>,
     ) -> Option<(Frame, &[Id])> {
         let s = self.streams.get_mut(key)?;
         if s.publisher != Some(id) {
             return None;
         }
         s.last_activity_ms = now_ms;
-        let frame = build(s, &self.cfg);
+        let (frame, parsed) = build(s, &self.cfg)?;
         s.bytes_in += frame.payload.len() as u64;
         s.frames_in += 1;
-        s.update_caches(&frame, &self.cfg);
+        s.update_caches(&frame, parsed.as_ref(), &self.cfg);
         Some((frame, &s.viewers))
     }
 
@@ -578,12 +686,13 @@ impl<Id: Copy + Eq + Hash + std::fmt::Debug> StreamTable<Id> {
         })
     }
 
-    /// The cached metadata and sequence headers of one key.
+    /// The cached metadata and track 0's sequence headers of one key.
     pub fn headers(&self, key: &str) -> Option<StreamHeaders<'_>> {
         self.streams.get(key).map(|s| StreamHeaders {
             metadata: s.metadata.as_ref(),
-            video: s.video_header.as_ref(),
-            audio: s.audio_header.as_ref(),
+            video: s.headers.track0_start(AvKind::Video),
+            audio: s.headers.track0_start(AvKind::Audio),
+            tracks: s.headers.track_count(),
         })
     }
 

@@ -40,6 +40,7 @@
 mod codec;
 mod file;
 mod script;
+pub mod tracks;
 
 pub use codec::*;
 pub use file::*;

@@ -143,7 +143,11 @@ impl ServerSession {
         events: &mut Vec<ServerEvent>,
     ) {
         let first = values.first().and_then(Amf0Value::as_str);
-        let (meta_values, body) = if first == Some(DATA_SET_DATA_FRAME) {
+        if first == Some(DATA_CLEAR_DATA_FRAME) {
+            debug!("@clearDataFrame on stream {stream_id} ignored");
+            return;
+        }
+        let (values, body) = if first == Some(DATA_SET_DATA_FRAME) {
             let rest = match command::strip_set_data_frame(&values) {
                 Some(rest) => rest.to_vec(),
                 None => values[1..].to_vec(),
@@ -153,37 +157,46 @@ impl ServerSession {
             let body = if type_id == TYPE_DATA_AMF0 && payload.starts_with(SET_DATA_FRAME_PREFIX) {
                 payload.slice(SET_DATA_FRAME_PREFIX.len()..)
             } else {
-                let mut buf = BytesMut::new();
-                amf0::encode_all(&rest, &mut buf);
-                buf.freeze()
+                encode_values(&rest)
             };
             (rest, body)
-        } else if first == Some(DATA_ON_METADATA) {
+        } else {
             let body = if type_id == TYPE_DATA_AMF0 {
                 payload
             } else {
-                let mut buf = BytesMut::new();
-                amf0::encode_all(&values, &mut buf);
-                buf.freeze()
+                encode_values(&values)
             };
             (values, body)
-        } else {
-            debug!("data message {first:?} on stream {stream_id} ignored");
+        };
+        let Some(name) = values.first().and_then(Amf0Value::as_str) else {
+            debug!("data message without a name on stream {stream_id} ignored");
             return;
         };
-        if meta_values.first().and_then(Amf0Value::as_str) != Some(DATA_ON_METADATA) {
-            debug!("@setDataFrame without onMetaData on stream {stream_id} ignored");
-            return;
-        }
         if !self.accepts_media(stream_id) {
-            debug!("metadata on stream {stream_id} that is not publishing ignored");
+            debug!("data message {name:?} on stream {stream_id} that is not publishing ignored");
             return;
         }
-        events.push(ServerEvent::Metadata {
-            stream_id,
-            timestamp,
-            values: meta_values,
-            body,
-        });
+        if name == DATA_ON_METADATA {
+            events.push(ServerEvent::Metadata {
+                stream_id,
+                timestamp,
+                values,
+                body,
+            });
+        } else {
+            events.push(ServerEvent::Data {
+                stream_id,
+                timestamp,
+                body,
+            });
+        }
     }
+}
+
+/// The AMF0 encoding of data values (for bodies that arrived as AMF3
+/// data, type 15, or with a prefix that is not byte-identical).
+fn encode_values(values: &[Amf0Value]) -> Bytes {
+    let mut buf = BytesMut::new();
+    amf0::encode_all(values, &mut buf);
+    buf.freeze()
 }

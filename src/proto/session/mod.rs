@@ -169,6 +169,14 @@ pub enum ServerEvent {
         values: Vec<Amf0Value>,
         body: Bytes,
     },
+    /// Any other data message from a publisher (onCuePoint, onTextData,
+    /// onCaptionInfo, `@setDataFrame` of something else than onMetaData):
+    /// the AMF0 body (starting with the handler name) to relay in order.
+    Data {
+        stream_id: u32,
+        timestamp: u32,
+        body: Bytes,
+    },
     /// The publisher ended (FCUnpublish, deleteStream or closeStream).
     Unpublished {
         stream_id: u32,
