@@ -52,6 +52,11 @@ fn session_regressions_pass_the_session_target() {
     replay("session", checks::session::check);
 }
 
+#[test]
+fn tracks_regressions_pass_the_tracks_target() {
+    replay("tracks", checks::tracks::check);
+}
+
 /// Every corpus folder has its replay test above.
 #[test]
 fn every_regression_folder_is_replayed() {
@@ -66,5 +71,5 @@ fn every_regression_folder_is_replayed() {
         })
         .collect();
     names.sort();
-    assert_eq!(names, ["amf0", "chunk", "handshake", "session"]);
+    assert_eq!(names, ["amf0", "chunk", "handshake", "session", "tracks"]);
 }

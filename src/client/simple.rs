@@ -259,6 +259,16 @@ impl Publisher {
         self.conn.turn(Step::Media, None)
     }
 
+    /// Queue a data message other than onMetaData (`onCuePoint`,
+    /// `onTextData`, ...; `values` start with the handler name) at
+    /// `timestamp`.
+    pub fn send_data(&mut self, timestamp: u32, values: &[Amf0Value]) -> Result<(), ClientError> {
+        self.conn
+            .session
+            .send_data(timestamp, values, &mut self.conn.t.out)?;
+        self.conn.turn(Step::Media, None)
+    }
+
     /// Queue one audio/video message and write what the socket accepts now.
     pub fn send_media(
         &mut self,

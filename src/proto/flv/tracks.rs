@@ -31,7 +31,9 @@
 //!   the message is too short to say (or empty): forward it as it is. Unknown FourCCs,
 //!   packet types and multitrack types are reported as they are.
 //! * [`Overrun`] is the only refusal: a multitrack track whose header or
-//!   declared size runs past the end of the message.
+//!   declared size runs past the end of the message. A multitrack type
+//!   above ManyTracksManyCodecs has an unknown layout: no tracks, no
+//!   refusal.
 //! * [`MediaHeader::tracks`] walks the tracks; it yields at most
 //!   [`MAX_TRACKS_PER_MESSAGE`] parts (more are reported as an overrun:
 //!   a track id is one byte, so 256 distinct tracks is the ceiling anyway).
@@ -194,7 +196,12 @@ impl MediaHeader {
             payload,
             pos: self.body,
             header: *self,
-            done: self.packet == Packet::Command,
+            // Command frames have no tracks; nor has a multitrack type this
+            // parser does not know (its layout is unknown: forwarded as is).
+            done: self.packet == Packet::Command
+                || self
+                    .multitrack
+                    .is_some_and(|mt| mt > MULTITRACK_MANY_TRACKS_MANY_CODECS),
             count: 0,
         }
     }
