@@ -251,7 +251,7 @@ impl Endpoint {
                 .video
                 .and_then(|f| video_snapshot(&f.payload, fps_hint)),
             audio: headers.audio.and_then(|f| audio_snapshot(&f.payload)),
-            tracks: u32::from(headers.video.is_some()) + u32::from(headers.audio.is_some()),
+            tracks: headers.tracks as u32,
             viewers,
             bytes_in: stats.bytes_in,
             bytes_out,

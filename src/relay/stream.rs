@@ -49,16 +49,26 @@
 //!
 //! # Late join
 //!
-//! [`StreamTable::add_viewer`] returns metadata, the video sequence header
-//! and the audio sequence header, each re-stamped to the join timestamp,
-//! then the cached GOP. The join timestamp is the GOP keyframe's timestamp
-//! when a GOP is sent (so the viewer's timestamps never go backwards),
-//! otherwise the stream's last output timestamp. The GOP cache starts at a
-//! keyframe; it is dropped (until the next keyframe) when it exceeds
-//! `gop_max_bytes` of wire bytes or `gop_max_frames` frames, or spans more
-//! than `gop_max_ms`, and when a
-//! sequence header changes (the cached frames belong to the old decoder
-//! configuration).
+//! [`StreamTable::add_viewer`] returns the cached onMetaData stamped 0 (as
+//! nginx-rtmp sends it: ffmpeg 9 makes an empty subtitle stream of one
+//! stamped later), then every cached decoder configuration of every track
+//! ([`crate::relay::headers`]: track 0 first, SequenceStart before the
+//! per-track Metadata/MultichannelConfig, in the wire form received)
+//! re-stamped to the join timestamp, then the cached GOP. The join
+//! timestamp is the GOP keyframe's timestamp when a GOP is sent (so the
+//! viewer's timestamps never go backwards after the metadata), otherwise the
+//! stream's last output timestamp. The GOP cache starts at a keyframe of the
+//! key track (track 0); it is dropped (until the next keyframe) when it
+//! exceeds `gop_max_bytes` of wire bytes or `gop_max_frames` frames, or
+//! spans more than `gop_max_ms`, and when a track's SequenceStart changes
+//! (the cached frames belong to the old decoder configuration).
+//!
+//! # Data messages
+//!
+//! onMetaData ([`StreamTable::on_metadata`]) replaces the cached one, also
+//! mid-stream. Every other data message ([`StreamTable::on_data`]:
+//! onCuePoint, onTextData, ...) is rebased like media and forwarded in
+//! order, never cached: it is an event, not state.
 
 use std::collections::HashMap;
 use std::hash::Hash;
