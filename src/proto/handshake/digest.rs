@@ -1,7 +1,7 @@
 //! Arithmetic of the digest ("complex") handshake: where the digest sits in
 //! a C1/S1, how it is computed, and how C2/S2 are signed. Pure functions over
-//! 1536-byte packets; the state machines in [`super::server`] and
-//! [`super::client`] decide when to use them.
+//! 1536-byte packets; the state machines [`super::ServerHandshake`] and
+//! [`super::ClientHandshake`] decide when to use them.
 //!
 //! # Layout
 //!
