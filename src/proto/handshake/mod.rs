@@ -45,8 +45,8 @@
 //! valid digest keyed with the server partial key (scheme 1, then 0), C2 is
 //! signed for it and S2 must carry a valid signature for our C1 digest: a
 //! mismatch fails with [`HandshakeError::BadS2Signature`], because ffmpeg
-//! and librtmp fail it too ("Signature mismatch"), so no server that works
-//! with them sends one; an S2 that echoes our C1 byte for byte is accepted as
+//! ("Signature mismatch") and librtmp ("Server not genuine Adobe!") fail it
+//! too, so no server that works with them sends one; an S2 that echoes our C1 byte for byte is accepted as
 //! well (a server answering the simple way after a digest S1). If S1 has no
 //! valid digest (a simple server), C2 is an echo of S1 and S2 is not checked.
 //!
