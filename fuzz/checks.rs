@@ -9,12 +9,14 @@
 /// Fuzz the handshake: arbitrary bytes, split at arbitrary points, into a
 /// `ServerHandshake` and (as a server answer) into a started
 /// `ClientHandshake`. Checks the contract, not just "no panic": on `Done`
-/// exactly 3073 bytes were consumed and the echo is right; a bad first byte is
-/// `BadVersion` of that byte.
+/// exactly 3073 bytes were consumed and the echo (simple form) or the
+/// signature (digest form, e.g. for a real ffmpeg C1 in the corpus) is right;
+/// a bad first byte is `BadVersion` of that byte.
 pub mod handshake {
     use bytes::BytesMut;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
+    use rtmp_edge::proto::handshake::digest;
     use rtmp_edge::proto::handshake::{
         ClientHandshake, HandshakeError, Progress, ServerHandshake, HANDSHAKE_SIZE, RTMP_VERSION,
     };
@@ -97,12 +99,27 @@ pub mod handshake {
         expect(consumed, &r);
         if stream.len() > HANDSHAKE_SIZE && stream[0] == RTMP_VERSION {
             assert_eq!(out.len(), FULL);
-            assert_eq!(&out[1 + HANDSHAKE_SIZE..], &stream[1..1 + HANDSHAKE_SIZE]);
+            let s2 = &out[1 + HANDSHAKE_SIZE..];
+            match server.digest_scheme() {
+                None => assert_eq!(s2, &stream[1..1 + HANDSHAKE_SIZE]),
+                Some(scheme) => {
+                    let c1: &[u8; HANDSHAKE_SIZE] =
+                        stream[1..1 + HANDSHAKE_SIZE].try_into().expect("C1 length");
+                    assert!(digest::has_digest(c1, scheme, digest::CLIENT_PARTIAL_KEY));
+                    let key = digest::response_key(
+                        &digest::SERVER_FULL_KEY,
+                        &digest::digest_at(c1, scheme),
+                    );
+                    assert!(digest::response_signed(s2.try_into().expect("S2"), &key));
+                }
+            }
         } else {
             assert!(out.is_empty());
         }
 
         // Client, reading the same bytes as a server answer.
+        // A random S1 carries no valid server digest, so C2 echoes it and
+        // S2 is not checked, even though this client offers the digest form.
         let mut client = ClientHandshake::new(9);
         let mut c0c1 = BytesMut::new();
         client.start(&mut c0c1, &mut StdRng::seed_from_u64(1));

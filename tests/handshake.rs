@@ -6,20 +6,18 @@
 //! (it only writes; review the diff before committing).
 
 use std::fmt::Write as _;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use rtmp_edge::proto::handshake::{
-    ClientHandshake, HandshakeError, Progress, ServerHandshake, HANDSHAKE_SIZE, RTMP_VERSION,
+    ClientHandshake, DigestScheme, HandshakeError, HandshakeForm, Progress, ServerHandshake,
+    CLIENT_VERSION, HANDSHAKE_SIZE, RTMP_VERSION, SERVER_VERSION,
 };
 
-const C0C1_LEN: usize = 1 + HANDSHAKE_SIZE;
-const S0S1S2_LEN: usize = 1 + 2 * HANDSHAKE_SIZE;
-/// Bytes a client sends during the handshake: C0 + C1 + C2.
-const CLIENT_HS_LEN: usize = 1 + 2 * HANDSHAKE_SIZE;
+#[path = "common/hs.rs"]
+mod hs;
+use hs::*;
 
 // Fixed inputs of the golden vectors (also listed in golden/handshake/README.md).
 const SERVER_FFMPEG_SEED: u64 = 0x5254_4d50_0001;
@@ -37,109 +35,14 @@ const CAPTURES: [&str; 5] = [
     "gst_play",
 ];
 
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/handshake")
-}
-
 #[path = "common/captures.rs"]
 mod captures;
 use captures::read_capture as capture;
 
-/// Run `f` for each seed in `0..count`, printing the seed of a failing case.
-fn for_seeds(count: u64, f: impl Fn(u64)) {
-    for seed in 0..count {
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(seed))) {
-            eprintln!("property failed with seed {seed} (StdRng::seed_from_u64({seed}))");
-            std::panic::resume_unwind(p);
-        }
-    }
-}
-
-/// Feed a server `stream` in the given piece sizes (cycled), appending each
-/// piece to one accumulating input buffer. Returns (S0S1S2 written, bytes
-/// left in the buffer at Done, bytes of `stream` not yet appended, number of
-/// calls that wrote output).
-fn drive_server(
-    server: &mut ServerHandshake,
-    rng: &mut dyn RngCore,
-    stream: &[u8],
-    mut piece: impl FnMut() -> usize,
-) -> (BytesMut, BytesMut, Vec<u8>, usize) {
-    let mut input = BytesMut::new();
-    let mut out = BytesMut::new();
-    let mut pos = 0;
-    let mut writes = 0;
-    while pos < stream.len() {
-        let n = piece().clamp(1, stream.len() - pos);
-        input.extend_from_slice(&stream[pos..pos + n]);
-        pos += n;
-        let before = out.len();
-        let progress = server.feed(&mut input, &mut out, rng).expect("server feed");
-        if out.len() != before {
-            writes += 1;
-        }
-        if progress == Progress::Done {
-            return (out, input, stream[pos..].to_vec(), writes);
-        }
-    }
-    panic!("server not done after {} bytes", stream.len());
-}
-
-/// The client-side counterpart of [`drive_server`]: returns (C2 written,
-/// bytes left in the buffer at Done, bytes of `stream` not yet appended).
-fn drive_client(
-    client: &mut ClientHandshake,
-    stream: &[u8],
-    mut piece: impl FnMut() -> usize,
-) -> (BytesMut, BytesMut, Vec<u8>) {
-    let mut input = BytesMut::new();
-    let mut out = BytesMut::new();
-    let mut pos = 0;
-    while pos < stream.len() {
-        let n = piece().clamp(1, stream.len() - pos);
-        input.extend_from_slice(&stream[pos..pos + n]);
-        pos += n;
-        if client.feed(&mut input, &mut out).expect("client feed") == Progress::Done {
-            return (out, input, stream[pos..].to_vec());
-        }
-    }
-    panic!("client not done after {} bytes", stream.len());
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().fold(String::new(), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    })
-}
-
-/// Text form of a C1/S1/C2/S2 packet: time, bytes 4-7, random head and tail.
-fn describe_packet(label: &str, p: &[u8]) -> String {
-    assert_eq!(p.len(), HANDSHAKE_SIZE);
-    format!(
-        "{label}: time={} bytes4_7={} random[0..8]={} random[1520..1528]={}\n",
-        u32::from_be_bytes([p[0], p[1], p[2], p[3]]),
-        hex(&p[4..8]),
-        hex(&p[8..16]),
-        hex(&p[HANDSHAKE_SIZE - 8..]),
-    )
-}
-
-fn server_answer(c0c1: &[u8], seed: u64, epoch: u32) -> Vec<u8> {
-    let mut server = ServerHandshake::new(epoch);
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut input = BytesMut::from(c0c1);
-    let mut out = BytesMut::new();
-    assert_eq!(
-        server.feed(&mut input, &mut out, &mut rng),
-        Ok(Progress::InProgress)
-    );
-    assert!(input.is_empty());
-    out.to_vec()
-}
-
+/// A simple-form client's C0C1 (the digest form has its own golden vectors
+/// in `tests/handshake_digest.rs`).
 fn client_hello(seed: u64, epoch: u32) -> (ClientHandshake, Vec<u8>) {
-    let mut client = ClientHandshake::new(epoch);
+    let mut client = ClientHandshake::with_form(epoch, HandshakeForm::Simple);
     let mut out = BytesMut::new();
     client.start(&mut out, &mut StdRng::seed_from_u64(seed));
     (client, out.to_vec())
@@ -231,32 +134,9 @@ fn regen_handshake_golden() {
     }
 }
 
-#[test]
-fn golden_server_answer_to_ffmpeg_has_spec_layout() {
-    let dir = golden_dir();
-    let c0c1 = std::fs::read(dir.join("ffmpeg_c0c1.bin")).unwrap();
-    let s = std::fs::read(dir.join("server_s0s1s2_ffmpeg.bin")).unwrap();
-    assert_eq!(c0c1.len(), C0C1_LEN);
-    assert_eq!(s.len(), S0S1S2_LEN);
-    assert_eq!(s[0], RTMP_VERSION);
-    assert_eq!(&s[1..5], &SERVER_FFMPEG_EPOCH.to_be_bytes());
-    assert_eq!(&s[5..9], &[0, 0, 0, 0], "S1 bytes 4-7 must be zero");
-    // S1 random part is exactly the seeded RNG's first 1528 bytes.
-    let mut random = [0u8; HANDSHAKE_SIZE - 8];
-    StdRng::seed_from_u64(SERVER_FFMPEG_SEED).fill_bytes(&mut random);
-    assert_eq!(&s[9..C0C1_LEN], &random[..]);
-    // S2 echoes C1 unchanged, bytes 4-7 (ffmpeg's version) included.
-    assert_eq!(&s[C0C1_LEN..], &c0c1[1..]);
-    assert_eq!(&s[C0C1_LEN + 4..C0C1_LEN + 8], &[0x09, 0x00, 0x7c, 0x02]);
-    // C0C1 itself is ffmpeg's, byte for byte.
-    if let Some(cap) = capture("ffmpeg_publish.c2s.bin") {
-        assert_eq!(
-            &c0c1[..],
-            &cap[..C0C1_LEN],
-            "ffmpeg_c0c1.bin is the capture's C0C1"
-        );
-    }
-}
+// The server's answer to ffmpeg's C0C1 is in the digest form; its layout is
+// checked by `golden_server_answer_to_ffmpeg_is_digest_form` in
+// tests/handshake_digest.rs.
 
 #[test]
 fn golden_client_c0c1_and_c2_have_spec_layout() {
@@ -300,11 +180,20 @@ fn captures_one_piece_complete_and_leave_the_rest() {
         assert_eq!(out.len(), S0S1S2_LEN, "{name}");
         assert_eq!(out[0], RTMP_VERSION);
         assert_eq!(&out[1..5], &77u32.to_be_bytes());
-        assert_eq!(&out[5..9], &[0, 0, 0, 0]);
-        assert_eq!(&out[C0C1_LEN..], &stream[1..C0C1_LEN], "{name}: S2 = C1");
         assert!(server.is_done());
         // The replayed C2 answered nginx's S1, not ours, and is accepted.
         assert_eq!(server.c2_echoed_s1(), Some(false), "{name}");
+        if name.starts_with("ffmpeg") {
+            // ffmpeg's C1 carries a valid scheme-0 digest: digest answer.
+            assert_eq!(&out[5..9], &SERVER_VERSION, "{name}");
+            assert_eq!(server.digest_scheme(), Some(DigestScheme::Scheme0));
+            assert_eq!(server.c2_signed(), Some(false), "{name}: not for our S1");
+        } else {
+            assert_eq!(&out[5..9], &[0, 0, 0, 0]);
+            assert_eq!(&out[C0C1_LEN..], &stream[1..C0C1_LEN], "{name}: S2 = C1");
+            assert_eq!(server.form(), Some(HandshakeForm::Simple), "{name}");
+            assert_eq!(server.c2_signed(), None, "{name}");
+        }
     }
 }
 
@@ -364,11 +253,13 @@ fn captures_expose_peer_time_and_version() {
 
 #[test]
 fn client_reads_real_nginx_answers() {
+    // Simple-form clients: C2 echoes S1 even when nginx's S1 has a digest
+    // (the digest client's view is in tests/handshake_digest.rs).
     for name in CAPTURES {
         let Some(stream) = capture(&format!("{name}.s2c.bin")) else {
             return;
         };
-        let mut client = ClientHandshake::new(5);
+        let mut client = ClientHandshake::with_form(5, HandshakeForm::Simple);
         client.start(&mut BytesMut::new(), &mut StdRng::seed_from_u64(9));
         let mut input = BytesMut::from(&stream[..]);
         let mut out = BytesMut::new();
@@ -380,7 +271,7 @@ fn client_reads_real_nginx_answers() {
         let time = u32::from_be_bytes(stream[1..5].try_into().unwrap());
         assert_eq!(client.peer_info().map(|p| p.time), Some(time));
 
-        let mut client = ClientHandshake::new(5);
+        let mut client = ClientHandshake::with_form(5, HandshakeForm::Simple);
         client.start(&mut BytesMut::new(), &mut StdRng::seed_from_u64(9));
         let (out, left, unfed) = drive_client(&mut client, &stream, || 1);
         assert!(left.is_empty(), "{name}");
@@ -422,10 +313,15 @@ fn pair_in_memory_completes_and_keeps_trailing_bytes() {
 
     assert_eq!(server.peer_info().map(|p| p.time), Some(123));
     assert_eq!(client.peer_info().map(|p| p.time), Some(456));
-    assert_eq!(server.peer_info().map(|p| p.version), Some([0; 4]));
-    assert_eq!(client.peer_info().map(|p| p.version), Some([0; 4]));
-    assert_eq!(server.c2_echoed_s1(), Some(true));
-    assert_eq!(client.s2_echoed_c1(), Some(true));
+    // `new` offers the digest form (scheme 0) and our server takes it.
+    assert_eq!(server.peer_info().map(|p| p.version), Some(CLIENT_VERSION));
+    assert_eq!(client.peer_info().map(|p| p.version), Some(SERVER_VERSION));
+    let form = Some(HandshakeForm::Digest(DigestScheme::Scheme0));
+    assert_eq!((server.form(), client.form()), (form, form));
+    assert_eq!(server.c2_signed(), Some(true));
+    assert_eq!(client.s2_signed(), Some(true));
+    assert_eq!(server.c2_echoed_s1(), Some(false));
+    assert_eq!(client.s2_echoed_c1(), Some(false));
     assert!(server.is_done() && client.is_done());
 }
 
@@ -642,10 +538,21 @@ fn prop_server_random_splits() {
 fn prop_client_random_splits() {
     for_seeds(300, |seed| {
         let mut r = StdRng::seed_from_u64(seed);
-        let mut client = ClientHandshake::new(r.random());
-        let mut c0c1 = BytesMut::new();
-        client.start(&mut c0c1, &mut StdRng::seed_from_u64(r.random()));
+        let form = FORMS[r.random_range(0..FORMS.len())];
+        let (epoch, client_seed) = (r.random(), r.random());
+        let new_client = || {
+            let mut client = ClientHandshake::with_form(epoch, form);
+            let mut c0c1 = BytesMut::new();
+            client.start(&mut c0c1, &mut StdRng::seed_from_u64(client_seed));
+            (client, c0c1)
+        };
+        let (mut client, c0c1) = new_client();
         let mut stream = server_answer(&c0c1, r.random(), r.random());
+        // The same client fed the whole answer at once: the reference C2.
+        let (mut whole, _) = new_client();
+        let mut whole_c2 = BytesMut::new();
+        let mut input = BytesMut::from(&stream[..]);
+        assert_eq!(whole.feed(&mut input, &mut whole_c2), Ok(Progress::Done));
         let tail: Vec<u8> = (0..r.random_range(0..300usize))
             .map(|_| r.random())
             .collect();
@@ -653,11 +560,20 @@ fn prop_client_random_splits() {
         let max_piece = [1usize, 3, 50, 1537, 5000][r.random_range(0..5)];
         let (out, left, unfed) =
             drive_client(&mut client, &stream, || r.random_range(1..=max_piece));
-        assert_eq!(&out[..], &stream[1..C0C1_LEN]);
+        assert_eq!(out, whole_c2);
+        if form == HandshakeForm::Simple {
+            assert_eq!(&out[..], &stream[1..C0C1_LEN], "C2 = S1");
+        }
         let mut rest = left.to_vec();
         rest.extend_from_slice(&unfed);
         assert_eq!(rest, tail);
-        assert_eq!(client.s2_echoed_c1(), Some(true));
+        assert_eq!(client.form(), Some(form));
+        assert_eq!(client.s2_echoed_c1(), Some(form == HandshakeForm::Simple));
+        assert_eq!(
+            client.s2_signed(),
+            form.digest_scheme().map(|_| true),
+            "{form}"
+        );
     });
 }
 
@@ -669,7 +585,8 @@ fn prop_pair_random_delivery() {
         let mut r = StdRng::seed_from_u64(seed);
         let mut rng_c = StdRng::seed_from_u64(r.random());
         let mut rng_s = StdRng::seed_from_u64(r.random());
-        let mut client = ClientHandshake::new(r.random());
+        let form = FORMS[r.random_range(0..FORMS.len())];
+        let mut client = ClientHandshake::with_form(r.random(), form);
         let mut server = ServerHandshake::new(r.random());
         let mut c_wire = BytesMut::new(); // client -> server, not yet delivered
         let mut s_wire = BytesMut::new(); // server -> client, not yet delivered
@@ -702,8 +619,12 @@ fn prop_pair_random_delivery() {
         c_in.extend_from_slice(&s_wire);
         assert_eq!(&s_in[..], b"C-APP");
         assert_eq!(&c_in[..], b"S-APP");
-        assert_eq!(server.c2_echoed_s1(), Some(true));
-        assert_eq!(client.s2_echoed_c1(), Some(true));
+        assert_eq!((server.form(), client.form()), (Some(form), Some(form)));
+        let simple = form == HandshakeForm::Simple;
+        assert_eq!(server.c2_echoed_s1(), Some(simple));
+        assert_eq!(client.s2_echoed_c1(), Some(simple));
+        let signed = form.digest_scheme().map(|_| true);
+        assert_eq!((server.c2_signed(), client.s2_signed()), (signed, signed));
     });
 }
 

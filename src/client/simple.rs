@@ -11,6 +11,7 @@ use mio::{Events, Poll, Token};
 
 use crate::proto::amf0::Amf0Value;
 use crate::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession};
+use crate::proto::handshake::HandshakeForm;
 use crate::proto::session::MediaKind;
 
 use super::error::{ClientError, Step};
@@ -87,7 +88,10 @@ impl Conn {
         while !c.t.hs_done {
             c.turn(Step::Handshake, Some(deadline))?;
         }
-        debug!("{url}: handshake done");
+        debug!(
+            "{url}: handshake done ({} form)",
+            c.t.hs.form().unwrap_or(HandshakeForm::Simple)
+        );
         c.session.start(&mut c.t.out);
         c.session_started = true;
         // Bytes that followed S2 in the same read.
@@ -251,6 +255,12 @@ impl Publisher {
         })
     }
 
+    /// The handshake form the server answered with (see
+    /// [`crate::proto::handshake`]).
+    pub fn handshake_form(&self) -> Option<HandshakeForm> {
+        self.conn.t.hs.form()
+    }
+
     /// Queue `@setDataFrame onMetaData <values>`.
     pub fn send_metadata(&mut self, values: &[Amf0Value]) -> Result<(), ClientError> {
         self.conn
@@ -382,6 +392,12 @@ impl Player {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// The handshake form the server answered with (see
+    /// [`crate::proto::handshake`]).
+    pub fn handshake_form(&self) -> Option<HandshakeForm> {
+        self.conn.t.hs.form()
     }
 
     /// Total bytes read from the socket.

@@ -366,7 +366,8 @@ impl Endpoint {
             match hs.feed(&mut conn.inbound, out, rng) {
                 Ok(Progress::InProgress) => {}
                 Ok(Progress::Done) => {
-                    debug!("{} {} handshake done", id, conn.peer);
+                    // e.g. "handshake done: digest scheme 0, C2 signed".
+                    debug!("{} {} handshake done: {}", id, conn.peer, hs.summary());
                     conn.proto =
                         Protocol::Rtmp(Box::new(ServerSession::new(session_config.clone())));
                 }

@@ -690,6 +690,9 @@ fn step_relay(
         match hs.feed(inbound, out) {
             Ok(Progress::InProgress) => return Ok(()),
             Ok(Progress::Done) => {
+                if let Some(form) = hs.form() {
+                    debug!("relay {}: handshake done ({form} form)", relay.key);
+                }
                 relay.handshake = None;
                 relay.session.start(out);
             }
