@@ -329,8 +329,14 @@ fn publish(a: PublishArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), Fail>
 
 fn check_events(p: &mut Publisher, url: &str) -> Result<(), Fail> {
     for ev in p.poll_events().map_err(|e| Fail::client(url, e))? {
-        if let ClientEvent::Error { code, .. } = ev {
-            return Err(Fail::refused(url, &code));
+        match ev {
+            ClientEvent::Error { code, .. } => return Err(Fail::refused(url, &code)),
+            // Publishing goes on: the server keeps serving us until we leave.
+            ClientEvent::ReconnectRequest { tc_url, .. } => eprintln!(
+                "the server asks to reconnect{}; publishing goes on",
+                tc_url.map_or(String::new(), |u| format!(" to {u}"))
+            ),
+            _ => {}
         }
     }
     Ok(())

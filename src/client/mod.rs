@@ -14,6 +14,11 @@
 //! * [`Player::next_event`] returns `Ok(None)` on a timeout with nothing
 //!   received, and `Err(ClientError::Closed(_))` once the server closed the
 //!   connection.
+//! * Both announce E-RTMP v2 capabilities in `connect` (every FourCC we
+//!   know, `capsEx` Reconnect | Multitrack | ModEx). A server's reconnect
+//!   request does not end anything: it is kept for
+//!   [`Publisher::reconnect_request`] / [`Player::reconnect_request`] (and
+//!   queued as an event); acting on it is the caller's choice.
 //!
 //! ```text
 //! connect ─► TCP connect ─► handshake ─► connect cmd ─► createStream ─► publish/play ─► media ─► finish
@@ -30,5 +35,5 @@ pub mod url;
 
 pub use error::{exit_code, ClientError, Step};
 pub use http_flv::{HttpFlvError, HttpFlvUrl};
-pub use simple::{resolve, Player, Publisher};
+pub use simple::{resolve, Player, Publisher, ReconnectRequest};
 pub use url::{RtmpUrl, TlsVerify, UrlError};

@@ -35,7 +35,8 @@ use mio::{Events, Poll, Token};
 use slab::Slab;
 
 use crate::proto::amf0::Amf0Value;
-use crate::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession};
+use crate::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession, CLIENT_CAPS_EX};
+use crate::proto::command::CAPS_EX_RECONNECT;
 use crate::proto::session::MediaKind;
 
 use super::error::{ClientError, Step};
@@ -148,7 +149,9 @@ impl MultiClient {
 
     /// Start a publisher for `url` at `addr`.
     pub fn add_publisher(&mut self, url: &RtmpUrl, addr: SocketAddr) -> Result<usize, ClientError> {
-        let cfg = ClientConfig::new(&url.app, &url.tc_url(), &url.stream, ClientMode::Publish);
+        let mut cfg = ClientConfig::new(&url.app, &url.tc_url(), &url.stream, ClientMode::Publish);
+        // The harness ignores reconnect requests: do not announce them.
+        cfg.caps.caps_ex = Some(CLIENT_CAPS_EX & !CAPS_EX_RECONNECT);
         self.add(
             Some(url),
             addr,

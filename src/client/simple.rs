@@ -10,7 +10,8 @@ use log::debug;
 use mio::{Events, Poll, Token};
 
 use crate::proto::amf0::Amf0Value;
-use crate::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession};
+use crate::proto::client::{resolve_tc_url, ClientConfig, ClientEvent, ClientMode, ClientSession};
+use crate::proto::command::EnhancedCaps;
 use crate::proto::handshake::HandshakeForm;
 use crate::proto::session::MediaKind;
 
@@ -40,6 +41,21 @@ pub(crate) fn resolve_authority(authority: &str) -> Result<SocketAddr, ClientErr
         .ok_or(ClientError::NoAddress)
 }
 
+/// A server's E-RTMP `NetConnection.Connect.ReconnectRequest`, kept by
+/// [`Publisher::reconnect_request`] / [`Player::reconnect_request`]. The
+/// server keeps serving the connection: finish at a convenient point (a
+/// keyframe), then connect to `tc_url` (with the same app path and stream
+/// name unless the new tcUrl names another app).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconnectRequest {
+    pub description: String,
+    /// The `tcUrl` the server sent, as sent (`None`: reconnect to the same).
+    pub requested_tc_url: Option<String>,
+    /// Where to reconnect: the request's `tcUrl` resolved against ours
+    /// ([`crate::proto::client::resolve_tc_url`]).
+    pub tc_url: String,
+}
+
 /// One connection and its session, driven by a private poll.
 struct Conn {
     poll: Poll,
@@ -54,6 +70,10 @@ struct Conn {
     /// `session.start` was called (input goes to the session from then on).
     session_started: bool,
     mode: ClientMode,
+    /// Our tcUrl (what a reconnect request's tcUrl is relative to).
+    tc_url: String,
+    /// The last reconnect request received.
+    reconnect: Option<ReconnectRequest>,
 }
 
 impl Conn {
@@ -79,6 +99,8 @@ impl Conn {
             scratch_read: vec![0; READ_CHUNK],
             session_started: false,
             mode,
+            tc_url: url.tc_url(),
+            reconnect: None,
         };
         let deadline = Instant::now() + timeout;
         while !c.t.connected {
@@ -171,6 +193,19 @@ impl Conn {
         }
         self.session
             .handle_input(&mut self.t.inbuf, &mut self.scratch, &mut self.t.out)?;
+        for e in &self.scratch {
+            if let ClientEvent::ReconnectRequest {
+                description,
+                tc_url,
+            } = e
+            {
+                self.reconnect = Some(ReconnectRequest {
+                    description: description.clone(),
+                    requested_tc_url: tc_url.clone(),
+                    tc_url: resolve_tc_url(&self.tc_url, tc_url.as_deref()),
+                });
+            }
+        }
         self.pending.extend(self.scratch.drain(..));
         // A player still returns the events received before the close; a
         // publisher learns of the close at once.
@@ -320,6 +355,18 @@ impl Publisher {
         Ok(())
     }
 
+    /// The server's reconnect request, once one arrived (it is also a
+    /// [`ClientEvent::ReconnectRequest`] from [`Publisher::poll_events`]).
+    /// Input is read by `send_*`, `flush` and `poll_events`.
+    pub fn reconnect_request(&self) -> Option<&ReconnectRequest> {
+        self.conn.reconnect.as_ref()
+    }
+
+    /// The E-RTMP capabilities the server stated in its connect answer.
+    pub fn server_caps(&self) -> &EnhancedCaps {
+        self.conn.session.server_caps()
+    }
+
     /// Bytes queued but not yet written to the socket.
     pub fn pending_bytes(&self) -> usize {
         self.conn.t.out.len()
@@ -403,6 +450,12 @@ impl Player {
     /// Total bytes read from the socket.
     pub fn bytes_received(&self) -> u64 {
         self.conn.t.bytes_in
+    }
+
+    /// The server's reconnect request, once one arrived (it is also a
+    /// [`ClientEvent::ReconnectRequest`] from [`Player::next_event`]).
+    pub fn reconnect_request(&self) -> Option<&ReconnectRequest> {
+        self.conn.reconnect.as_ref()
     }
 
     /// Send `deleteStream`, flush within `timeout`, close.

@@ -10,7 +10,7 @@ use bytes::BytesMut;
 
 use crate::config::AppSettings;
 use crate::error::CloseReason;
-use crate::proto::command::StreamName;
+use crate::proto::command::{EnhancedCaps, StreamName};
 use crate::proto::handshake::ServerHandshake;
 use crate::proto::session::ServerSession;
 use crate::record::RecordingId;
@@ -89,7 +89,9 @@ pub struct Playing {
     pub bytes_out_before: u64,
 }
 
-/// The connect command's fields that hooks send.
+/// The connect command's fields that hooks send, and its E-RTMP
+/// capabilities (the API shows them; `capsEx` Reconnect decides whether a
+/// reconnect request may be sent).
 #[derive(Debug, Clone, Default)]
 pub struct ConnectInfo {
     pub app: String,
@@ -97,6 +99,7 @@ pub struct ConnectInfo {
     pub swfurl: String,
     pub tcurl: String,
     pub pageurl: String,
+    pub caps: EnhancedCaps,
 }
 
 /// Where the connection is in its life.
@@ -152,6 +155,8 @@ pub struct Conn {
     pub stats: ConnStats,
     /// A player of a pulled stream waits until this time for it.
     pub wait_deadline: Option<u64>,
+    /// An E-RTMP reconnect request was sent (once per connection).
+    pub reconnect_requested: bool,
 }
 
 impl Conn {
@@ -177,6 +182,7 @@ impl Conn {
             connect: None,
             stats: ConnStats::default(),
             wait_deadline: None,
+            reconnect_requested: false,
         }
     }
 

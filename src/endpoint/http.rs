@@ -11,6 +11,10 @@
 //!   closes that connection only.
 //! * API, metrics and the status page answer only addresses in `api_allow`
 //!   (403 otherwise). `DELETE /api/v1/clients/{id}` closes that connection.
+//!   `POST /api/v1/reconnect[?app=&name=&tc_url=]` asks the publishers (all,
+//!   or those of `app` / `name`) to reconnect (E-RTMP, see
+//!   `endpoint::reconnect`) and answers `{"asked", "not_capable",
+//!   "asked_before"}` counts.
 //! * `/{app}/{name}.flv` is a play of `app/name` under the application's
 //!   rules (keys as `?key=`, allow/deny, the `on_play` hook). A live stream
 //!   gets the response head and the FLV file header, then the same start
@@ -27,7 +31,8 @@ use crate::config::address_allowed;
 use crate::error::CloseReason;
 use crate::http::request::{HEAD_DEADLINE_MS, KEEP_ALIVE_IDLE_MS};
 use crate::http::response::{
-    error_response, flv_head, full_response, no_content, PROMETHEUS_TEXT, TEXT_HTML,
+    error_response, flv_head, full_response, no_content, APPLICATION_JSON, PROMETHEUS_TEXT,
+    TEXT_HTML,
 };
 use crate::http::route::{content_type_for, resolve_static};
 use crate::http::{api, flv, metrics, pages, parse_request, route, Method, Parse, Request, Route};
@@ -227,6 +232,13 @@ impl Endpoint {
                 true => no_content(keep_alive),
                 false => return self.not_found(id, &req, head_only, now),
             },
+            Route::Reconnect { query } => {
+                let scope = super::ReconnectScope::from_query(query.as_deref());
+                let origin = format!("POST /api/v1/reconnect from {id}");
+                let summary = self.request_reconnect(&scope, &origin, now);
+                let body = api::to_json(&summary);
+                full_response(200, APPLICATION_JSON, &body, keep_alive, head_only)
+            }
             Route::Metrics => {
                 let text = metrics::render(&self.snapshot(now));
                 full_response(200, PROMETHEUS_TEXT, text.as_bytes(), keep_alive, head_only)
@@ -306,6 +318,7 @@ impl Endpoint {
                 None => String::new(),
             },
             pageurl: String::new(),
+            caps: Default::default(),
         }));
         let checked = access::check(
             &settings,

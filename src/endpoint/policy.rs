@@ -156,11 +156,13 @@ impl Endpoint {
     fn on_connect(&mut self, id: ConnId, params: &ConnectParams) {
         let tc_url = params.tc_url.as_deref().unwrap_or("");
         debug!(
-            "{} {} connect app={:?} tcUrl={:?}",
+            "{} {} connect app={:?} tcUrl={:?} E-RTMP capsEx={:?} fourCcList={:?}",
             id,
             self.peer(id),
             params.app,
-            redact_query(tc_url)
+            redact_query(tc_url),
+            params.caps.caps_ex,
+            params.caps.four_cc_list
         );
         let raw_app = params.object.iter().find_map(|(k, v)| match v {
             Amf0Value::String(s) if k == "app" => Some(s.as_str()),
@@ -186,6 +188,7 @@ impl Endpoint {
             swfurl: field("swfUrl"),
             tcurl: tc_url.to_string(),
             pageurl: field("pageUrl"),
+            caps: params.caps.clone(),
         };
         if let Some(conn) = self.lookup(id) {
             conn.connect_query = query;

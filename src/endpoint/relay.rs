@@ -26,7 +26,7 @@ use log::{debug, info, warn};
 use crate::client::RtmpUrl;
 use crate::config::AppSettings;
 use crate::error::CloseReason;
-use crate::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession};
+use crate::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession, CLIENT_CAPS_EX};
 use crate::proto::command::StreamName;
 use crate::proto::handshake::{ClientHandshake, Progress};
 use crate::proto::status::CODE_PLAY_STREAM_NOT_FOUND;
@@ -361,6 +361,10 @@ impl Endpoint {
         config.flash_ver = Some(format!("{base} {RELAY_MARK}{hops}"));
         // Frames go out in their canonical form: the target must know our chunk size.
         config.out_chunk_size = self.config.chunk_size;
+        // A relay connection forwards any codec, but does not act on a
+        // reconnect request (its own retry reconnects when the origin or
+        // target closes): no capsEx Reconnect.
+        config.caps.caps_ex = Some(CLIENT_CAPS_EX & !crate::proto::command::CAPS_EX_RECONNECT);
         let mut handshake = Box::new(ClientHandshake::new(now as u32));
         let mut out = BytesMut::new();
         handshake.start(&mut out, &mut self.rng);

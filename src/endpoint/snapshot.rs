@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::http::api::{
-    ClientSnapshot, PublisherSnapshot, ServerSnapshot, StreamSnapshot, ViewerCounts,
+    ClientSnapshot, EnhancedCapsSnapshot, PublisherSnapshot, ServerSnapshot, StreamSnapshot,
+    ViewerCounts,
 };
 use crate::http::media::{audio_snapshot, video_snapshot};
 use crate::http::rate::RateMeter;
 use crate::proto::amf0::{self, Amf0Limits};
+use crate::proto::command::EnhancedCaps;
 
 use super::conn::{Conn, Protocol, Role};
 use super::http::REJECT_REASONS;
@@ -192,6 +194,8 @@ impl Endpoint {
                 bytes_out: conn.stats.bytes_out,
                 queued_bytes: conn.out.queued_bytes() as u64,
                 dropped_frames: conn.out.dropped_frames(),
+                ertmp: conn.connect.as_ref().and_then(|c| caps_snapshot(&c.caps)),
+                reconnect_requested: conn.reconnect_requested,
             });
         }
         clients.sort_by_key(|c| c.id);
@@ -277,7 +281,22 @@ impl Endpoint {
 }
 
 /// `app/name` → (app, name), with the `%2F` of an app's `/` restored.
-fn split_key(key: &str) -> (Option<String>, Option<String>) {
+/// What the API shows of a client's E-RTMP capabilities (`None` when it
+/// announced none).
+fn caps_snapshot(caps: &EnhancedCaps) -> Option<EnhancedCapsSnapshot> {
+    if !caps.is_announced() {
+        return None;
+    }
+    let map = |m: &Option<Vec<(String, u32)>>| m.as_ref().map(|m| m.iter().cloned().collect());
+    Some(EnhancedCapsSnapshot {
+        four_cc_list: caps.four_cc_list.clone(),
+        video_four_cc_info_map: map(&caps.video_four_cc_info_map),
+        audio_four_cc_info_map: map(&caps.audio_four_cc_info_map),
+        caps_ex: caps.caps_ex,
+    })
+}
+
+pub(super) fn split_key(key: &str) -> (Option<String>, Option<String>) {
     match key.split_once('/') {
         Some((app, name)) => (Some(app.replace("%2F", "/")), Some(name.to_string())),
         None => (None, Some(key.to_string())),

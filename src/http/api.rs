@@ -156,6 +156,23 @@ pub struct ClientSnapshot {
     pub bytes_out: u64,
     pub queued_bytes: u64,
     pub dropped_frames: u64,
+    /// The E-RTMP capabilities its `connect` announced (`null` for a
+    /// legacy client and for HTTP and relay connections).
+    pub ertmp: Option<EnhancedCapsSnapshot>,
+    /// A reconnect request (`POST /api/v1/reconnect`, SIGUSR1) was sent.
+    pub reconnect_requested: bool,
+}
+
+/// A client's E-RTMP `connect` properties; a property it did not send is
+/// `null`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EnhancedCapsSnapshot {
+    pub four_cc_list: Option<Vec<String>>,
+    /// FourCC (or `*`) → flags: 1 CanDecode, 2 CanEncode, 4 CanForward.
+    pub video_four_cc_info_map: Option<BTreeMap<String, u32>>,
+    pub audio_four_cc_info_map: Option<BTreeMap<String, u32>>,
+    /// 1 Reconnect, 2 Multitrack, 4 ModEx, 8 TimestampNanoOffset.
+    pub caps_ex: Option<u32>,
 }
 
 impl ServerSnapshot {

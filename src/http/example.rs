@@ -90,6 +90,8 @@ pub fn example_snapshot() -> ServerSnapshot {
         bytes_out: 20 * id,
         queued_bytes: 4096,
         dropped_frames: id - 1,
+        ertmp: None,
+        reconnect_requested: false,
     };
     let counts = |pairs: &[(&str, u64)]| pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect();
     ServerSnapshot {

@@ -15,7 +15,7 @@
 //!   [`RequestError::HeadTooLarge`] (431) as soon as the buffer proves it,
 //!   so an attacker cannot make the caller buffer more than the limit plus
 //!   one read. A malformed head is `BadRequest` (400); a method other than
-//!   GET, HEAD and DELETE is `MethodNotAllowed` (405); a request with a body
+//!   GET, HEAD, DELETE and POST is `MethodNotAllowed` (405); a request with a body
 //!   is `BadRequest` too (this server takes none). Every error's response
 //!   closes the connection ([`RequestError::status`] gives the code and
 //!   [`RequestError::allow`] the `Allow` header of a 405).
@@ -47,6 +47,8 @@ pub enum Method {
     Get,
     Head,
     Delete,
+    /// Only `POST /api/v1/reconnect`, without a body.
+    Post,
 }
 
 impl Method {
@@ -55,6 +57,7 @@ impl Method {
             Method::Get => "GET",
             Method::Head => "HEAD",
             Method::Delete => "DELETE",
+            Method::Post => "POST",
         }
     }
 }
@@ -115,7 +118,7 @@ impl RequestError {
     /// answers somewhere, for a 405 found before routing.
     pub fn allow(&self) -> Option<&'static str> {
         match self {
-            RequestError::MethodNotAllowed(_) => Some("GET, HEAD, DELETE"),
+            RequestError::MethodNotAllowed(_) => Some("GET, HEAD, DELETE, POST"),
             _ => None,
         }
     }
@@ -156,6 +159,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Parse, RequestError> {
         Some("GET") => Method::Get,
         Some("HEAD") => Method::Head,
         Some("DELETE") => Method::Delete,
+        Some("POST") => Method::Post,
         Some(other) => {
             let shown: String = other.chars().take(16).collect();
             return Err(RequestError::MethodNotAllowed(shown));
@@ -343,12 +347,16 @@ mod tests {
             complete(b"DELETE /api/v1/clients/3 HTTP/1.1\r\n\r\n").method,
             Method::Delete
         );
-        let e = parse_request(b"POST / HTTP/1.1\r\n\r\n").unwrap_err();
-        assert_eq!(e, RequestError::MethodNotAllowed("POST".into()));
+        assert_eq!(
+            complete(b"POST /api/v1/reconnect HTTP/1.1\r\nContent-Length: 0\r\n\r\n").method,
+            Method::Post
+        );
+        let e = parse_request(b"PUT / HTTP/1.1\r\n\r\n").unwrap_err();
+        assert_eq!(e, RequestError::MethodNotAllowed("PUT".into()));
         assert_eq!(e.status(), 405);
-        assert_eq!(e.allow(), Some("GET, HEAD, DELETE"));
+        assert_eq!(e.allow(), Some("GET, HEAD, DELETE, POST"));
         assert_eq!(RequestError::HeadTooLarge.allow(), None);
-        assert_eq!(e.to_string(), "method POST not allowed");
+        assert_eq!(e.to_string(), "method PUT not allowed");
     }
 
     #[test]

@@ -50,6 +50,11 @@ pub enum Route {
     Clients,
     /// `/api/v1/clients/{id}` (GET to read, DELETE to close it).
     Client(u64),
+    /// `/api/v1/reconnect` (POST only): ask publishers to reconnect
+    /// (E-RTMP); `query` is raw (`app=`, `name=`, `tc_url=`).
+    Reconnect {
+        query: Option<String>,
+    },
     /// `/metrics`.
     Metrics,
     /// `/{app}/{name}.flv`: an HTTP-FLV viewer. `query` is raw (play keys).
@@ -68,8 +73,9 @@ impl Route {
     /// Whether `method` is answered on this route (HEAD wherever GET is).
     pub fn allows(&self, method: Method) -> bool {
         match method {
-            Method::Get | Method::Head => true,
+            Method::Get | Method::Head => !matches!(self, Route::Reconnect { .. }),
             Method::Delete => matches!(self, Route::Client(_)),
+            Method::Post => matches!(self, Route::Reconnect { .. }),
         }
     }
 
@@ -77,6 +83,7 @@ impl Route {
     pub fn allow(&self) -> &'static str {
         match self {
             Route::Client(_) => "GET, HEAD, DELETE",
+            Route::Reconnect { .. } => "POST",
             _ => "GET, HEAD",
         }
     }
@@ -91,6 +98,7 @@ impl Route {
                 | Route::Stream { .. }
                 | Route::Clients
                 | Route::Client(_)
+                | Route::Reconnect { .. }
                 | Route::Metrics
         )
     }
@@ -106,7 +114,7 @@ pub fn route(path: &str, query: Option<&str>) -> Route {
     }
     let segs: Vec<&str> = rest.split('/').collect();
     match segs[0] {
-        "api" => route_api(&segs[1..]),
+        "api" => route_api(&segs[1..], query),
         "metrics" if segs.len() == 1 => Route::Metrics,
         "static" if segs.len() > 1 => Route::Static(segs[1..].join("/")),
         "play" => match segs[1..] {
@@ -121,8 +129,11 @@ pub fn route(path: &str, query: Option<&str>) -> Route {
     }
 }
 
-fn route_api(segs: &[&str]) -> Route {
+fn route_api(segs: &[&str], query: Option<&str>) -> Route {
     match segs {
+        ["v1", "reconnect"] => Route::Reconnect {
+            query: query.map(str::to_owned),
+        },
         ["v1", "streams"] => Route::Streams,
         ["v1", "streams", app, name] if is_name(app) && is_name(name) => Route::Stream {
             app: app.to_string(),

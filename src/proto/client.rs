@@ -21,7 +21,14 @@
 //!    (`FCUnpublish` + `deleteStream`). A player receives
 //!    [`ClientEvent::Media`] / [`ClientEvent::Metadata`] after
 //!    [`ClientEvent::PlayStarted`]; `finish` sends `deleteStream`.
-//! 5. `Err` from `handle_input` is a protocol violation by the server (bad
+//! 5. `connect` carries the E-RTMP v2 capabilities of
+//!    [`ClientConfig::caps`] (by default `fourCcList` with `"*"` and every
+//!    FourCC we know by name, both FourCC info maps with CanForward, and
+//!    `capsEx` [`CLIENT_CAPS_EX`]); what the server states back is
+//!    [`ClientSession::server_caps`]. A server's
+//!    `NetConnection.Connect.ReconnectRequest` is
+//!    [`ClientEvent::ReconnectRequest`]; the session does not act on it.
+//! 6. `Err` from `handle_input` is a protocol violation by the server (bad
 //!    chunks or undecodable AMF): close the connection. A refusal by the
 //!    server (`_error`, onStatus with level `error`) is an
 //!    [`ClientEvent::Error`], not an `Err`.
@@ -42,14 +49,15 @@ use super::amf0::{self, Amf0Limits, Amf0Value, Strings};
 use super::chunk::{
     ChunkDecoder, ChunkEncoder, ChunkError, ChunkLimits, RawMessage, DEFAULT_CHUNK_SIZE,
 };
-use super::command::{self, Command, CommandError};
+use super::command::{self, Command, CommandError, EnhancedCaps};
 use super::message::{
     MessageError, RtmpMessage, UserControl, CSID_AUDIO, CSID_COMMAND, CSID_DATA,
     CSID_STREAM_COMMAND, CSID_VIDEO, TYPE_AUDIO, TYPE_COMMAND_AMF0, TYPE_DATA_AMF0, TYPE_VIDEO,
 };
 use super::session::{self, decode_message, AckWindow, MediaKind};
 use super::status::{
-    CODE_PLAY_START, CODE_PUBLISH_START, DATA_ON_METADATA, DATA_SET_DATA_FRAME, LEVEL_ERROR,
+    CODE_CONNECT_RECONNECT_REQUEST, CODE_PLAY_START, CODE_PUBLISH_START, DATA_ON_METADATA,
+    DATA_SET_DATA_FRAME, LEVEL_ERROR,
 };
 
 /// What the client does once connected.
@@ -80,7 +88,18 @@ pub struct ClientConfig {
     pub amf_limits: Amf0Limits,
     /// flashVer sent in `connect` instead of the default (relays add their hop count).
     pub flash_ver: Option<String>,
+    /// E-RTMP capabilities announced in `connect`; the default is
+    /// [`EnhancedCaps::client`] with [`CLIENT_CAPS_EX`]. Empty caps send a
+    /// legacy connect. Announce [`command::CAPS_EX_RECONNECT`] only if the
+    /// caller acts on [`ClientEvent::ReconnectRequest`].
+    pub caps: EnhancedCaps,
 }
+
+/// `capsEx` this crate's client announces by default: Reconnect (a
+/// [`ClientEvent::ReconnectRequest`] reaches the caller), Multitrack and
+/// ModEx (FLV tags are moved whole, never parsed past their header).
+pub const CLIENT_CAPS_EX: u32 =
+    command::CAPS_EX_RECONNECT | command::CAPS_EX_MULTITRACK | command::CAPS_EX_MOD_EX;
 
 impl ClientConfig {
     /// A config with the usual defaults: chunk size 4096, no window
@@ -97,6 +116,7 @@ impl ClientConfig {
             chunk_limits: ChunkLimits::default(),
             amf_limits: Amf0Limits::default(),
             flash_ver: None,
+            caps: EnhancedCaps::client(CLIENT_CAPS_EX),
         }
     }
 }
@@ -112,6 +132,15 @@ pub enum ClientEvent {
     PublishStarted,
     /// onStatus NetStream.Play.Start.
     PlayStarted,
+    /// E-RTMP onStatus NetConnection.Connect.ReconnectRequest: the server
+    /// asks us to reconnect, to `tc_url` if given (absolute, or relative to
+    /// our tcUrl), else to the same tcUrl. It keeps serving this connection
+    /// until we leave: finish at a convenient point (a keyframe), then
+    /// connect again. Reported instead of a `Status` event.
+    ReconnectRequest {
+        description: String,
+        tc_url: Option<String>,
+    },
     /// Every onStatus whose level is not `error` (Start codes included).
     Status {
         level: String,
@@ -229,6 +258,8 @@ pub struct ClientSession {
     create_tx: f64,
     stream_id: u32,
     acks: AckWindow,
+    /// What the server stated in the connect `_result` properties.
+    server_caps: EnhancedCaps,
 }
 
 impl ClientSession {
@@ -244,6 +275,7 @@ impl ClientSession {
             create_tx: 0.0,
             stream_id: 0,
             acks: AckWindow::default(),
+            server_caps: EnhancedCaps::default(),
         }
     }
 
@@ -255,12 +287,13 @@ impl ClientSession {
         }
         self.connect_tx = self.take_tx();
         let publisher = self.config.mode == ClientMode::Publish;
-        let values = command::connect_as(
+        let values = command::connect_with(
             self.connect_tx,
             &self.config.app,
             &self.config.tc_url,
             publisher,
             self.config.flash_ver.as_deref(),
+            &self.config.caps,
         );
         self.write_amf(CSID_COMMAND, TYPE_COMMAND_AMF0, 0, &values, out);
         if self.config.out_chunk_size != DEFAULT_CHUNK_SIZE {
@@ -401,6 +434,12 @@ impl ClientSession {
         self.acks.received()
     }
 
+    /// The E-RTMP capabilities the server stated in its connect `_result`
+    /// (empty for a legacy server, or before connect is answered).
+    pub fn server_caps(&self) -> &EnhancedCaps {
+        &self.server_caps
+    }
+
     pub fn acks_sent(&self) -> u64 {
         self.acks.sent()
     }
@@ -524,9 +563,12 @@ impl ClientSession {
         out: &mut BytesMut,
     ) {
         match cmd {
-            Command::Result { tx, .. } if tx == self.connect_tx && tx != 0.0 => {
+            Command::Result { tx, args } if tx == self.connect_tx && tx != 0.0 => {
                 if self.state != State::Connecting {
                     return;
+                }
+                if let Some(props) = args.first() {
+                    self.server_caps = EnhancedCaps::parse(props);
                 }
                 debug!("connected");
                 events.push(ClientEvent::Connected);
@@ -543,6 +585,23 @@ impl ClientSession {
                     tx,
                     code,
                     description,
+                });
+            }
+            Command::OnStatus {
+                level,
+                code,
+                description,
+            } if code == CODE_CONNECT_RECONNECT_REQUEST && level != LEVEL_ERROR => {
+                let tc_url = values
+                    .iter()
+                    .skip(2)
+                    .find_map(|v| v.get("tcUrl"))
+                    .and_then(Amf0Value::as_str)
+                    .map(str::to_owned);
+                debug!("server asks to reconnect (tcUrl {tc_url:?}): {description}");
+                events.push(ClientEvent::ReconnectRequest {
+                    description,
+                    tc_url,
                 });
             }
             Command::OnStatus {
@@ -684,6 +743,31 @@ impl ClientSession {
     }
 }
 
+/// Where a reconnect request sends us: `reference` (the request's `tcUrl`)
+/// resolved against our `current` tcUrl as the E-RTMP spec says: an
+/// absolute URL as is, `//host/app` with our scheme, `/app` on our host,
+/// anything else in place of our last path segment; no reference = `current`.
+pub fn resolve_tc_url(current: &str, reference: Option<&str>) -> String {
+    let Some(r) = reference.filter(|r| !r.is_empty()) else {
+        return current.to_owned();
+    };
+    if r.contains("://") {
+        return r.to_owned();
+    }
+    let (scheme, rest) = current.split_once("://").unwrap_or(("rtmp", current));
+    if let Some(net) = r.strip_prefix("//") {
+        return format!("{scheme}://{net}");
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    if r.starts_with('/') {
+        return format!("{scheme}://{authority}{r}");
+    }
+    match rest.rsplit_once('/') {
+        Some((dir, _)) => format!("{scheme}://{dir}/{r}"),
+        None => format!("{scheme}://{authority}/{r}"),
+    }
+}
+
 /// `code` and `description` of the first info object in a command's values.
 fn info_of(values: &[Amf0Value]) -> (String, String) {
     for v in values.iter().skip(2) {
@@ -701,6 +785,27 @@ fn info_of(values: &[Amf0Value]) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reconnect_tc_url_resolution() {
+        let cur = "rtmp://a.example:1935/live";
+        assert_eq!(resolve_tc_url(cur, None), cur);
+        assert_eq!(resolve_tc_url(cur, Some("")), cur);
+        assert_eq!(resolve_tc_url(cur, Some("rtmps://b/app")), "rtmps://b/app");
+        assert_eq!(
+            resolve_tc_url(cur, Some("//192.0.2.0/realtimeapp")),
+            "rtmp://192.0.2.0/realtimeapp"
+        );
+        assert_eq!(
+            resolve_tc_url(cur, Some("/realtimeapp")),
+            "rtmp://a.example:1935/realtimeapp"
+        );
+        assert_eq!(
+            resolve_tc_url(cur, Some("other")),
+            "rtmp://a.example:1935/other"
+        );
+        assert_eq!(resolve_tc_url("rtmp://h", Some("x")), "rtmp://h/x");
+    }
 
     #[test]
     fn display_not_ready() {

@@ -16,6 +16,9 @@ pub const LEVEL_ERROR: &str = "error";
 pub const CODE_CONNECT_SUCCESS: &str = "NetConnection.Connect.Success";
 pub const CODE_CONNECT_REJECTED: &str = "NetConnection.Connect.Rejected";
 pub const CODE_CALL_FAILED: &str = "NetConnection.Call.Failed";
+/// E-RTMP v2: the server asks the client to reconnect (level `status`,
+/// optional `tcUrl` where to), sent only to clients with `capsEx` Reconnect.
+pub const CODE_CONNECT_RECONNECT_REQUEST: &str = "NetConnection.Connect.ReconnectRequest";
 
 /// `NetStream` codes.
 pub const CODE_PUBLISH_START: &str = "NetStream.Publish.Start";

@@ -6,7 +6,9 @@
 //! # One loop turn (a "batch")
 //!
 //! 1. `poll` returns readiness events. For each: the listener sets
-//!    `accept_pending`; the signal pipe starts the shutdown; a connection's
+//!    `accept_pending`; the signal pipe starts the shutdown (SIGINT,
+//!    SIGTERM), re-reads the TLS certificates (SIGHUP) or has the endpoint
+//!    ask publishers to reconnect (SIGUSR1); a connection's
 //!    token is checked against the slab (index *and* generation); a readable
 //!    edge is read at once (until WouldBlock or the per-turn budget) into the
 //!    endpoint, which handles it; a writable edge is passed on.
@@ -43,7 +45,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
@@ -190,7 +192,8 @@ impl Server {
         } else {
             None
         };
-        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(Error::Signals)?;
+        let mut signals =
+            Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1]).map_err(Error::Signals)?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(Error::Signals)?;
@@ -498,9 +501,12 @@ impl Server {
     fn on_signals(&mut self, now: u64) {
         let mut stop = false;
         let mut reload = false;
+        let mut reconnect = false;
         for signal in self.signals.pending() {
             if signal == SIGHUP {
                 reload = true;
+            } else if signal == SIGUSR1 {
+                reconnect = true;
             } else {
                 info!("received signal {signal}: shutting down");
                 stop = true;
@@ -508,6 +514,11 @@ impl Server {
         }
         if reload {
             self.reload_tls();
+        }
+        if reconnect {
+            // E-RTMP: ask every capable publisher to reconnect; nobody is closed.
+            let scope = crate::endpoint::ReconnectScope::default();
+            self.endpoint.request_reconnect(&scope, "SIGUSR1", now);
         }
         if stop && self.shutdown_deadline.is_none() {
             self.begin_shutdown(now);

@@ -19,6 +19,19 @@ fn status_object(level: &str, code: &str, description: &str) -> Vec<(String, Amf
 /// `_result` for connect: properties (fmsVer, capabilities, mode) and info
 /// (level status, code NetConnection.Connect.Success, objectEncoding).
 pub fn connect_result(tx: f64, object_encoding: f64) -> Vec<Amf0Value> {
+    connect_result_with(tx, object_encoding, &EnhancedCaps::default())
+}
+
+/// [`connect_result`] whose properties object also carries `caps` (the
+/// E-RTMP v2 spec has the server state its support there, beside fmsVer;
+/// nothing is added for empty caps).
+pub fn connect_result_with(tx: f64, object_encoding: f64, caps: &EnhancedCaps) -> Vec<Amf0Value> {
+    let mut props = vec![
+        ("fmsVer".to_owned(), s(FMS_VERSION)),
+        ("capabilities".to_owned(), Amf0Value::Number(31.0)),
+        ("mode".to_owned(), Amf0Value::Number(1.0)),
+    ];
+    props.extend(caps.properties());
     let mut info = status_object(LEVEL_STATUS, CODE_CONNECT_SUCCESS, "Connection succeeded.");
     info.push((
         "objectEncoding".to_owned(),
@@ -27,11 +40,7 @@ pub fn connect_result(tx: f64, object_encoding: f64) -> Vec<Amf0Value> {
     vec![
         s(CMD_RESULT),
         Amf0Value::Number(tx),
-        Amf0Value::object([
-            ("fmsVer", s(FMS_VERSION)),
-            ("capabilities", Amf0Value::Number(31.0)),
-            ("mode", Amf0Value::Number(1.0)),
-        ]),
+        Amf0Value::Object(props),
         Amf0Value::Object(info),
     ]
 }
@@ -103,6 +112,22 @@ pub fn on_status_details(
     ]
 }
 
+/// E-RTMP v2 `onStatus` NetConnection.Connect.ReconnectRequest (tx 0, null,
+/// info {level status, code, description, tcUrl if given}); sent on message
+/// stream 0, only to a client that announced `capsEx` Reconnect.
+pub fn reconnect_request(description: &str, tc_url: Option<&str>) -> Vec<Amf0Value> {
+    let mut info = status_object(LEVEL_STATUS, CODE_CONNECT_RECONNECT_REQUEST, description);
+    if let Some(url) = tc_url {
+        info.push(("tcUrl".to_owned(), s(url)));
+    }
+    vec![
+        s(CMD_ON_STATUS),
+        Amf0Value::Number(0.0),
+        Amf0Value::Null,
+        Amf0Value::Object(info),
+    ]
+}
+
 fn fc_answer(name: &str, code: &str, description: &str) -> Vec<Amf0Value> {
     vec![
         s(name),
@@ -144,6 +169,26 @@ pub fn connect_as(
     publisher: bool,
     flash_ver: Option<&str>,
 ) -> Vec<Amf0Value> {
+    connect_with(
+        tx,
+        app,
+        tc_url,
+        publisher,
+        flash_ver,
+        &EnhancedCaps::default(),
+    )
+}
+
+/// [`connect_as`] whose command object ends with the E-RTMP properties of
+/// `caps` (nothing is added for empty caps).
+pub fn connect_with(
+    tx: f64,
+    app: &str,
+    tc_url: &str,
+    publisher: bool,
+    flash_ver: Option<&str>,
+    caps: &EnhancedCaps,
+) -> Vec<Amf0Value> {
     let default = if publisher {
         CLIENT_FLASH_VER_PUBLISH
     } else {
@@ -169,6 +214,10 @@ pub fn connect_as(
             ("videoFunction", Amf0Value::Number(1.0)),
         ])
     };
+    let mut object = object;
+    if let Amf0Value::Object(props) = &mut object {
+        props.extend(caps.properties());
+    }
     vec![s("connect"), Amf0Value::Number(tx), object]
 }
 

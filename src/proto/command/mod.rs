@@ -16,6 +16,9 @@
 //! * Stream names and the `connect` app are split from their query string
 //!   (`cap?key=v` -> name `cap`, query `key=v`); the relay keys streams by
 //!   app and name only.
+//! * The E-RTMP capabilities of `connect` (`fourCcList`, the FourCC info
+//!   maps, `capsEx`) are read into [`ConnectParams::caps`], tolerantly: a
+//!   wrong type is ignored (debug log), never a [`CommandError`].
 //! * `_result`/`_error` keep every value after the transaction id (command
 //!   object first) in `args`; [`Command::code`] finds the status code.
 //! * The builder functions return the AMF0 values of a message to send; wrap
@@ -31,8 +34,10 @@ use std::fmt;
 use super::amf0::Amf0Value;
 
 mod build;
+mod caps;
 
 pub use build::*;
+pub use caps::*;
 // The status codes and message names, kept at their old paths too.
 pub use super::status::*;
 
@@ -51,6 +56,9 @@ pub struct ConnectParams {
     pub tc_url: Option<String>,
     pub flash_ver: Option<String>,
     pub object_encoding: Option<f64>,
+    /// The E-RTMP capabilities announced (`fourCcList`, the FourCC info
+    /// maps, `capsEx`); empty for a legacy client.
+    pub caps: EnhancedCaps,
     /// The whole command object as received.
     pub object: Vec<(String, Amf0Value)>,
 }
@@ -311,6 +319,7 @@ fn connect_fields(obj: &Amf0Value) -> Result<ConnectParams, CommandError> {
         tc_url: text("tcUrl"),
         flash_ver: text("flashVer"),
         object_encoding: obj.get("objectEncoding").and_then(Amf0Value::as_number),
+        caps: EnhancedCaps::parse(obj),
         object: Vec::new(),
     })
 }

@@ -215,6 +215,7 @@ impl ServerSession {
         }
         debug!("connect app {:?}", params.app);
         self.app = Some(params.app.clone());
+        self.enhanced = params.caps.is_announced();
         let encoding = params.object_encoding.unwrap_or(0.0);
         if self.config.defer_connect {
             self.pending_connect = Some((tx, encoding));
@@ -263,7 +264,27 @@ impl ServerSession {
         );
         self.write_control(RtmpMessage::SetChunkSize(self.config.out_chunk_size), out);
         self.encoder.set_chunk_size(self.config.out_chunk_size);
-        let v = command::connect_result(tx, encoding);
+        // Our E-RTMP capabilities go only to a client that announced its
+        // own: a legacy client gets the legacy answer byte for byte.
+        let v = if self.enhanced {
+            command::connect_result_with(tx, encoding, &command::EnhancedCaps::server())
+        } else {
+            command::connect_result(tx, encoding)
+        };
+        self.write_command(CSID_COMMAND, 0, &v, out);
+    }
+
+    /// E-RTMP `onStatus` NetConnection.Connect.ReconnectRequest on the
+    /// NetConnection (message stream 0), with `tc_url` where to reconnect
+    /// if given. The driver sends it only to a client whose connect
+    /// announced `capsEx` Reconnect, and keeps serving it until it leaves.
+    pub fn send_reconnect_request(
+        &mut self,
+        description: &str,
+        tc_url: Option<&str>,
+        out: &mut BytesMut,
+    ) {
+        let v = command::reconnect_request(description, tc_url);
         self.write_command(CSID_COMMAND, 0, &v, out);
     }
 

@@ -23,8 +23,9 @@
 //! 4. Media for a player is written by the driver from shared canonical frames
 //!    (csids 4, 6, 7, message stream id 1); the session itself only writes on
 //!    csids 2, 3 and 5, so both can share the socket.
-//! 5. Notifications to a player (`notify_unpublish`, `notify_publish`, ...)
-//!    and pings (`send_ping`) are driver-initiated.
+//! 5. Notifications to a player (`notify_unpublish`, `notify_publish`, ...),
+//!    pings (`send_ping`) and the E-RTMP reconnect request
+//!    (`send_reconnect_request`) are driver-initiated.
 //! 6. Any `Err` from `handle_input` is a peer protocol violation: close the
 //!    connection. Well-formed but unknown commands never produce an `Err`
 //!    (they get `_error` when their transaction id is non-zero).
@@ -228,6 +229,9 @@ pub struct ServerSession {
     aggregate: Option<AggregateIter>,
     /// A deferred connect's transaction id and object encoding.
     pending_connect: Option<(f64, f64)>,
+    /// The client announced E-RTMP capabilities in connect: the connect
+    /// `_result` states ours ([`command::EnhancedCaps::server`]).
+    enhanced: bool,
 }
 
 impl ServerSession {
@@ -239,6 +243,7 @@ impl ServerSession {
             encoder: ChunkEncoder::new(),
             app: None,
             pending_connect: None,
+            enhanced: false,
             streams: Vec::new(),
             streams_created: 0,
             next_stream_id: 1,
