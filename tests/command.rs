@@ -845,3 +845,160 @@ fn parse_owned_agrees_with_parse() {
     };
     assert_eq!(Some(&params.object[..]), v[2].properties());
 }
+
+// ------------------------------------------------------------ E-RTMP v2
+
+#[test]
+fn ertmp_connect_capabilities_are_parsed() {
+    let Command::Connect { params, .. } = parse_golden("ertmp_connect.bin") else {
+        panic!("not connect");
+    };
+    let caps = &params.caps;
+    let list = caps.four_cc_list.as_ref().unwrap();
+    assert_eq!(list.len(), 11);
+    assert_eq!((list[0].as_str(), list[8].as_str()), ("av01", ".mp3"));
+    assert_eq!(
+        caps.video_four_cc_info_map.as_deref(),
+        Some(
+            &[
+                ("*".to_string(), cmd::FOURCC_CAN_FORWARD),
+                ("vp09".to_string(), 3)
+            ][..]
+        )
+    );
+    assert_eq!(
+        caps.audio_four_cc_info_map.as_ref().unwrap()[1],
+        (
+            "Opus".to_string(),
+            cmd::FOURCC_CAN_DECODE | cmd::FOURCC_CAN_ENCODE
+        )
+    );
+    assert_eq!(
+        caps.caps_ex,
+        Some(cmd::CAPS_EX_RECONNECT | cmd::CAPS_EX_MULTITRACK)
+    );
+    assert!(caps.can_reconnect() && caps.is_announced());
+    // parse_owned agrees.
+    let Ok(Command::Connect { params: owned, .. }) =
+        Command::parse_owned(values("ertmp_connect.bin"))
+    else {
+        panic!("not connect");
+    };
+    assert_eq!(owned.caps, params.caps);
+    // The legacy captures announce nothing.
+    for file in [
+        "ffmpeg_connect.bin",
+        "gst_connect.bin",
+        "ffmpeg_play_connect.bin",
+    ] {
+        let Command::Connect { params, .. } = parse_golden(file) else {
+            panic!("{file}: not connect");
+        };
+        assert!(!params.caps.is_announced(), "{file}: {:?}", params.caps);
+    }
+}
+
+#[test]
+fn ertmp_properties_of_the_wrong_type_are_ignored_not_errors() {
+    let connect = |props: Vec<(&str, Amf0Value)>| {
+        let mut all = vec![("app", s("live"))];
+        all.extend(props);
+        Command::parse(&[s("connect"), n(1.0), Amf0Value::object(all)])
+    };
+    let Ok(Command::Connect { params, .. }) = connect(vec![
+        ("fourCcList", s("avc1")),
+        ("videoFourCcInfoMap", Amf0Value::StrictArray(vec![n(4.0)])),
+        ("audioFourCcInfoMap", Amf0Value::Null),
+        ("capsEx", s("1")),
+    ]) else {
+        panic!("connect refused");
+    };
+    assert!(!params.caps.is_announced(), "{:?}", params.caps);
+    // Bad entries are skipped, good ones kept; an ECMA array counts as object;
+    // fractional, negative and oversized flags are not flags.
+    let Ok(Command::Connect { params, .. }) = connect(vec![
+        (
+            "fourCcList",
+            Amf0Value::StrictArray(vec![s("hvc1"), n(1.0), s(""), s(&"x".repeat(40)), s("*")]),
+        ),
+        (
+            "videoFourCcInfoMap",
+            Amf0Value::ecma_array([("avc1", n(4.0)), ("hvc1", n(0.5)), ("av01", s("4"))]),
+        ),
+        ("capsEx", n(-1.0)),
+    ]) else {
+        panic!("connect refused");
+    };
+    let caps = params.caps;
+    assert_eq!(
+        caps.four_cc_list,
+        Some(vec!["hvc1".to_string(), "*".to_string()])
+    );
+    assert_eq!(
+        caps.video_four_cc_info_map,
+        Some(vec![("avc1".to_string(), 4)])
+    );
+    assert_eq!(caps.caps_ex, None);
+    assert!(!caps.can_reconnect());
+    // A hostile list is capped.
+    let long = Amf0Value::StrictArray((0..1000).map(|_| s("avc1")).collect());
+    let Ok(Command::Connect { params, .. }) = connect(vec![("fourCcList", long)]) else {
+        panic!("connect refused");
+    };
+    assert_eq!(params.caps.four_cc_list.unwrap().len(), cmd::MAX_FOURCCS);
+}
+
+#[test]
+fn ertmp_connect_result_and_reconnect_request_match_the_spec_layouts() {
+    let ours = cmd::connect_result_with(1.0, 0.0, &cmd::EnhancedCaps::server());
+    assert_eq!(enc(&ours), golden("ertmp_connect_result.bin"));
+    // Empty caps: the legacy answer, byte for byte.
+    assert_eq!(
+        cmd::connect_result_with(1.0, 0.0, &cmd::EnhancedCaps::default()),
+        cmd::connect_result(1.0, 0.0)
+    );
+    // A client reads our caps back from the properties object.
+    let server = cmd::EnhancedCaps::parse(&ours[2]);
+    assert_eq!(server, cmd::EnhancedCaps::server());
+    assert!(server.can_reconnect());
+
+    let req = cmd::reconnect_request(
+        "The streaming server is undergoing updates.",
+        Some("rtmp://foo.mydomain.com:1935/realtimeapp"),
+    );
+    assert_eq!(enc(&req), golden("ertmp_reconnect_request.bin"));
+    let parsed = parse_golden("ertmp_reconnect_request.bin");
+    assert_eq!(parsed.code(), Some(cmd::CODE_CONNECT_RECONNECT_REQUEST));
+    assert_eq!(parsed.tx(), 0.0);
+    let bare = cmd::reconnect_request("x", None);
+    assert!(bare[3].get("tcUrl").is_none());
+    assert_eq!(
+        bare[3].get("level").and_then(Amf0Value::as_str),
+        Some(cmd::LEVEL_STATUS)
+    );
+}
+
+#[test]
+fn client_connect_names_every_fourcc_and_the_wildcard() {
+    let caps = cmd::EnhancedCaps::client(cmd::CAPS_EX_RECONNECT);
+    let v = cmd::connect_with(1.0, "live", "rtmp://h/live", true, None, &caps);
+    // The legacy fields first, unchanged; the E-RTMP ones after them.
+    let legacy = cmd::connect(1.0, "live", "rtmp://h/live", true);
+    let props = v[2].properties().unwrap();
+    assert_eq!(&props[..4], legacy[2].properties().unwrap());
+    let Command::Connect { params, .. } = Command::parse(&v).unwrap() else {
+        panic!("not connect");
+    };
+    let list = params.caps.four_cc_list.unwrap();
+    for f in ["*", "avc1", "hvc1", "av01", "vp09", "vp08"] {
+        assert!(list.iter().any(|x| x == f), "{f} missing");
+    }
+    for f in ["mp4a", "Opus", "fLaC", "ac-3", "ec-3", ".mp3"] {
+        assert!(list.iter().any(|x| x == f), "{f} missing");
+    }
+    let video = params.caps.video_four_cc_info_map.unwrap();
+    assert_eq!(video[0], ("*".to_string(), cmd::FOURCC_CAN_FORWARD));
+    assert!(video.iter().all(|(_, f)| *f == cmd::FOURCC_CAN_FORWARD));
+    assert_eq!(params.caps.audio_four_cc_info_map.unwrap().len(), 7);
+    assert_eq!(params.caps.caps_ex, Some(cmd::CAPS_EX_RECONNECT));
+}

@@ -16,7 +16,7 @@ use common::sim::*;
 use rtmp_edge::config::{Config, Overrides};
 use rtmp_edge::endpoint::{ConnId, StaticFiles};
 use rtmp_edge::error::{CloseReason, Phase};
-use rtmp_edge::proto::client::ClientMode;
+use rtmp_edge::proto::client::{ClientEvent, ClientMode};
 use rtmp_edge::proto::flv::{read_all, FlvTag};
 use rtmp_edge::proto::session::MediaKind;
 
@@ -539,4 +539,62 @@ fn stream_bytes_out_count_only_what_was_sent_while_playing() {
     sim.pump(&mut [&mut publisher]);
     let v = request(&mut sim, api, &get("/api/v1/streams/live/cam"), &mut []).json();
     assert_eq!(v["bytes_out"].as_u64(), Some(streamed));
+}
+
+#[test]
+fn post_reconnect_asks_publishers_and_answers_only_api_allow() {
+    let mut sim = Sim::new(test_config());
+    let mut cam = live(&mut sim, "cam");
+    let mut other = live(&mut sim, "other");
+    let post = |q: &str| {
+        format!("POST /api/v1/reconnect{q} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            .into_bytes()
+    };
+    // Only from api_allow, only POST.
+    let id = sim.accept_http(REMOTE);
+    let a = request(&mut sim, id, &post(""), &mut [&mut cam, &mut other]);
+    assert_eq!(a.status, 403);
+    let id = sim.accept_http(LOCAL);
+    let a = request(&mut sim, id, &get("/api/v1/reconnect"), &mut []);
+    assert_eq!(a.status, 405);
+    assert_eq!(a.header("allow"), Some("POST"));
+    let api = sim.accept_http(LOCAL);
+    let a = request(
+        &mut sim,
+        api,
+        &post("?app=live&name=cam&tc_url=rtmp%3A%2F%2Fedge2%2Flive"),
+        &mut [&mut cam, &mut other],
+    );
+    assert_eq!(a.status, 200);
+    let v = a.json();
+    assert_eq!(v["asked"], 1);
+    assert_eq!(v["not_capable"], 0);
+    assert_eq!(v["asked_before"], 0);
+    assert!(cam.events.iter().any(|e| matches!(
+        e,
+        ClientEvent::ReconnectRequest { tc_url: Some(u), .. } if u == "rtmp://edge2/live"
+    )));
+    assert!(!other
+        .events
+        .iter()
+        .any(|e| matches!(e, ClientEvent::ReconnectRequest { .. })));
+    // The client listing shows who announced what and who was asked.
+    let v = request(&mut sim, api, &get("/api/v1/clients"), &mut []).json();
+    let row = |p: &Peer| {
+        v["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == u64::from(p.id.generation))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row(&cam)["reconnect_requested"], true);
+    assert_eq!(row(&other)["reconnect_requested"], false);
+    let ertmp = &row(&cam)["ertmp"];
+    assert_eq!(ertmp["caps_ex"], 7);
+    assert_eq!(ertmp["four_cc_list"][0], "*");
+    assert_eq!(ertmp["video_four_cc_info_map"]["hvc1"], 4);
+    assert_eq!(ertmp["audio_four_cc_info_map"]["Opus"], 4);
+    assert!(sim.is_open(&cam), "asked, not closed");
 }

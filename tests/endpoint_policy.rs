@@ -11,9 +11,12 @@ use bytes::{Bytes, BytesMut};
 
 use common::sim::*;
 use rtmp_edge::config::{Config, Overrides};
-use rtmp_edge::endpoint::{ConnId, Input, Role};
+use rtmp_edge::endpoint::{ConnId, Input, ReconnectScope, ReconnectSummary, Role};
 use rtmp_edge::error::{CloseReason, Phase};
-use rtmp_edge::proto::client::{ClientEvent, ClientMode};
+use rtmp_edge::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession};
+use rtmp_edge::proto::command::{
+    EnhancedCaps, CAPS_EX_MOD_EX, CAPS_EX_MULTITRACK, CAPS_EX_RECONNECT,
+};
 use rtmp_edge::proto::session::MediaKind;
 
 #[test]
@@ -923,4 +926,159 @@ fn pulled_key_gets_one_upstream_and_waiting_players_get_stream_not_found_in_time
     assert!(!sim
         .ep
         .handle_connected(job.ticket, id, "192.0.2.2:1935".parse().unwrap(), sim.now));
+}
+
+// ------------------------------------------------- E-RTMP reconnect request
+
+/// A client of live/`stream` that announces `caps` in connect instead of the
+/// library's default (every FourCC, capsEx Reconnect|Multitrack|ModEx).
+fn client_with_caps(sim: &mut Sim, mode: ClientMode, stream: &str, caps: EnhancedCaps) -> Peer {
+    let mut p = sim.client(mode, stream);
+    let mut cfg = ClientConfig::new("live", "rtmp://127.0.0.1/live", stream, mode);
+    cfg.caps = caps;
+    p.session = ClientSession::new(cfg);
+    p
+}
+
+fn reconnect_requests(p: &Peer) -> Vec<Option<String>> {
+    p.events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::ReconnectRequest { tc_url, .. } => Some(tc_url.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn connect_result_states_our_caps_only_to_clients_that_announced_theirs() {
+    let mut sim = Sim::new(test_config());
+    let enhanced = sim.started(ClientMode::Publish, "e");
+    assert!(enhanced.has(&ClientEvent::PublishStarted));
+    assert_eq!(enhanced.session.server_caps(), &EnhancedCaps::server());
+    let caps = enhanced.session.server_caps();
+    assert_eq!(caps.four_cc_list.as_deref(), Some(&["*".to_string()][..]));
+    assert_eq!(
+        caps.caps_ex,
+        Some(CAPS_EX_RECONNECT | CAPS_EX_MULTITRACK | CAPS_EX_MOD_EX)
+    );
+    let mut legacy = client_with_caps(&mut sim, ClientMode::Publish, "l", EnhancedCaps::default());
+    sim.pump(&mut [&mut legacy]);
+    assert!(legacy.has(&ClientEvent::PublishStarted));
+    assert!(
+        !legacy.session.server_caps().is_announced(),
+        "a legacy client got E-RTMP properties: {:?}",
+        legacy.session.server_caps()
+    );
+}
+
+#[test]
+fn reconnect_request_goes_once_to_publishers_with_capsex_reconnect_and_closes_nobody() {
+    let mut sim = Sim::new(test_config());
+    let mut able = sim.started(ClientMode::Publish, "a");
+    publish_start(&mut sim, &mut able, &mut []);
+    let mut legacy = client_with_caps(&mut sim, ClientMode::Publish, "b", EnhancedCaps::default());
+    // Announces E-RTMP codecs and multitrack, but not Reconnect.
+    let mut no_reconnect = client_with_caps(
+        &mut sim,
+        ClientMode::Publish,
+        "c",
+        EnhancedCaps::client(CAPS_EX_MULTITRACK | CAPS_EX_MOD_EX),
+    );
+    let mut player = sim.client(ClientMode::Play, "a");
+    sim.pump(&mut [&mut able, &mut legacy, &mut no_reconnect, &mut player]);
+    for p in [&legacy, &no_reconnect] {
+        assert!(p.has(&ClientEvent::PublishStarted));
+    }
+    assert!(player.has(&ClientEvent::PlayStarted));
+
+    let summary = sim
+        .ep
+        .request_reconnect(&ReconnectScope::default(), "test", sim.now);
+    assert_eq!(
+        summary,
+        ReconnectSummary {
+            asked: 1,
+            not_capable: 2,
+            asked_before: 0
+        }
+    );
+    let mut all = [&mut able, &mut legacy, &mut no_reconnect, &mut player];
+    sim.pump(&mut all);
+    assert_eq!(reconnect_requests(&able), vec![None]);
+    for p in [&legacy, &no_reconnect, &player] {
+        assert!(reconnect_requests(p).is_empty(), "{:?} was asked", p.id);
+    }
+    let listed = sim.ep.snapshot(sim.now).clients;
+    let row = |p: &Peer| {
+        listed
+            .iter()
+            .find(|c| c.id == u64::from(p.id.generation))
+            .cloned()
+            .unwrap()
+    };
+    assert!(row(&able).reconnect_requested);
+    assert_eq!(row(&able).ertmp.unwrap().caps_ex, Some(7));
+    assert!(row(&legacy).ertmp.is_none());
+    assert!(!row(&no_reconnect).reconnect_requested);
+
+    // Once per connection: a second request asks nobody again.
+    let again = sim
+        .ep
+        .request_reconnect(&ReconnectScope::default(), "test", sim.now);
+    assert_eq!((again.asked, again.asked_before), (0, 1));
+
+    // Nobody is closed: the asked publisher keeps feeding its player.
+    let before = player.media().len();
+    able.send(MediaKind::Video, 40, &inter(1));
+    sim.advance(
+        5_000,
+        &mut [&mut able, &mut legacy, &mut no_reconnect, &mut player],
+    );
+    assert_eq!(player.media().len(), before + 1);
+    assert_eq!(reconnect_requests(&able).len(), 1, "asked twice");
+    for p in [&able, &legacy, &no_reconnect, &player] {
+        assert!(sim.is_open(p), "{:?} closed", p.id);
+    }
+    // It leaves when it wants to (here: unpublishes and closes).
+    able.session.finish(&mut able.outbound).unwrap();
+    sim.pump(&mut [&mut able, &mut player]);
+    assert!(player
+        .status_codes()
+        .contains(&"NetStream.Play.UnpublishNotify".to_string()));
+}
+
+#[test]
+fn reconnect_request_scope_limits_by_app_and_name_and_carries_tc_url() {
+    let mut sim = Sim::new(test_config());
+    let mut cam = sim.started(ClientMode::Publish, "cam");
+    let mut other = sim.started(ClientMode::Publish, "other");
+    let mut elsewhere = sim.client_on("studio", ClientMode::Publish, "cam");
+    sim.pump(&mut [&mut elsewhere]);
+    assert!(elsewhere.has(&ClientEvent::PublishStarted));
+    let scope = ReconnectScope {
+        app: Some("live".into()),
+        name: Some("cam".into()),
+        tc_url: Some("rtmp://edge2.example/live".into()),
+    };
+    let summary = sim.ep.request_reconnect(&scope, "test", sim.now);
+    assert_eq!(summary.asked, 1);
+    assert_eq!(summary.not_capable, 0);
+    sim.pump(&mut [&mut cam, &mut other, &mut elsewhere]);
+    assert_eq!(
+        reconnect_requests(&cam),
+        vec![Some("rtmp://edge2.example/live".to_string())]
+    );
+    assert!(reconnect_requests(&other).is_empty());
+    assert!(reconnect_requests(&elsewhere).is_empty());
+    // An app-wide request reaches the rest of `live` only.
+    let scope = ReconnectScope {
+        app: Some("live".into()),
+        ..ReconnectScope::default()
+    };
+    let summary = sim.ep.request_reconnect(&scope, "test", sim.now);
+    assert_eq!((summary.asked, summary.asked_before), (1, 1));
+    sim.pump(&mut [&mut cam, &mut other, &mut elsewhere]);
+    assert_eq!(reconnect_requests(&other), vec![None]);
+    assert!(reconnect_requests(&elsewhere).is_empty());
 }

@@ -10,6 +10,8 @@ usage: python3 golden/amf0/gen.py [CAPTURES_DIR]   (default ../shared/captures b
    chunks are reassembled per csid (fmt 0-3, 1-3 byte basic headers, extended
    timestamps, Set Chunk Size sent in the same direction), and the Nth message
    of a given type is written out.
+3. E-RTMP v2 vectors: connect, its _result and the reconnect request, laid
+   out by hand from the enhanced-rtmp v2 spec's tables (see ERTMP).
 """
 import os
 import struct
@@ -62,6 +64,62 @@ SPEC = {
     "xml_document": b"\x0f" + u32(9) + b"<a>b</a>!",
     "typed_object": b"\x10" + key("flash.Point") + key("x") + num(1.0) + key("y") + num(-1.0) + END,
     "nested": b"\x03" + key("o") + b"\x03" + key("arr") + b"\x0a" + u32(1) + b"\x08" + u32(0) + END + END + END,
+}
+
+
+def obj(pairs, marker=b"\x03"):
+    return marker + b"".join(key(k) + v for k, v in pairs) + END
+
+
+def strict(items):
+    return b"\x0a" + u32(len(items)) + b"".join(items)
+
+
+# E-RTMP v2 (veovera enhanced-rtmp-v2.md, "Enhancing NetConnection connect
+# Command" and "Reconnect Request"), laid out by hand from the spec's tables
+# and example values: no capture of these exists here (the installed ffmpeg
+# 5.1 sends no E-RTMP properties).
+ERTMP = {
+    # A client connect with every E-RTMP property: the spec's fourCcList
+    # example 1, its info map examples ("*" CanForward, vp09/Opus CanDecode |
+    # CanEncode) and capsEx Reconnect | Multitrack.
+    "ertmp_connect": s("connect") + num(1.0) + obj([
+        ("app", s("live")),
+        ("type", s("nonprivate")),
+        ("flashVer", s("FMLE/3.0 (compatible; Lavf61.7.100)")),
+        ("tcUrl", s("rtmp://127.0.0.1:1935/live")),
+        ("fourCcList", strict([s(f) for f in [
+            "av01", "vp09", "vp08", "hvc1", "avc1", "ac-3", "ec-3", "Opus", ".mp3", "fLaC", "mp4a"]])),
+        ("videoFourCcInfoMap", obj([("*", num(4.0)), ("vp09", num(3.0))])),
+        ("audioFourCcInfoMap", obj([("*", num(4.0)), ("Opus", num(3.0))])),
+        ("capsEx", num(3.0)),
+    ]),
+    # Our connect _result to such a client: nginx-rtmp's properties plus
+    # mode, then the server's E-RTMP support (any FourCC CanForward, capsEx
+    # Reconnect | Multitrack | ModEx), then the usual info object.
+    "ertmp_connect_result": s("_result") + num(1.0) + obj([
+        ("fmsVer", s("FMS/3,0,1,123")),
+        ("capabilities", num(31.0)),
+        ("mode", num(1.0)),
+        ("fourCcList", strict([s("*")])),
+        ("videoFourCcInfoMap", obj([("*", num(4.0))])),
+        ("audioFourCcInfoMap", obj([("*", num(4.0))])),
+        ("capsEx", num(7.0)),
+    ]) + obj([
+        ("level", s("status")),
+        ("code", s("NetConnection.Connect.Success")),
+        ("description", s("Connection succeeded.")),
+        ("objectEncoding", num(0.0)),
+    ]),
+    # onStatus ReconnectRequest with the spec table's example values (the
+    # table lists the properties alphabetically; order has no meaning in an
+    # AMF0 object, this is the order the server writes).
+    "ertmp_reconnect_request": s("onStatus") + num(0.0) + b"\x05" + obj([
+        ("level", s("status")),
+        ("code", s("NetConnection.Connect.ReconnectRequest")),
+        ("description", s("The streaming server is undergoing updates.")),
+        ("tcUrl", s("rtmp://foo.mydomain.com:1935/realtimeapp")),
+    ]),
 }
 
 
@@ -140,6 +198,8 @@ CAPTURE = {
 def main():
     for name, body in SPEC.items():
         open(os.path.join(HERE, "spec_%s.bin" % name), "wb").write(body)
+    for name, body in ERTMP.items():
+        open(os.path.join(HERE, "%s.bin" % name), "wb").write(body)
     for name, (cap, mtype, n) in CAPTURE.items():
         open(os.path.join(HERE, "%s.bin" % name), "wb").write(nth(cap, mtype, n))
 

@@ -7,7 +7,8 @@
 //!   [`super::request::Request::path`]) and the raw query; it never fails:
 //!   anything unknown is [`Route::NotFound`]. The method is checked after
 //!   routing with [`Route::allows`]; a refused method is a 405 whose `Allow`
-//!   header is [`Route::allow`].
+//!   header is [`Route::allow`]. `POST` is answered only on
+//!   `/api/v1/reconnect`, which answers nothing else.
 //! * Reserved prefixes (`/api`, `/metrics`, `/static`, `/play`, as a whole
 //!   first segment) never name a stream, even when the path ends in `.flv`.
 //!   Any other path `/{app}/{name}.flv` (exactly two segments, both
@@ -350,6 +351,17 @@ mod tests {
         assert!(Route::Metrics.allows(Method::Head));
         assert_eq!(Route::Client(1).allow(), "GET, HEAD, DELETE");
         assert_eq!(Route::Streams.allow(), "GET, HEAD");
+        let reconnect = route("/api/v1/reconnect", Some("app=live"));
+        assert_eq!(
+            reconnect,
+            Route::Reconnect {
+                query: Some("app=live".into())
+            }
+        );
+        assert!(reconnect.allows(Method::Post) && reconnect.is_api());
+        assert!(!reconnect.allows(Method::Get) && !reconnect.allows(Method::Head));
+        assert!(!Route::Streams.allows(Method::Post));
+        assert_eq!(reconnect.allow(), "POST");
         assert!(Route::StatusPage.is_api());
         assert!(!Route::PlayerPage {
             app: String::new(),
