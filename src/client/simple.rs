@@ -79,7 +79,12 @@ struct Conn {
 impl Conn {
     /// Connect, handshake, `connect`, `createStream` and `publish`/`play`,
     /// each step with its own `timeout`.
-    fn open(url: &RtmpUrl, mode: ClientMode, timeout: Duration) -> Result<Conn, ClientError> {
+    fn open(
+        url: &RtmpUrl,
+        mode: ClientMode,
+        caps: Option<EnhancedCaps>,
+        timeout: Duration,
+    ) -> Result<Conn, ClientError> {
         let addr = resolve(url)?;
         let poll = Poll::new().map_err(|e| ClientError::Io {
             step: Step::Connect,
@@ -87,7 +92,10 @@ impl Conn {
         })?;
         let tls = url.tls.as_ref().map(|v| (url.host.as_str(), v));
         let t = Transport::connect(addr, poll.registry(), TOKEN, tls)?;
-        let config = ClientConfig::new(&url.app, &url.tc_url(), &url.stream, mode);
+        let mut config = ClientConfig::new(&url.app, &url.tc_url(), &url.stream, mode);
+        if let Some(caps) = caps {
+            config.caps = caps;
+        }
         let mut c = Conn {
             poll,
             events: Events::with_capacity(16),
@@ -286,7 +294,20 @@ impl Publisher {
 
     pub fn connect_url(url: &RtmpUrl, timeout: Duration) -> Result<Publisher, ClientError> {
         Ok(Publisher {
-            conn: Conn::open(url, ClientMode::Publish, timeout)?,
+            conn: Conn::open(url, ClientMode::Publish, None, timeout)?,
+        })
+    }
+
+    /// [`Publisher::connect_url`] announcing `caps` in connect instead of
+    /// the default E-RTMP capabilities (`EnhancedCaps::default()`: a legacy
+    /// connect).
+    pub fn connect_url_with(
+        url: &RtmpUrl,
+        caps: EnhancedCaps,
+        timeout: Duration,
+    ) -> Result<Publisher, ClientError> {
+        Ok(Publisher {
+            conn: Conn::open(url, ClientMode::Publish, Some(caps), timeout)?,
         })
     }
 
@@ -420,7 +441,19 @@ impl Player {
 
     pub fn connect_url(url: &RtmpUrl, timeout: Duration) -> Result<Player, ClientError> {
         Ok(Player {
-            conn: Conn::open(url, ClientMode::Play, timeout)?,
+            conn: Conn::open(url, ClientMode::Play, None, timeout)?,
+        })
+    }
+
+    /// [`Player::connect_url`] announcing `caps` in connect (see
+    /// [`Publisher::connect_url_with`]).
+    pub fn connect_url_with(
+        url: &RtmpUrl,
+        caps: EnhancedCaps,
+        timeout: Duration,
+    ) -> Result<Player, ClientError> {
+        Ok(Player {
+            conn: Conn::open(url, ClientMode::Play, Some(caps), timeout)?,
         })
     }
 

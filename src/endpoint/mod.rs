@@ -31,6 +31,11 @@
 //! Connections are only forgotten in `poll_close`, so an id the driver holds
 //! stays valid through a batch; a stale id (old generation) is ignored by
 //! every call.
+//!
+//! Operator requests that are not I/O go through calls too: e.g.
+//! [`Endpoint::request_reconnect`] (the driver's SIGUSR1; the API's
+//! `POST /api/v1/reconnect`) queues E-RTMP reconnect requests to the
+//! publishers that announced `capsEx` Reconnect (see `reconnect`).
 
 mod access;
 mod conn;

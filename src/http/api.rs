@@ -13,7 +13,9 @@
 //! * JSON shapes: `GET /api/v1/streams` → `{"streams": [StreamSnapshot…]}`;
 //!   `GET /api/v1/streams/{app}/{name}` → one `StreamSnapshot`;
 //!   `GET /api/v1/clients` → `{"clients": [ClientSnapshot…]}`;
-//!   `GET /api/v1/clients/{id}` → one `ClientSnapshot`. Absent optional
+//!   `GET /api/v1/clients/{id}` → one `ClientSnapshot` (with the E-RTMP
+//!   capabilities its connect announced, `ertmp`);
+//!   `POST /api/v1/reconnect` → the endpoint's `ReconnectSummary`. Absent optional
 //!   parts (no publisher yet, no audio, not recording) are `null`, so the
 //!   shape is fixed. Field names are snake_case with their unit as suffix.
 
