@@ -1043,3 +1043,53 @@ fn random_bytes_after_connect_never_panic() {
         assert!(result.is_ok(), "panic with seed {seed}");
     }
 }
+
+#[test]
+fn ertmp_connect_is_answered_with_our_caps_and_the_reconnect_request_goes_on_stream_0() {
+    // Deferred (hook) and immediate connects answer the same way.
+    for defer_connect in [false, true] {
+        let mut s = ServerSession::new(ServerConfig {
+            defer_connect,
+            ..ServerConfig::default()
+        });
+        let caps = command::EnhancedCaps::client(command::CAPS_EX_RECONNECT);
+        let values = command::connect_with(1.0, "live", "rtmp://h/live", true, None, &caps);
+        let (r, events, mut out) = feed(&mut s, client_bytes(&[command_msg(0, &values)]));
+        r.unwrap();
+        let params = match &events[..] {
+            [ServerEvent::Connected { params }] | [ServerEvent::ConnectRequested { params }] => {
+                params
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(params.caps, caps);
+        if defer_connect {
+            s.accept_connect(None, &mut out);
+        }
+        s.send_reconnect_request("move", Some("rtmp://other/live"), &mut out);
+        let mut tap = Tap::new();
+        tap.push(&out);
+        let result = &tap.commands()[0];
+        assert_eq!(
+            command::EnhancedCaps::parse(&result[2]),
+            command::EnhancedCaps::server()
+        );
+        let last = tap.msgs.last().unwrap();
+        assert_eq!(
+            (last.stream_id, last.type_id),
+            (0, message::TYPE_COMMAND_AMF0)
+        );
+        let request = Command::parse(&tap.commands()[1]).unwrap();
+        assert_eq!(
+            request.code(),
+            Some(command::CODE_CONNECT_RECONNECT_REQUEST)
+        );
+    }
+    // A legacy connect gets the legacy answer, byte for byte.
+    let mut s = ServerSession::new(ServerConfig::default());
+    let (r, _, out) = feed(&mut s, client_bytes(&[connect_msg()]));
+    r.unwrap();
+    let mut tap = Tap::new();
+    tap.push(&out);
+    assert_eq!(tap.commands()[0], command::connect_result(1.0, 0.0));
+}
