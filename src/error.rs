@@ -108,6 +108,9 @@ pub enum CloseReason {
     DuplicatePublisher,
     /// A new publisher took the key over from this silent one.
     TakenOver,
+    /// A publisher asked to reconnect (E-RTMP) gave way to a new publisher
+    /// of its key (its own new connection, usually).
+    Reconnected,
     /// Over --max-connections.
     TooManyConnections,
     /// The TLS layer failed (bad ClientHello, plaintext on the TLS port, ...).
@@ -145,6 +148,9 @@ impl fmt::Display for CloseReason {
             CloseReason::SlowSubscriber => f.write_str("slow subscriber (output budget exceeded)"),
             CloseReason::DuplicatePublisher => f.write_str("duplicate publisher refused"),
             CloseReason::TakenOver => f.write_str("stale publisher taken over by a new one"),
+            CloseReason::Reconnected => {
+                f.write_str("asked to reconnect, replaced by a new publisher of its key")
+            }
             CloseReason::TooManyConnections => f.write_str("max-connections reached"),
             CloseReason::Tls(e) => write!(f, "tls error: {e}"),
             CloseReason::PerIpLimit => f.write_str("per-address connection limit reached"),
@@ -189,6 +195,10 @@ mod tests {
         assert_eq!(
             CloseReason::TakenOver.to_string(),
             "stale publisher taken over by a new one"
+        );
+        assert_eq!(
+            CloseReason::Reconnected.to_string(),
+            "asked to reconnect, replaced by a new publisher of its key"
         );
         assert_eq!(
             CloseReason::TooManyConnections.to_string(),

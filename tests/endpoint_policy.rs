@@ -1082,3 +1082,42 @@ fn reconnect_request_scope_limits_by_app_and_name_and_carries_tc_url() {
     assert_eq!(reconnect_requests(&other), vec![None]);
     assert!(reconnect_requests(&elsewhere).is_empty());
 }
+
+#[test]
+fn a_publisher_asked_to_reconnect_gives_way_to_its_new_connection() {
+    let mut sim = Sim::new(test_config());
+    let mut old = sim.started(ClientMode::Publish, "cam");
+    let mut player = sim.started(ClientMode::Play, "cam");
+    publish_start(&mut sim, &mut old, &mut [&mut player]);
+    // Not asked yet: a second publisher of the key is a refused duplicate.
+    let dup = sim.started(ClientMode::Publish, "cam");
+    assert!(dup
+        .status_codes()
+        .contains(&"NetStream.Publish.BadName".to_string()));
+    assert!(sim.is_open(&old));
+
+    sim.ep
+        .request_reconnect(&ReconnectScope::default(), "test", sim.now);
+    sim.pump(&mut [&mut old, &mut player]);
+    assert_eq!(reconnect_requests(&old).len(), 1);
+    // Make before break on the same server: the new connection publishes
+    // while the old one still does, and replaces it.
+    let mut new = sim.started(ClientMode::Publish, "cam");
+    assert!(new.has(&ClientEvent::PublishStarted), "{:?}", new.events);
+    sim.pump(&mut [&mut old, &mut new, &mut player]);
+    assert_eq!(sim.closed_with(&old), Some(&CloseReason::Reconnected));
+    let before = player.media().len();
+    publish_start(&mut sim, &mut new, &mut [&mut player]);
+    assert_eq!(
+        player.media().len(),
+        before + 3,
+        "the player follows the new publisher"
+    );
+    assert!(sim.is_open(&player) && sim.is_open(&new));
+    // The new connection was not asked: a further publisher is a duplicate.
+    let dup = sim.started(ClientMode::Publish, "cam");
+    assert!(dup
+        .status_codes()
+        .contains(&"NetStream.Publish.BadName".to_string()));
+    assert!(sim.is_open(&new));
+}

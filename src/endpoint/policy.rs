@@ -5,7 +5,8 @@
 //! * Publish: refused (`Publish.BadName`) if the connection already has a
 //!   role; `Busy` key → refused and the connection closed once the answer is
 //!   written; a key whose publisher was silent for `stale_publisher_ms` is
-//!   taken over (the old publisher is closed); waiting players are told
+//!   taken over (the old publisher is closed), and so is one that was sent
+//!   an E-RTMP reconnect request (see `reconnect`); waiting players are told
 //!   (`Publish.Notify`).
 //! * Play: always accepted; a player of a live key gets the start frames
 //!   (metadata, sequence headers, GOP) at once, otherwise it waits.
@@ -346,6 +347,7 @@ impl Endpoint {
     fn start_publish(&mut self, p: Pending, key: Rc<str>, peer: &str, now: u64) {
         let (id, stream_id, settings) = (p.id, p.stream_id, p.settings);
         let name = p.name.name.clone();
+        self.replace_asked_publisher(&key, id, peer, now);
         match self.streams.claim_publisher(&key, id, now) {
             PublishClaim::Busy { current } => {
                 info!("{id} {peer} publish {key} refused: {current} is publishing it");

@@ -14,13 +14,19 @@
 //!   asked.
 //! * Nothing is closed: an asked publisher keeps publishing until it leaves
 //!   on its own (the spec has the old server serve it until it
-//!   disconnects).
+//!   disconnects), or until a new publisher of its key arrives: a client
+//!   that reconnects to this same server before leaving (make before break)
+//!   replaces its old connection, which is closed (`Reconnected`) instead of
+//!   the new one being refused as a duplicate. Its players get
+//!   UnpublishNotify, then PublishNotify, and stay.
 //! * One `info` log line per request says how many publishers were asked,
 //!   how many could not be asked and how many were asked before.
 
 use log::info;
 
 use crate::hooks::form::QueryArgs;
+
+use crate::error::CloseReason;
 
 use super::conn::{Protocol, Role};
 use super::snapshot::split_key;
@@ -67,6 +73,20 @@ impl ReconnectScope {
 }
 
 impl Endpoint {
+    /// Before `id` claims `key`: a publisher of `key` that was asked to
+    /// reconnect gives way (see the module docs).
+    pub(super) fn replace_asked_publisher(&mut self, key: &str, id: ConnId, peer: &str, now: u64) {
+        let Some(old) = self.streams.publisher(key) else {
+            return;
+        };
+        if old == id || !self.get(old).is_some_and(|c| c.reconnect_requested) {
+            return;
+        }
+        info!("{id} {peer} publish {key}: replaces {old}, which was asked to reconnect");
+        self.end_role(old, now);
+        self.close(old, CloseReason::Reconnected);
+    }
+
     /// Ask the publishers in `scope` to reconnect; `origin` names the
     /// trigger in the log line (`SIGUSR1`, `API from conn#3`). See the
     /// module docs.
