@@ -147,3 +147,81 @@ fn sigusr1_and_the_api_ask_only_publishers_with_capsex_reconnect() {
         p.finish(STEP).expect("finish after the request");
     }
 }
+
+#[test]
+fn rtmp_client_publish_reconnects_at_a_keyframe_when_asked() {
+    let dir = common::TempDir::new("cli-reconnect");
+    let flv = dir.path().join("in.flv");
+    common::write_synthetic_flv(&flv, 4_000);
+    let (server, _http) = ServerProcess::start_http(&[]);
+    let mut player =
+        rtmp_edge::client::Player::connect(&server.url("live/cli"), STEP).expect("player");
+    let mut client = Command::new(env!("CARGO_BIN_EXE_rtmp-client"))
+        .args(["publish", "--quiet", &server.url("live/cli")])
+        .arg(&flv)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn rtmp-client");
+    assert!(
+        server.wait_log(STEP, |l| l.contains("publish start live/cli")),
+        "{}",
+        server.log_text()
+    );
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-USR1", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // Make before break: the new connection replaces the asked one.
+    assert!(
+        server.wait_log(STEP, |l| l.contains("which was asked to reconnect")
+            && l.contains(
+                "asked to reconnect, replaced by a new publisher of its key"
+            )),
+        "{}",
+        server.log_text()
+    );
+    let mut codes = Vec::new();
+    let mut note = |ev: ClientEvent| {
+        if let ClientEvent::Status { code, .. } = ev {
+            codes.push(code);
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = client.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "rtmp-client did not finish");
+        if let Some(ev) = player
+            .next_event(Duration::from_millis(50))
+            .expect("player stays")
+        {
+            note(ev);
+        }
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(client.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "rtmp-client failed: {err}");
+    assert!(err.contains("reconnected to rtmp://"), "{err}");
+    // Exactly two publish starts of the key: the first and the reconnected one.
+    let log = server.log_text();
+    assert_eq!(log.matches("publish start live/cli").count(), 2, "{log}");
+    // The player stayed through the switch: the old publisher's end, then
+    // the new one's start.
+    while let Ok(Some(ev)) = player.next_event(Duration::from_millis(200)) {
+        note(ev);
+    }
+    let switch = codes
+        .iter()
+        .position(|c| c == "NetStream.Play.UnpublishNotify")
+        .expect("UnpublishNotify when the old connection gave way");
+    assert_eq!(
+        codes.get(switch + 1).map(String::as_str),
+        Some("NetStream.Play.PublishNotify"),
+        "{codes:?}"
+    );
+}

@@ -1,5 +1,11 @@
 //! `rtmp-client`: publish an FLV file to an RTMP server, or play a stream
 //! into an FLV file.
+//!
+//! A publisher asked to reconnect (E-RTMP `NetConnection.Connect.ReconnectRequest`)
+//! connects again at the next video keyframe, to the request's tcUrl if it
+//! names one, sends the metadata and the sequence headers sent so far, then
+//! finishes the old connection (make before break). If that connect fails
+//! it goes on publishing on the old one.
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
@@ -271,8 +277,77 @@ fn wait_until(p: &mut Publisher, due: Instant, url: &str) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Decoder configuration (sequence headers) sent so far, to send again on
+/// a new connection before its first keyframe.
+#[derive(Default)]
+struct Configs(Vec<FlvTag>);
+
+impl Configs {
+    /// Remember `t` if it is a sequence header not seen yet (at most 32).
+    fn note(&mut self, t: &FlvTag) {
+        let config = match t.tag_type {
+            TAG_VIDEO => flv::classify_video(&t.data)
+                .is_some_and(|i| i.packet == flv::VideoPacket::SequenceHeader),
+            _ => flv::classify_audio(&t.data).is_some_and(|i| i.sequence_header),
+        };
+        if config && self.0.len() < 32 && !self.0.iter().any(|c| c == t) {
+            self.0.push(t.clone());
+        }
+    }
+}
+
+fn media_kind(t: &FlvTag) -> MediaKind {
+    if t.tag_type == TAG_AUDIO {
+        MediaKind::Audio
+    } else {
+        MediaKind::Video
+    }
+}
+
+/// Where to reconnect after a reconnect request, if now is the moment: at a
+/// video keyframe (at any tag for a file without video).
+fn reconnect_due(p: &Publisher, url: &RtmpUrl, t: &FlvTag, has_video: bool) -> Option<RtmpUrl> {
+    let req = p.reconnect_request()?;
+    let at_boundary = !has_video
+        || (t.tag_type == TAG_VIDEO
+            && flv::classify_video(&t.data)
+                .is_some_and(|i| i.keyframe && i.packet == flv::VideoPacket::Frame));
+    if !at_boundary {
+        return None;
+    }
+    match req.target(url) {
+        Ok(target) => Some(target),
+        Err(e) => {
+            eprintln!(
+                "cannot reconnect to {}: {e:?}; publishing goes on",
+                req.tc_url
+            );
+            None
+        }
+    }
+}
+
+/// Connect to `target` and send it the metadata and the sequence headers
+/// (make before break: the old connection is finished by the caller).
+fn open_again(
+    target: &RtmpUrl,
+    meta: &Option<Vec<Amf0Value>>,
+    configs: &Configs,
+    ts: u32,
+    timeout: Duration,
+) -> Result<Publisher, ClientError> {
+    let mut p = Publisher::connect_url(target, timeout)?;
+    if let Some(m) = meta {
+        p.send_metadata(m)?;
+    }
+    for c in &configs.0 {
+        p.send_media(media_kind(c), ts, &c.data)?;
+    }
+    Ok(p)
+}
+
 fn publish(a: PublishArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), Fail> {
-    let url = tls.url(&a.url)?;
+    let mut url = tls.url(&a.url)?;
     let (meta, media) = load_media(&a)?;
     let first_ts = media.iter().map(|t| t.timestamp).min().unwrap_or(0);
     let last_ts = media.iter().map(|t| t.timestamp).max().unwrap_or(0);
@@ -284,6 +359,11 @@ fn publish(a: PublishArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), Fail>
     let start = Instant::now();
     let mut offset: u64 = 0;
     let (mut frames, mut payload_bytes) = (0u64, 0u64);
+    let has_video = media.iter().any(|t| t.tag_type == TAG_VIDEO);
+    let mut configs = Configs::default();
+    // Bytes sent on connections already left after a reconnect request.
+    let mut sent_before = 0u64;
+    let mut reconnect_failed = false;
     loop {
         for t in &media {
             let rel = u64::from(t.timestamp - first_ts) + offset;
@@ -293,16 +373,31 @@ fn publish(a: PublishArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), Fail>
                 p.flush(Instant::now() + timeout)
                     .map_err(|e| Fail::client(&a.url, e))?;
             }
-            let kind = if t.tag_type == TAG_AUDIO {
-                MediaKind::Audio
-            } else {
-                MediaKind::Video
-            };
-            p.send_media(kind, rel as u32, &t.data)
+            configs.note(t);
+            let due = (!reconnect_failed)
+                .then(|| reconnect_due(&p, &url, t, has_video))
+                .flatten();
+            if let Some(target) = due {
+                match open_again(&target, &meta, &configs, rel as u32, timeout) {
+                    Ok(new) => {
+                        eprintln!("reconnected to {target} as the server asked");
+                        let old = std::mem::replace(&mut p, new);
+                        sent_before += old.bytes_sent();
+                        // The server may have closed it already (it gives way).
+                        let _ = old.finish(timeout);
+                        url = target;
+                    }
+                    Err(e) => {
+                        eprintln!("reconnecting to {target} failed ({e}); publishing goes on");
+                        reconnect_failed = true;
+                    }
+                }
+            }
+            p.send_media(media_kind(t), rel as u32, &t.data)
                 .map_err(|e| Fail::client(&a.url, e))?;
             frames += 1;
             payload_bytes += t.data.len() as u64;
-            prog.tick("published", p.bytes_sent());
+            prog.tick("published", sent_before + p.bytes_sent());
         }
         if !a.r#loop {
             break;
@@ -312,7 +407,7 @@ fn publish(a: PublishArgs, timeout: Duration, tls: &TlsArgs) -> Result<(), Fail>
     }
     p.flush(Instant::now() + timeout)
         .map_err(|e| Fail::client(&a.url, e))?;
-    let sent = p.bytes_sent();
+    let sent = sent_before + p.bytes_sent();
     p.finish(timeout).map_err(|e| Fail::client(&a.url, e))?;
     prog.done();
     let secs = start.elapsed().as_secs_f64();
@@ -331,9 +426,10 @@ fn check_events(p: &mut Publisher, url: &str) -> Result<(), Fail> {
     for ev in p.poll_events().map_err(|e| Fail::client(url, e))? {
         match ev {
             ClientEvent::Error { code, .. } => return Err(Fail::refused(url, &code)),
-            // Publishing goes on: the server keeps serving us until we leave.
+            // The server keeps serving us until we leave: reconnect at the
+            // next keyframe (see `reconnect_due`).
             ClientEvent::ReconnectRequest { tc_url, .. } => eprintln!(
-                "the server asks to reconnect{}; publishing goes on",
+                "the server asks to reconnect{}: at the next keyframe",
                 tc_url.map_or(String::new(), |u| format!(" to {u}"))
             ),
             _ => {}

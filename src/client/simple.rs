@@ -17,7 +17,7 @@ use crate::proto::session::MediaKind;
 
 use super::error::{ClientError, Step};
 use super::transport::{Transport, READ_CHUNK};
-use super::url::RtmpUrl;
+use super::url::{RtmpUrl, UrlError};
 
 const TOKEN: Token = Token(0);
 
@@ -54,6 +54,23 @@ pub struct ReconnectRequest {
     /// Where to reconnect: the request's `tcUrl` resolved against ours
     /// ([`crate::proto::client::resolve_tc_url`]).
     pub tc_url: String,
+}
+
+impl ReconnectRequest {
+    /// The URL to connect to instead of `current`: the request's tcUrl with
+    /// `current`'s stream name and query; for `rtmps://` to `rtmps://`,
+    /// `current`'s certificate verification is kept.
+    pub fn target(&self, current: &RtmpUrl) -> Result<RtmpUrl, UrlError> {
+        let tc_url = self.tc_url.trim_end_matches('/');
+        let url = RtmpUrl::parse(&format!("{tc_url}/{}", current.stream))?;
+        Ok(match (&url.tls, &current.tls) {
+            (Some(_), Some(verify)) => RtmpUrl {
+                tls: Some(verify.clone()),
+                ..url
+            },
+            _ => url,
+        })
+    }
 }
 
 /// One connection and its session, driven by a private poll.
@@ -495,5 +512,33 @@ impl Player {
     pub fn close(mut self, timeout: Duration) -> Result<(), ClientError> {
         self.conn.session.finish(&mut self.conn.t.out)?;
         self.conn.flush_until(Instant::now() + timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(tc_url: &str) -> ReconnectRequest {
+        ReconnectRequest {
+            description: String::new(),
+            requested_tc_url: None,
+            tc_url: tc_url.to_owned(),
+        }
+    }
+
+    #[test]
+    fn reconnect_target_keeps_the_stream_and_its_query() {
+        let cur = RtmpUrl::parse("rtmp://a:1935/live/cam?key=s").unwrap();
+        let t = request("rtmp://b:1936/other").target(&cur).unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("b", 1936));
+        assert_eq!((t.app.as_str(), t.stream.as_str()), ("other", "cam?key=s"));
+        assert!(request("http://b/x").target(&cur).is_err());
+        let tls = RtmpUrl::parse("rtmps://a/live/cam")
+            .unwrap()
+            .with_verify(true, None);
+        let t = request("rtmps://b/live/").target(&tls).unwrap();
+        assert_eq!(t.tls, Some(crate::client::TlsVerify::Insecure));
+        assert_eq!(t.stream, "cam");
     }
 }
