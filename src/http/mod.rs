@@ -25,6 +25,9 @@
 //!      [`api::ServerSnapshot`], [`api::api_response`]; `Client(id)` with
 //!      DELETE → close that connection, answer [`response::no_content`]
 //!      (404 if unknown);
+//!    * `Reconnect{query}` (POST only, no body) → the endpoint's E-RTMP
+//!      reconnect request to the publishers in the query's scope, answered
+//!      with its counts as JSON;
 //!    * `Metrics` → [`metrics::render`] with
 //!      [`response::PROMETHEUS_TEXT`];
 //!    * `Flv{..}` → the play rules of the app (`?key=`), then
