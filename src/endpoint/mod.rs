@@ -50,6 +50,7 @@ mod recorder;
 mod relay;
 mod snapshot;
 mod timers;
+mod upstream;
 
 use core::net::SocketAddr;
 

@@ -26,15 +26,13 @@ use log::{debug, info, warn};
 use crate::client::RtmpUrl;
 use crate::config::AppSettings;
 use crate::error::CloseReason;
-use crate::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession, CLIENT_CAPS_EX};
+use crate::proto::client::{ClientConfig, ClientMode, ClientSession, CLIENT_CAPS_EX};
 use crate::proto::command::StreamName;
-use crate::proto::handshake::{ClientHandshake, Progress};
+use crate::proto::handshake::ClientHandshake;
 use crate::proto::status::CODE_PLAY_STREAM_NOT_FOUND;
 
 use super::conn::{Conn, Lifecycle, Protocol, Role};
-use super::hooks::{Pending, Request};
-use super::policy::Inbound;
-use super::{ConnId, Endpoint, Input};
+use super::{ConnId, Endpoint};
 
 /// First reconnect delay; doubles up to [`BACKOFF_MAX_MS`].
 pub const BACKOFF_MIN_MS: u64 = 500;
@@ -149,15 +147,15 @@ pub struct RelayClient {
 /// One pulled key.
 #[derive(Debug)]
 pub(super) struct Pull {
-    app: String,
+    pub(super) app: String,
     /// The stream name with the first player's query.
-    name: String,
-    settings: Arc<AppSettings>,
+    pub(super) name: String,
+    pub(super) settings: Arc<AppSettings>,
     /// Index into `settings.pull` of the origin tried last.
     origin: usize,
     conn: Option<ConnId>,
     ticket: Option<u64>,
-    retry: Retry,
+    pub(super) retry: Retry,
     idle_since: Option<u64>,
     /// Hops the upstream connection announces (the asking player's + 1).
     hops: u32,
@@ -450,136 +448,6 @@ impl Endpoint {
         debug!("pull {key}: retry in {delay} ms");
     }
 
-    /// Step an upstream connection over its input.
-    pub(super) fn process_relay(&mut self, id: ConnId, now: u64) -> Input {
-        // The buffers are reused: a pulled stream's media comes through here.
-        let mut events = std::mem::take(&mut self.relay_events);
-        let mut out = std::mem::take(&mut self.scratch_out);
-        let result = {
-            let Endpoint { conns, .. } = self;
-            let Some(conn) = conns
-                .get_mut(id.index as usize)
-                .and_then(|c| c.as_mut())
-                .filter(|c| c.id == id && c.is_open())
-            else {
-                return Input::Closed;
-            };
-            let Protocol::Relay(relay) = &mut conn.proto else {
-                return Input::Done;
-            };
-            step_relay(relay, &mut conn.inbound, &mut events, &mut out)
-        };
-        self.push_control(id, &mut out, now);
-        self.scratch_out = out;
-        if let Err(why) = result {
-            self.relay_end(id, &why);
-        }
-        for event in events.drain(..) {
-            self.on_relay_event(id, event, now);
-        }
-        self.relay_events = events;
-        match self.get(id) {
-            Some(c) if c.is_open() => Input::Done,
-            _ => Input::Closed,
-        }
-    }
-
-    fn relay_key(&self, id: ConnId) -> Option<Rc<str>> {
-        match &self.get(id)?.proto {
-            Protocol::Relay(r) => Some(r.key.clone()),
-            _ => None,
-        }
-    }
-
-    /// Close an upstream with one log line naming why.
-    fn relay_end(&mut self, id: ConnId, why: &str) {
-        if let Some(Protocol::Relay(r)) = self.get(id).map(|c| &c.proto) {
-            match r.push {
-                None => info!("{id} pull {}: upstream ended: {why}", r.key),
-                Some(n) => info!("{id} push {} #{n}: target ended: {why}", r.key),
-            }
-        }
-        self.close(id, CloseReason::RelayEnded);
-    }
-
-    fn on_relay_event(&mut self, id: ConnId, event: ClientEvent, now: u64) {
-        match event {
-            ClientEvent::Media {
-                kind,
-                timestamp,
-                payload,
-            } => {
-                let type_id = super::policy::media_type(kind);
-                if let Some(sid) = self.relay_publishing(id, now) {
-                    self.on_media(id, sid, Inbound::Media(type_id), timestamp, payload, now);
-                }
-            }
-            ClientEvent::Metadata { body, .. } => {
-                if let Some(sid) = self.relay_publishing(id, now) {
-                    self.on_media(id, sid, Inbound::Metadata, 0, body, now);
-                }
-            }
-            ClientEvent::Data {
-                timestamp, body, ..
-            } => {
-                if let Some(sid) = self.relay_publishing(id, now) {
-                    self.on_media(id, sid, Inbound::Data, timestamp, body, now);
-                }
-            }
-            ClientEvent::Error {
-                code, description, ..
-            } => {
-                self.relay_end(id, &format!("it answered {code}: {description}"));
-            }
-            ClientEvent::StreamEof(_) => self.relay_end(id, "origin's stream ended"),
-            ClientEvent::Status { code, .. } if code.ends_with("UnpublishNotify") => {
-                self.relay_end(id, "origin's publisher left")
-            }
-            ClientEvent::PublishStarted => self.push_started(id, now),
-            ClientEvent::PlayStarted => {
-                if let Some(key) = self.relay_key(id) {
-                    debug!("{id} pull {key}: playing at the origin");
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// The upstream's message stream id once it publishes the key locally;
-    /// the first media message makes it the publisher.
-    fn relay_publishing(&mut self, id: ConnId, now: u64) -> Option<u32> {
-        let conn = self.get(id)?;
-        if let Role::Publisher(p) = &conn.role {
-            return Some(p.stream_id);
-        }
-        if !matches!(conn.role, Role::New) || !conn.is_open() {
-            return None;
-        }
-        let Protocol::Relay(relay) = &conn.proto else {
-            return None;
-        };
-        let sid = relay.session.stream_id();
-        let key = relay.key.clone();
-        let pull = self.pulls.get_mut(&key)?;
-        pull.retry.connected_ms = Some(now);
-        let pending = Pending {
-            id,
-            stream_id: sid,
-            app: pull.app.clone(),
-            name: StreamName::parse(&pull.name),
-            request: Request::Publish {
-                kind: "live".to_string(),
-            },
-            settings: pull.settings.clone(),
-            deadline: 0,
-        };
-        self.start(pending, now);
-        match &self.get(id)?.role {
-            Role::Publisher(p) => Some(p.stream_id),
-            _ => None,
-        }
-    }
-
     /// The pull upstream of `key` as the API shows it.
     pub(super) fn pull_snapshot(&self, key: &str) -> Option<crate::http::RelaySnapshot> {
         let pull = self.pulls.get(key)?;
@@ -681,32 +549,6 @@ impl Endpoint {
             self.pull_retry(key, now);
         }
     }
-}
-
-/// Handshake, then the client session, over what arrived.
-fn step_relay(
-    relay: &mut RelayClient,
-    inbound: &mut BytesMut,
-    events: &mut Vec<ClientEvent>,
-    out: &mut BytesMut,
-) -> Result<(), String> {
-    if let Some(hs) = relay.handshake.as_mut() {
-        match hs.feed(inbound, out) {
-            Ok(Progress::InProgress) => return Ok(()),
-            Ok(Progress::Done) => {
-                if let Some(form) = hs.form() {
-                    debug!("relay {}: handshake done ({form} form)", relay.key);
-                }
-                relay.handshake = None;
-                relay.session.start(out);
-            }
-            Err(e) => return Err(format!("handshake: {e:?}")),
-        }
-    }
-    relay
-        .session
-        .handle_input(inbound, events, out)
-        .map_err(|e| format!("protocol: {e}"))
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@
 pub mod frame;
 pub mod headers;
 pub mod queue;
+mod rebase;
 pub mod stream;
 
 pub use frame::{Frame, FrameClass};
