@@ -199,55 +199,41 @@ fn assert_single_track(file: &Path, codec: &str, size: (u32, u32)) {
     assert!(errors.is_empty(), "{file:?} decode errors: {errors}");
 }
 
+/// One video codec (`video_args`) with AAC from ffmpeg 9 to an early and a
+/// late player; each gets `codec` at 640x360 and the audio, and (ffmpeg 9
+/// with `-map 0`) no stray subtitle stream on the late join.
+fn single_track(name: &str, video_args: &[&str], codec: &str) {
+    let Some(ffmpeg9) = needs_tools() else { return };
+    let dir = TempDir::new(&format!("ertmp-{name}"));
+    let server = ServerProcess::start(&[]);
+    let mut encode = vec!["-map", "0:v", "-map", "1:a", "-c:a", "aac"];
+    encode.extend_from_slice(video_args);
+    let (early, late) = early_and_late(&ffmpeg9, &server, &dir, name, &encode);
+    assert_single_track(&early, codec, (640, 360));
+    assert_single_track(&late, codec, (640, 360));
+}
+
 #[test]
 fn hevc_from_ffmpeg9_reaches_early_and_late_players() {
-    let Some(ffmpeg9) = needs_tools() else { return };
-    let dir = TempDir::new("ertmp-hevc");
-    let server = ServerProcess::start(&[]);
-    let encode = [
-        "-map",
-        "0:v",
-        "-map",
-        "1:a",
-        "-c:v",
-        "libx265",
-        "-preset",
-        "ultrafast",
-        "-x265-params",
-        "log-level=error",
-        "-g",
-        "25",
-        "-c:a",
-        "aac",
-    ];
-    let (early, late) = early_and_late(&ffmpeg9, &server, &dir, "hevc", &encode);
-    assert_single_track(&early, "hevc", (640, 360));
-    // ffmpeg 9 with -map 0: no stray subtitle stream on a late join
-    assert_single_track(&late, "hevc", (640, 360));
+    let x265 = ["-c:v", "libx265", "-preset", "ultrafast", "-g", "25"];
+    single_track(
+        "hevc",
+        &[&x265[..], &["-x265-params", "log-level=error"]].concat(),
+        "hevc",
+    );
 }
 
 #[test]
 fn av1_from_ffmpeg9_reaches_early_and_late_players() {
-    let Some(ffmpeg9) = needs_tools() else { return };
-    let dir = TempDir::new("ertmp-av1");
-    let server = ServerProcess::start(&[]);
-    let encode = [
-        "-map",
-        "0:v",
-        "-map",
-        "1:a",
+    let svt = [
         "-c:v",
         "libsvtav1",
         "-preset",
         "12",
         "-svtav1-params",
         "keyint=25",
-        "-c:a",
-        "aac",
     ];
-    let (early, late) = early_and_late(&ffmpeg9, &server, &dir, "av1", &encode);
-    assert_single_track(&early, "av1", (640, 360));
-    assert_single_track(&late, "av1", (640, 360));
+    single_track("av1", &svt, "av1");
 }
 
 /// The four tracks as expected: (kind, codec, width, height, channels).

@@ -98,6 +98,18 @@ fn ffmpeg_publish_and_play_whole_stream() {
         (seconds * TEST_FPS) as u64,
         "every video frame arrives"
     );
+    // ffmpeg sends a scheme-0 digest C1, so it gets our digest answer: its
+    // player signs C2 only after validating our S1 and S2; its publisher
+    // echoes S1.
+    let lines = common::handshake_lines(&server.log_text());
+    assert!(
+        lines.iter().any(|l| l == "digest scheme 0, C2 signed"),
+        "no signed C2 from the player: {lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l == "digest scheme 0, C2 echoes S1"),
+        "no echoed C2 from the publisher: {lines:?}"
+    );
     // 44100 Hz AAC: 1024 samples a frame.
     let audio = frames_of(&streams, "aac");
     let expected_audio = (seconds as u64 * 44100).div_ceil(1024);

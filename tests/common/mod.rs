@@ -431,6 +431,13 @@ pub struct ProbedStream {
     pub frames: u64,
 }
 
+/// The server's "handshake done: ..." summaries in `log`, in order.
+pub fn handshake_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.split_once("handshake done: ").map(|(_, s)| s.to_string()))
+        .collect()
+}
+
 /// ffprobe -count_frames over `file`.
 pub fn probe_streams(file: &Path) -> Vec<ProbedStream> {
     let out = Command::new("ffprobe")
