@@ -126,5 +126,39 @@ fn fanout(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, fanout);
+/// Ingest alone (no viewers): the stream table's per-message work (rebase,
+/// classification by track, caches, canonical wire), for a legacy H.264
+/// inter frame and an Enhanced RTMP v2 ManyTracks message of two tracks.
+fn ingest(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ingest");
+    g.throughput(Throughput::Elements(1));
+    let legacy = {
+        let mut p = vec![0u8; 2048];
+        p[..5].copy_from_slice(&[0x27, 1, 0, 0, 0]);
+        Bytes::from(p)
+    };
+    let many = {
+        // inter, Multitrack; ManyTracks|CodedFramesX, hvc1; tracks 0 and 1
+        let mut p = vec![0xA6, 0x13, b'h', b'v', b'c', b'1'];
+        for track in 0..2u8 {
+            p.extend_from_slice(&[track, 0x00, 0x04, 0x00]);
+            p.extend(std::iter::repeat_n(0x55, 1024));
+        }
+        Bytes::from(p)
+    };
+    for (name, payload) in [("legacy_avc_2k", legacy), ("many_tracks_2x1k", many)] {
+        let mut table: StreamTable<u32> = StreamTable::new(StreamConfig::default());
+        table.claim_publisher("k", 1, 0);
+        let mut ts = 0u32;
+        g.bench_function(format!("on_media/{name}"), |b| {
+            b.iter(|| {
+                ts = ts.wrapping_add(40);
+                black_box(table.on_media("k", 1, 9, ts, payload.clone(), 0).is_some())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, fanout, ingest);
 criterion_main!(benches);

@@ -12,6 +12,7 @@ use crate::error::CloseReason;
 use crate::proto::client::ClientEvent;
 use crate::proto::command::StreamName;
 use crate::proto::handshake::Progress;
+use crate::proto::status::DATA_SAMPLE_ACCESS;
 
 use super::conn::{Protocol, Role};
 use super::hooks::{Pending, Request};
@@ -89,10 +90,20 @@ impl Endpoint {
                     self.on_media(id, sid, Inbound::Metadata, 0, body, now);
                 }
             }
+            // Stream data (cue points, captions) once the upstream publishes
+            // the key; a data message does not make it the publisher, and
+            // the origin's own |RtmpSampleAccess is not stream content.
             ClientEvent::Data {
-                timestamp, body, ..
+                timestamp,
+                values,
+                body,
             } => {
-                if let Some(sid) = self.relay_publishing(id, now) {
+                let sample_access = values[0].as_str() == Some(DATA_SAMPLE_ACCESS);
+                let sid = match &self.get(id).map(|c| &c.role) {
+                    Some(Role::Publisher(p)) if !sample_access => Some(p.stream_id),
+                    _ => None,
+                };
+                if let Some(sid) = sid {
                     self.on_media(id, sid, Inbound::Data, timestamp, body, now);
                 }
             }
