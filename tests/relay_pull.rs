@@ -23,6 +23,7 @@ use common::rtmp::{avc_frame, avc_seq_header, frame_number, TestClient};
 use common::{
     ffmpeg_publish, have_tool, probe_streams, wait_child, wait_until, ServerProcess, TempDir,
 };
+use rtmp_edge::proto::amf0::Amf0Value;
 use rtmp_edge::proto::client::ClientEvent;
 use rtmp_edge::proto::session::MediaKind;
 
@@ -49,6 +50,22 @@ fn a_chain_of_two_edges_relays_every_frame_end_to_end() {
     let rest = player.collect_media(75, Duration::from_secs(10));
     got.extend(video_numbers(&rest));
     assert_eq!(got, (0..100).collect::<Vec<u32>>(), "every frame, in order");
+    // a cue point crosses both edges (and no |RtmpSampleAccess of theirs
+    // is passed on as stream data)
+    let cue = [
+        Amf0Value::string("onCuePoint"),
+        Amf0Value::Object(vec![("name".into(), Amf0Value::string("break"))]),
+    ];
+    publisher.send_data(4000, &cue);
+    let data = player.wait_for(Duration::from_secs(10), |e| {
+        matches!(e, ClientEvent::Data { .. })
+    });
+    match data {
+        Some(ClientEvent::Data {
+            timestamp, values, ..
+        }) => assert_eq!((timestamp, values), (4000, cue.to_vec())),
+        other => panic!("no cue point through the edges: {other:?}"),
+    }
     assert!(edge1.wait_log(Duration::from_secs(5), |l| l
         .contains("pull live/chain: upstream connection opened")));
     assert!(edge2.wait_log(Duration::from_secs(5), |l| l

@@ -238,6 +238,14 @@ impl TestClient {
         self.flush();
     }
 
+    /// A data message other than onMetaData (`values` start with its name).
+    pub fn send_data(&mut self, timestamp: u32, values: &[Amf0Value]) {
+        self.session
+            .send_data(timestamp, values, &mut self.out)
+            .expect("send_data");
+        self.flush();
+    }
+
     pub fn finish(&mut self) {
         let _ = self.session.finish(&mut self.out);
         self.flush();
