@@ -178,6 +178,21 @@ fn a_changed_track_configuration_drops_the_gop_and_replaces_the_cache() {
 }
 
 #[test]
+fn an_unwrapped_sequence_start_stays_on_track_zero() {
+    let mut t = table();
+    publish_four_tracks(&mut t);
+    // track 0 switches to HEVC (unwrapped), while track 1 carries hvc1 too
+    let hevc0 = b"\x90hvc1\x01\x02\x03";
+    send(&mut t, V, 100, hevc0).unwrap();
+    let start = t.add_viewer("k", 9).unwrap();
+    assert_eq!(
+        payloads(&start[1..4]),
+        vec![&hevc0[..], AAC_SEQ, HEVC1_SEQ],
+        "track 0's configuration replaced, track 1's kept"
+    );
+}
+
+#[test]
 fn sequence_end_clears_that_track_and_is_still_forwarded() {
     let mut t = table();
     publish_four_tracks(&mut t);

@@ -13,8 +13,10 @@
 //!
 //! A message without the multitrack wrapper is track 0, with one exception
 //! that ffmpeg 9 needs: it sends track 1's colorInfo Metadata unwrapped, so
-//! an unwrapped E-RTMP packet whose FourCC is not track 0's but is another
-//! track's belongs to that track.
+//! an unwrapped per-track configuration (video Metadata, audio
+//! MultichannelConfig) whose FourCC is not track 0's but is another track's
+//! belongs to that track. (An unwrapped SequenceStart or coded frame is
+//! always track 0: a codec change on track 0 stays on track 0.)
 //!
 //! At most [`MAX_TRACKS`] tracks and [`MAX_HEADER_BYTES`] of cached payload
 //! per stream; beyond that, headers are forwarded but not cached, and the
@@ -116,7 +118,11 @@ impl HeaderCache {
     /// The track an unwrapped (or OneTrack) part belongs to: see the module
     /// docs for the unwrapped-FourCC rule.
     fn resolve(&self, header: &MediaHeader, part: &TrackPart) -> u8 {
-        if header.multitrack.is_some() || !header.ex || part.track != 0 {
+        if header.multitrack.is_some()
+            || !header.ex
+            || part.track != 0
+            || header.packet != Packet::Config
+        {
             return part.track;
         }
         let Some(cc) = part.fourcc else {
