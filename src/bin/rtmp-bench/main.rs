@@ -409,6 +409,10 @@ fn run(a: &Args) -> Result<(), Fail> {
                 }
             }
         }
+        let stop = interrupted.load(Ordering::Relaxed);
+        if stop {
+            end_publish.get_or_insert(now);
+        }
         if let Some(ss) = sub_start {
             let last = end_publish.is_some();
             let t = end_publish.unwrap_or(now).saturating_duration_since(ss);
@@ -421,9 +425,8 @@ fn run(a: &Args) -> Result<(), Fail> {
                 break;
             }
         }
-        if interrupted.load(Ordering::Relaxed) {
+        if stop {
             was_interrupted = true;
-            end_publish.get_or_insert(now);
             break;
         }
         if progress.due(now) {
