@@ -10,6 +10,9 @@
 //! than the one the publishers publish to, e.g. the edges pulling from the
 //! origin `--url` names; the latency is then end to end, through every hop.
 //! `--server-pid` (repeatable) sums the CPU of several server processes.
+//!
+//! `--plot FILE.svg` draws the run (latency CDF, bitrate per second), and
+//! `rtmp-bench plot-compare` draws several runs' JSON in one picture (`plot`).
 
 use std::collections::HashMap;
 use std::process::ExitCode;
