@@ -41,6 +41,9 @@
 #        ours-relay1 (one edge) at the same K*N. Not pinned even with PIN=1 (the point is using both cores).
 #      REPS=1 DURATION=10 NS=500 MULTI="" SERVERS=ours HFLV="" TLS="" RELAY="1x500 2x250" benches/compare.sh
 #      REPS=1 DURATION=10 NS=1000 MULTI="" SERVERS=ours HFLV="" TLS="" RELAY=1x1000 REUSEPORT=2x500 benches/compare.sh
+#      PLOT (1; 0 disables): one picture per scenario, $OUT/SCEN.svg (rtmp-bench plot-compare): the latency CDF of every
+#        row that ran in it (log axis; a row's reps averaged at each fraction) beside bars of server CPU s per delivered
+#        Gbit, the floor's figure among them (it has no latency samples). benches/results/compare-1x20.svg is one.
 # Scenario input: bench.flv (720p30 H.264 2.5 Mbit/s + AAC 128k, 60 s), made once with ffmpeg and cached.
 # Every process started here is stopped by its PID and every wait is bounded. A server that fails
 # (e.g. ours not built or not listening yet) is reported as failed at once ("compare: FAILED ...",
@@ -51,6 +54,7 @@ ROOT=$(pwd)
 REPS=${REPS:-3}; DURATION=${DURATION:-15}; NS=${NS:-"100 500 1000"}; MULTI=${MULTI-20x20}
 PORT=${PORT:-19741}; SERVERS=${SERVERS:-"floor nginx ours ours40"}; OUT=${OUT:-$ROOT/target/compare}
 HFLV=${HFLV-1x500}; SCRAPE=${SCRAPE-}; TLS=${TLS-1x500}; RELAY=${RELAY-1x500 2x250}; REUSEPORT=${REUSEPORT-}
+PLOT=${PLOT:-1}
 # PIN=1: every server on CPU 0, the load generator (rtmp-bench / sink) on CPU 1.
 PIN=${PIN:-0}
 if [ "$PIN" = 1 ]; then ON_SERVER="taskset -c 0"; ON_LOAD="taskset -c 1"; else ON_SERVER=""; ON_LOAD=""; fi
@@ -369,6 +373,29 @@ for scen in $SCENS; do
     done
   done
 done
+
+# plot_scenario SCEN: $OUT/SCEN.svg from the runs of SCEN recorded ok: each row's rtmp-bench JSON (its reps one
+# curve), the floor's CPU per Gbit as a figure.
+plot_scenario() {
+  local scen=$1 p=${1%x*} s=${1#*x} args=() server rep cpu
+  while read -r server rep cpu; do
+    if [ "$server" = floor ]; then
+      [ -n "$cpu" ] && args+=(--cpu-per-gbit "floor=$cpu")
+    elif [ -s "$OUT/$server-$scen-$rep.json" ]; then
+      args+=(--run "$server=$OUT/$server-$scen-$rep.json")
+    fi
+  done < <(awk -v c="$scen" '{
+    delete f; for (i = 1; i <= NF; i++) { split($i, a, "="); f[a[1]] = a[2] }
+    if (f["scen"] == c && f["ok"] == 1) print f["server"], f["rep"], f["cpu_per_gbit"] }' "$RAW")
+  [ ${#args[@]} -gt 0 ] || return 0
+  if "$BENCH" plot-compare --out "$OUT/$scen.svg" "${args[@]}" \
+      --title "scenario $scen: $p publisher(s) x $s subscribers, ${DURATION} s, $REPS rep(s)" 2> "$OUT/plot-$scen.err"; then
+    log "picture: $OUT/$scen.svg"
+  else
+    log "picture $scen failed: $(tail_of "$OUT/plot-$scen.err")"
+  fi
+}
+if [ "$PLOT" = 1 ]; then for scen in $SCENS; do plot_scenario "$scen"; done; fi
 
 # Table: median [min-max] per metric and server, ratios of medians.
 awk -v servers="$SERVERS $EXTRA" -v scens="$SCENS" '

@@ -10,6 +10,9 @@
 //! than the one the publishers publish to, e.g. the edges pulling from the
 //! origin `--url` names; the latency is then end to end, through every hop.
 //! `--server-pid` (repeatable) sums the CPU of several server processes.
+//!
+//! `--plot FILE.svg` draws the run (latency CDF, bitrate per second), and
+//! `rtmp-bench plot-compare` draws several runs' JSON in one picture (`plot`).
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -18,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod measure;
+mod plot;
 mod progress;
 mod report;
 mod stats;
@@ -30,7 +34,7 @@ use rtmp_edge::proto::amf0::{self, Amf0Limits, Amf0Value};
 use rtmp_edge::proto::flv::{self, TAG_SCRIPT};
 use rtmp_edge::proto::session::MediaKind;
 
-use measure::{is_frame, is_keyframe, kind_code, media_of, Pub, Sent, Sub, STEADY_AFTER};
+use measure::{is_frame, is_keyframe, kind_code, media_of, Pub, Rate, Sent, Sub, STEADY_AFTER};
 use progress::{Progress, ProgressLine};
 use report::Figures;
 use stats::{clk_tck, percentile, proc_status_kb, proc_ticks, sum_all};
@@ -38,7 +42,7 @@ use stats::{clk_tck, percentile, proc_status_kb, proc_ticks, sum_all};
 #[derive(FromArgs)]
 /// RTMP fan-out benchmark: publishers and subscribers in one process.
 #[argh(
-    note = "Progress: on a terminal one line updated every second; otherwise a line every 5 s; --quiet: none. Ctrl-C ends the run early and still prints the summary.",
+    note = "Progress: on a terminal one line updated every second; otherwise a line every 5 s; --quiet: none. Ctrl-C ends the run early and still prints the summary. The JSON summary carries the latency CDF (latency_cdf_ms: [ms, fraction] points) and the delivered bitrate per second (delivered_mbps_per_s: [s, Mbit/s]); rtmp-bench plot-compare --help: draw several runs' JSON into one SVG.",
     error_code(2, "usage: bad flag or URL"),
     error_code(3, "unreachable: resolve or TCP connect failed, connection lost"),
     error_code(4, "TLS failed"),
@@ -93,6 +97,9 @@ struct Args {
     /// no progress lines: print only the summary
     #[argh(switch)]
     quiet: bool,
+    /// draw the run into FILE.svg: the latency CDF (log axis) and the delivered bitrate per second
+    #[argh(option)]
+    plot: Option<String>,
 }
 
 /// Why the run stopped: the exit code of its class and the line to print.
@@ -150,6 +157,11 @@ fn parse_args() -> Result<Args, ExitCode> {
 }
 
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("plot-compare") {
+        let rest: Vec<&str> = argv.iter().skip(2).map(String::as_str).collect();
+        return ExitCode::from(plot::compare_command(&rest));
+    }
     let a = match parse_args() {
         Ok(a) => a,
         Err(code) => return code,
@@ -311,6 +323,8 @@ fn run(a: &Args) -> Result<(), Fail> {
     // Live frames published at least STEADY_AFTER after the subscriber
     // connected: latency once the late-join burst is over.
     let mut steady_us: Vec<u64> = Vec::new();
+    // Bytes received by all subscribers, once a second over the window.
+    let mut rate = Rate::new();
 
     let hz = clk_tck();
     let t_setup = Instant::now();
@@ -398,14 +412,24 @@ fn run(a: &Args) -> Result<(), Fail> {
                 }
             }
         }
+        let stop = interrupted.load(Ordering::Relaxed);
+        if stop {
+            end_publish.get_or_insert(now);
+        }
+        if let Some(ss) = sub_start {
+            let last = end_publish.is_some();
+            let t = end_publish.unwrap_or(now).saturating_duration_since(ss);
+            if rate.due(t, last) {
+                rate.record(t, subs.keys().map(|&id| mc.bytes_in(id)).sum(), last);
+            }
+        }
         if let Some(e) = end_publish {
             if now >= e + drain {
                 break;
             }
         }
-        if interrupted.load(Ordering::Relaxed) {
+        if stop {
             was_interrupted = true;
-            end_publish.get_or_insert(now);
             break;
         }
         if progress.due(now) {
@@ -607,6 +631,8 @@ fn run(a: &Args) -> Result<(), Fail> {
         ms(latencies_us.last().copied()),
     );
     let st = (percentile(&startups, 0.5), percentile(&startups, 0.99));
+    let cdf = plot::cdf_points(&latencies_us);
+    let rate_mbps = rate.mbps();
     // Per server process (user, sys) over the window; summed over all.
     let srv_each: Vec<Option<(f64, f64)>> = cpu0
         .iter()
@@ -673,8 +699,19 @@ fn run(a: &Args) -> Result<(), Fail> {
         per_target,
         interrupted: was_interrupted,
         first_error: first_error.as_deref(),
+        latency_cdf: &cdf,
+        rate_mbps: &rate_mbps,
+        plot: a.plot.as_deref(),
     }
     .print(a.json);
+    if let Some(path) = &a.plot {
+        let title = format!(
+            "rtmp-bench: {} publisher(s), {} {kind_text} subscriber(s), {window:.1} s",
+            pubs.len(),
+            a.subscribers
+        );
+        plot::run_svg(path, &title, &cdf, &rate_mbps)?;
+    }
     // Every subscriber failed: exit with the class of the first failure.
     if a.subscribers > 0 && connected == 0 && !was_interrupted {
         return Err(Fail {

@@ -115,3 +115,73 @@ pub fn is_frame(kind: MediaKind, payload: &[u8]) -> bool {
         MediaKind::Audio => flv::classify_audio(payload).is_some_and(|i| !i.sequence_header),
     }
 }
+
+/// Bytes received by all subscribers, sampled once a second over the
+/// measurement window (and at its end): the delivered bitrate per second.
+pub struct Rate {
+    /// (time into the window, bytes received so far).
+    samples: Vec<(Duration, u64)>,
+    done: bool,
+}
+
+impl Rate {
+    pub fn new() -> Rate {
+        Rate {
+            samples: vec![(Duration::ZERO, 0)],
+            done: false,
+        }
+    }
+
+    /// Whether a sample is due `t` into the window (`last`: it ends now).
+    pub fn due(&self, t: Duration, last: bool) -> bool {
+        !self.done && (last || t >= Duration::from_secs(self.samples.len() as u64))
+    }
+
+    /// Record `bytes` received so far, `t` into the window. The last
+    /// sample (at its end) is kept unless it comes within 200 ms of the one before.
+    pub fn record(&mut self, t: Duration, bytes: u64, last: bool) {
+        self.done |= last;
+        let prev = self.samples.last().map_or(Duration::ZERO, |s| s.0);
+        if !last || t.saturating_sub(prev) >= Duration::from_millis(200) {
+            self.samples.push((t, bytes));
+        }
+    }
+
+    /// Mbit/s over each interval between samples, at the interval's end (s).
+    pub fn mbps(&self) -> Vec<(f64, f64)> {
+        self.samples
+            .windows(2)
+            .map(|w| {
+                let secs = (w[1].0 - w[0].0).as_secs_f64().max(1e-3);
+                let bits = w[1].1.saturating_sub(w[0].1) as f64 * 8.0;
+                (w[1].0.as_secs_f64(), bits / 1e6 / secs)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_is_sampled_each_second_and_at_the_end() {
+        let mut r = Rate::new();
+        let ms = Duration::from_millis;
+        assert!(!r.due(ms(999), false));
+        assert!(r.due(ms(1005), false));
+        r.record(ms(1000), 1_000_000, false);
+        assert!(!r.due(ms(1500), false));
+        r.record(ms(2000), 3_000_000, false);
+        // The window ends 2.5 s in: a last, shorter interval.
+        assert!(r.due(ms(2500), true));
+        r.record(ms(2500), 3_500_000, true);
+        assert!(!r.due(ms(3000), false) && !r.due(ms(3000), true));
+        assert_eq!(r.mbps(), [(1.0, 8.0), (2.0, 16.0), (2.5, 8.0)]);
+        // An end right after a second's sample adds nothing.
+        let mut r = Rate::new();
+        r.record(ms(1000), 1_000_000, false);
+        r.record(ms(1100), 1_200_000, true);
+        assert_eq!(r.mbps(), [(1.0, 8.0)]);
+    }
+}

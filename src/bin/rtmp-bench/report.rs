@@ -38,6 +38,12 @@ pub struct Figures<'a> {
     pub per_target: String,
     pub interrupted: bool,
     pub first_error: Option<&'a str>,
+    /// (latency ms, fraction of live frames): points of the latency CDF.
+    pub latency_cdf: &'a [(f64, f64)],
+    /// (end of the second, s; Mbit/s on the wire delivered in it).
+    pub rate_mbps: &'a [(f64, f64)],
+    /// The SVG `--plot` writes.
+    pub plot: Option<&'a str>,
 }
 
 fn num(v: Option<f64>) -> String {
@@ -140,6 +146,18 @@ impl Figures<'_> {
         if self.sub_urls > 0 {
             let _ = write!(j, ",\"connected_per_sub_url\":[{}]", self.per_target);
         }
+        let pairs = |v: &[(f64, f64)], fx: fn(f64) -> String, fy: fn(f64) -> String| {
+            v.iter()
+                .map(|&(x, y)| format!("[{},{}]", fx(x), fy(y)))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let _ = write!(
+            j,
+            ",\"latency_cdf_ms\":[{}],\"delivered_mbps_per_s\":[{}]",
+            pairs(self.latency_cdf, |x| format!("{x:.3}"), |y| y.to_string()),
+            pairs(self.rate_mbps, |x| format!("{x:.3}"), |y| format!("{y:.3}")),
+        );
         if self.interrupted {
             j.push_str(",\"interrupted\":true");
         }
@@ -207,6 +225,9 @@ impl Figures<'_> {
         }
         if self.interrupted {
             println!("  interrupted (Ctrl-C) before the end of --duration");
+        }
+        if let Some(p) = self.plot {
+            println!("  plot: {p}");
         }
     }
 }
