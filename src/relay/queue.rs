@@ -116,6 +116,8 @@ pub enum Offer {
 struct Entry {
     frame: Frame,
     at_ms: u64,
+    /// The frame's length in the queue's form (computed once, at offer).
+    len: usize,
 }
 
 /// The per-subscriber ring (see the module docs for the policy).
@@ -143,18 +145,8 @@ pub struct SubscriberQueue {
 /// enough for a few live frames without reallocating.
 const RING_KEEP: usize = 64;
 
-/// Bytes a frame queued in an FLV ring puts out (an FLV ring holds tags and
-/// pre-encoded frames only).
-#[inline]
-fn flv_queued_len(frame: &Frame) -> usize {
-    match &frame.flv {
-        Some(tag) => tag.tag_len(frame.payload.len()),
-        None => frame.wire_len(),
-    }
-}
-
 /// Bytes `frame` would put out in `form`, or `None` when the form skips it.
-#[inline]
+#[inline(always)]
 fn out_len(form: OutputForm, frame: &Frame) -> Option<usize> {
     match form {
         OutputForm::Rtmp => Some(frame.wire_len()),
@@ -311,7 +303,7 @@ impl SubscriberQueue {
     /// `len`: the frame's length in the queue's form.
     fn push(&mut self, frame: Frame, len: usize, at_ms: u64) {
         self.queued += len;
-        self.ring.push_back(Entry { frame, at_ms });
+        self.ring.push_back(Entry { frame, at_ms, len });
     }
 
     fn count_drop(&mut self, len: usize) {
@@ -419,25 +411,10 @@ impl SubscriberQueue {
     /// `n` bytes were written: pop finished frames, move the head offset.
     /// `n` larger than [`SubscriberQueue::queued_bytes`] is a caller bug
     /// (debug assertion); in release the queue is emptied.
-    pub fn advance(&mut self, n: usize) {
+    pub fn advance(&mut self, mut n: usize) {
         debug_assert!(n <= self.queued, "advance {} > queued {}", n, self.queued);
-        match self.cfg.form {
-            OutputForm::Rtmp => self.pop_written(n, Frame::wire_len),
-            OutputForm::Flv => self.pop_written(n, flv_queued_len),
-        }
-        if self.ring.is_empty() && self.ring.capacity() > RING_KEEP {
-            self.ring.shrink_to(RING_KEEP);
-        }
-        if self.queued <= self.inter_limit && !self.last_dropped {
-            self.congested_since = None;
-        }
-    }
-
-    /// The loop of [`SubscriberQueue::advance`], one copy per form.
-    #[inline(always)]
-    fn pop_written(&mut self, mut n: usize, len_of: impl Fn(&Frame) -> usize) {
         while let Some(head) = self.ring.front() {
-            let rest = len_of(&head.frame) - self.head_offset;
+            let rest = head.len - self.head_offset;
             if n < rest {
                 self.head_offset += n;
                 self.queued -= n;
@@ -447,6 +424,12 @@ impl SubscriberQueue {
             self.queued -= rest;
             self.head_offset = 0;
             self.ring.pop_front();
+        }
+        if self.ring.is_empty() && self.ring.capacity() > RING_KEEP {
+            self.ring.shrink_to(RING_KEEP);
+        }
+        if self.queued <= self.inter_limit && !self.last_dropped {
+            self.congested_since = None;
         }
     }
 

@@ -302,33 +302,30 @@ impl CanonicalHeaders {
         }
     }
 
-    /// The timestamp field holds the extended-timestamp mark.
+    /// Bytes of the extended timestamp field: 4 when the headers carry one,
+    /// else 0. With one, byte 16 is the fmt 3 basic header (never 0: its
+    /// fmt bits are set); without, the fmt 3 header is byte 12 and byte 16
+    /// stays 0.
     #[inline]
-    fn ext(&self) -> bool {
-        self.bytes[1..4] == [0xFF; 3]
-    }
-
-    /// Length of the fmt 0 header.
-    #[inline]
-    fn first_len(&self) -> usize {
-        if self.ext() {
-            16
+    fn ext_len(&self) -> usize {
+        if self.bytes[16] != 0 {
+            4
         } else {
-            12
+            0
         }
     }
 
     /// The fmt 0 header of the first chunk.
     #[inline]
     pub fn first(&self) -> &[u8] {
-        &self.bytes[..self.first_len()]
+        &self.bytes[..12 + self.ext_len()]
     }
 
     /// The fmt 3 header before every further chunk.
     #[inline]
     pub fn continuation(&self) -> &[u8] {
-        let (start, ext) = (self.first_len(), self.ext());
-        &self.bytes[start..start + if ext { 5 } else { 1 }]
+        let e = self.ext_len();
+        &self.bytes[12 + e..13 + 2 * e]
     }
 
     /// The chunk size the message is cut at (saturated at 2^24 - 1).
@@ -343,12 +340,20 @@ impl CanonicalHeaders {
     #[inline]
     pub fn wire_len(&self, payload_len: usize) -> usize {
         let len = payload_len.min(MAX_WIRE_LEN);
-        let chunks = if len == 0 {
-            1
+        let cs = self.chunk_size();
+        let e = self.ext_len();
+        if len <= cs {
+            // one chunk: the common case, per frame per viewer on offer
+            return 12 + e + len;
+        }
+        // continuation chunks: ceil(len / cs) - 1, without a division for
+        // the usual power-of-two chunk sizes
+        let more = if cs.is_power_of_two() {
+            (len - 1) >> cs.trailing_zeros()
         } else {
-            len.div_ceil(self.chunk_size())
+            (len - 1) / cs
         };
-        self.first_len() + len + (chunks - 1) * self.continuation().len()
+        12 + e + len + more * (1 + e)
     }
 
     /// Fill `dst` with the message's bytes from byte `offset` on (headers
@@ -357,7 +362,29 @@ impl CanonicalHeaders {
     /// anywhere (inside a header or a chunk body): it is mapped to a chunk
     /// index arithmetically, with no per-chunk state. Empty slices are left
     /// out; an `offset` at or past the end fills nothing.
+    #[inline]
     pub fn io_slices<'a>(
+        &'a self,
+        payload: &'a [u8],
+        offset: usize,
+        dst: &mut [IoSlice<'a>],
+    ) -> usize {
+        // The common case, inlined into the fan-out's write loop: a message
+        // of one chunk (audio, most inter frames) from its start.
+        if offset == 0 && payload.len() <= self.chunk_size() && dst.len() >= 2 {
+            dst[0] = IoSlice::new(self.first());
+            if payload.is_empty() {
+                return 1;
+            }
+            dst[1] = IoSlice::new(payload);
+            return 2;
+        }
+        self.io_slices_from(payload, offset, dst)
+    }
+
+    /// [`CanonicalHeaders::io_slices`] in general.
+    #[inline(never)]
+    fn io_slices_from<'a>(
         &'a self,
         payload: &'a [u8],
         offset: usize,
