@@ -117,8 +117,9 @@ pub struct Frame {
 }
 
 impl Clone for Frame {
-    /// One refcount bump (two for a pre-encoded frame); the rest is copied
-    /// bitwise (a derived clone would branch on `flv` and copy its 15 bytes
+    /// A refcount bump per shared buffer (the payload's; a [`Wire::Encoded`]
+    /// frame's wire too), never an allocation; the rest, the inline chunk
+    /// headers included, is copied bitwise (a derived clone would branch on `flv` and copy its 15 bytes
     /// piecewise, on the fan-out's hot path).
     #[inline]
     fn clone(&self) -> Frame {
