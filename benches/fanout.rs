@@ -67,7 +67,7 @@ fn fanout(c: &mut Criterion) {
                 drain(q);
             }
             let expect = match form {
-                OutputForm::Rtmp => frame.wire.len(),
+                OutputForm::Rtmp => frame.wire_len(),
                 OutputForm::Flv => 11 + frame.payload.len() + 4,
             };
             assert_eq!(qs[0].offer(frame.clone(), 0), Offer::Queued);

@@ -27,11 +27,14 @@ struct CountingAlloc;
 
 thread_local! {
     static ALLOCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Bytes asked for by those allocations (a realloc counts its new size).
+    static ALLOC_BYTES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        let _ = ALLOC_BYTES.try_with(|c| c.set(c.get() + layout.size()));
         unsafe { std::alloc::System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
@@ -39,6 +42,7 @@ unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
         let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        let _ = ALLOC_BYTES.try_with(|c| c.set(c.get() + new));
         unsafe { std::alloc::System.realloc(ptr, layout, new) }
     }
 }
@@ -48,6 +52,10 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn allocs() -> usize {
     ALLOCS.with(|c| c.get())
+}
+
+fn alloc_bytes() -> usize {
+    ALLOC_BYTES.with(|c| c.get())
 }
 
 #[path = "common/captures.rs"]
@@ -157,7 +165,12 @@ fn frame_wire_matches_the_spec_layout_on_the_capture() {
             // Built here from the spec's chunk layout, not by the encoder
             // Frame::media itself uses.
             let expect = spec_chunks(csid as u8, t.timestamp, t.tag_type, 1, &t.data, cs as usize);
-            assert_eq!(&f.wire[..], &expect[..], "ts {} cs {cs}", t.timestamp);
+            assert_eq!(
+                &f.wire_bytes()[..],
+                &expect[..],
+                "ts {} cs {cs}",
+                t.timestamp
+            );
             assert_eq!(f.timestamp, t.timestamp);
             assert_eq!(f.payload.as_ptr(), t.data.as_ptr(), "payload not copied");
             *classes.entry(f.class).or_insert(0) += 1;
@@ -185,20 +198,23 @@ fn frame_wire_matches_the_spec_layout() {
         let f = Frame::media(9, ts, Bytes::from(payload.clone()), cs as u32);
         assert_eq!(f.class, FrameClass::KeyFrame);
         assert_eq!(
-            &f.wire[..],
+            &f.wire_bytes()[..],
             &spec_chunks(7, ts, 9, 1, &payload, cs)[..],
             "ts {ts:#x}"
         );
     }
     let audio = [0xAF, 0x01, 1, 2, 3];
     let f = Frame::media(8, 40, Bytes::copy_from_slice(&audio), 128);
-    assert_eq!(&f.wire[..], &spec_chunks(6, 40, 8, 1, &audio, 128)[..]);
+    assert_eq!(
+        &f.wire_bytes()[..],
+        &spec_chunks(6, 40, 8, 1, &audio, 128)[..]
+    );
     let body = b"\x02\x00\x0aonMetaData\x08\x00\x00\x00\x00\x00\x00\x09";
     let m = Frame::metadata(5, Bytes::from_static(body), 128);
     assert_eq!(m.class, FrameClass::Metadata);
     assert_eq!(m.type_id, 18);
     assert_eq!(
-        &m.wire[..],
+        &m.wire_bytes()[..],
         &spec_chunks(CSID_DATA as u8, 5, 18, 1, body, 128)[..]
     );
 }
@@ -258,11 +274,14 @@ fn rechunk_and_restamp_reencode_without_copying_the_payload() {
     assert_eq!(r.timestamp, 99);
     assert_eq!(r.class, f.class);
     assert_eq!(r.payload.as_ptr(), f.payload.as_ptr());
-    assert_eq!(&r.wire[..], &spec_chunks(7, 99, 9, 1, &payload, 128)[..]);
+    assert_eq!(
+        &r.wire_bytes()[..],
+        &spec_chunks(7, 99, 9, 1, &payload, 128)[..]
+    );
 
-    // a clone shares both buffers
+    // a clone shares the payload and copies the inline headers
     let c = f.clone();
-    assert_eq!(c.wire.as_ptr(), f.wire.as_ptr());
+    assert_eq!(c.wire, f.wire);
     assert_eq!(c.payload.as_ptr(), f.payload.as_ptr());
 }
 
@@ -274,7 +293,7 @@ fn control_frames_pass_through_unchanged() {
     assert_eq!(c.type_id, 0);
     assert!(c.payload.is_empty());
     assert_eq!(c.rechunk(5, 128), wire);
-    assert_eq!(c.restamped(50, 128).wire, wire);
+    assert_eq!(c.restamped(50, 128).wire_bytes(), wire);
     assert!(!c.is_video());
     assert!(c.is_pre_encoded());
     // another message type through `media`: Control for admission, but a
@@ -430,10 +449,10 @@ fn late_join_gets_metadata_headers_then_gop_from_keyframe() {
     // stream of one stamped later), headers re-stamped to the GOP's
     // keyframe timestamp
     assert_eq!(start[0].timestamp, 0);
-    assert_eq!(decode_all(&start[0].wire, 4096)[0].timestamp, 0);
+    assert_eq!(decode_all(&start[0].wire_bytes(), 4096)[0].timestamp, 0);
     for f in &start[1..3] {
         assert_eq!(f.timestamp, 1200);
-        let m = &decode_all(&f.wire, 4096)[0];
+        let m = &decode_all(&f.wire_bytes(), 4096)[0];
         assert_eq!(m.timestamp, 1200);
         assert_eq!(m.payload, f.payload);
     }
@@ -613,7 +632,7 @@ fn timestamps_through_the_table_wrap_jump_and_rebase() {
         .on_media("k", 1, 9, 0x0100_0010 - 4900, inter_frame(0), 0)
         .unwrap()
         .0;
-    let m = &decode_all(&f.wire, 4096)[0];
+    let m = &decode_all(&f.wire_bytes(), 4096)[0];
     assert_eq!(m.timestamp, 0x10 + 10 + 0x20 + 110);
     let s = t.stats().next().unwrap().1;
     assert_eq!(s.last_timestamp, Some(0x10 + 10 + 0x20 + 110));
@@ -636,6 +655,42 @@ fn stats_report_codecs_and_bytes() {
     assert_eq!(s.viewers, 1);
     assert!(s.publishing);
     assert_eq!(s.gop_frames, 6);
+}
+
+/// A frame keeps its payload once: its RTMP form is chunk headers beside the
+/// shared payload, so building a 100 KB keyframe (chunk size 4096, 25
+/// chunks; and 128, 782 chunks) allocates next to nothing beyond the payload
+/// it is given, and the queue writes the payload's own bytes.
+#[test]
+fn media_frames_do_not_copy_the_payload_into_a_wire_buffer() {
+    let mut payload = vec![0x42u8; 100_000];
+    payload[..2].copy_from_slice(&[0x17, 0x01]);
+    let payload = Bytes::from(payload);
+    for cs in [4096u32, 128] {
+        for ts in [40u32, 0x0100_0000] {
+            let (count, bytes) = (allocs(), alloc_bytes());
+            let f = Frame::media(9, ts, payload.clone(), cs);
+            let r = f.restamped(0, cs);
+            let c = f.clone();
+            let (count, bytes) = (allocs() - count, alloc_bytes() - bytes);
+            assert!(
+                bytes < 1024,
+                "cs {cs}: {bytes} bytes in {count} allocations"
+            );
+            assert_eq!(c.wire_len(), f.wire_len());
+            assert_eq!(r.payload.as_ptr(), payload.as_ptr());
+            let chunks = 100_000usize.div_ceil(cs as usize);
+            let ext = if ts >= 0xFF_FFFF { 4 } else { 0 };
+            assert_eq!(f.wire_len(), 12 + ext + 100_000 + (chunks - 1) * (1 + ext));
+            // the queue lends the payload's bytes, chunk by chunk
+            let mut q = SubscriberQueue::new(QueueConfig::default());
+            assert_eq!(q.offer(f.clone(), 0), Offer::Queued);
+            let mut slices = [IoSlice::new(&[]); 4];
+            assert_eq!(q.io_slices(&mut slices), 4);
+            assert_eq!(slices[1].as_ptr(), payload.as_ptr());
+            assert_eq!(slices[3].as_ptr(), payload[cs as usize..].as_ptr());
+        }
+    }
 }
 
 /// Per-subscriber fan-out cost is a Frame clone and a ring push: the
@@ -678,9 +733,10 @@ fn fanout_allocations_do_not_depend_on_the_viewer_count() {
     let one = one_message(1);
     let many = one_message(1000);
     assert_eq!(one, many, "allocations grow with the viewer count");
-    // per message: the wire buffer, promoting the Vec-backed payload and wire
-    // `Bytes` to shared on their first clone, and at most one GOP Vec growth
-    assert!(many <= 4, "{many} allocations for one message");
+    // per message: promoting the Vec-backed payload `Bytes` to shared on its
+    // first clone, and at most one GOP Vec growth (no wire buffer: the chunk
+    // headers are inline)
+    assert!(many <= 2, "{many} allocations for one message");
 }
 
 // ---------------------------------------------------------------------------

@@ -1,34 +1,57 @@
-//! Shared media frames: classified once, chunk-encoded once.
+//! Shared media frames: classified once; on the RTMP wire as small chunk
+//! headers around the shared payload.
+//!
+//! What is copied: nothing per frame. A media frame holds its payload
+//! `Bytes` (shared with the recorder and with HTTP-FLV viewers) and, in
+//! [`Wire::Chunked`], its canonical chunk headers inline
+//! ([`CanonicalHeaders`], 24 bytes: the fmt 0 header of the first chunk and
+//! the one fmt 3 header every further chunk repeats). A subscriber queue
+//! writes `fmt 0, payload[..cs], fmt 3, payload[cs..2cs], fmt 3, ...` with a
+//! vectored write, the bodies lent from the payload, so every frame exists
+//! in memory once (also in the GOP cache) and building one allocates nothing.
 //!
 //! Rules for callers:
 //! * build one [`Frame`] per published message with [`Frame::media`] or
 //!   [`Frame::metadata`] (the stream table does this) and hand clones of it
-//!   to every subscriber: a clone is two refcount bumps, never a copy;
-//! * `wire` is the canonical chunked form (fmt 0 first chunk, fmt 3
-//!   continuations, see [`crate::proto::chunk::encode_canonical`]) on message
+//!   to every subscriber: a clone is a refcount bump, never a copy;
+//! * the RTMP form of a frame is [`Frame::wire`]: for media frames the
+//!   canonical chunked form (fmt 0 first chunk, fmt 3 continuations, byte for
+//!   byte what [`crate::proto::chunk::encode_canonical`] writes) on message
 //!   stream id [`CANONICAL_STREAM_ID`] and a fixed chunk stream id per type
 //!   ([`CSID_AUDIO`], [`CSID_VIDEO`], [`CSID_DATA`]); every subscriber must
-//!   have been told the same out-chunk size, given at construction;
+//!   have been told the same out-chunk size, given at construction. Write it
+//!   with [`Frame::rtmp_slices`] from any byte offset; [`Frame::wire_len`]
+//!   is its length and [`Frame::wire_bytes`] a contiguous copy (tests and
+//!   tools, never the fan-out);
 //! * a subscriber that plays on another message stream id takes the slow
-//!   path [`Frame::rechunk`] (a new buffer per frame; the caller counts it);
+//!   path [`Frame::rechunk`] (a new contiguous buffer per frame, kept as
+//!   [`Wire::Encoded`]; the caller counts it);
 //! * `flv` is the frame's HTTP-FLV tag header and trailer
 //!   ([`TagFraming`], 15 inline bytes, no allocation), built once beside
-//!   `wire` for audio (8), video (9) and data (18) frames; an HTTP-FLV
-//!   viewer's queue writes it around the shared `payload` (see
+//!   the chunk headers for audio (8), video (9) and data (18) frames; an
+//!   HTTP-FLV viewer's queue writes it around the shared `payload` (see
 //!   [`crate::relay::queue::OutputForm::Flv`]). Pre-encoded and other
 //!   frames have none (nor would a payload above 2^24 - 1 bytes, which RTMP's
 //!   24-bit length field cannot carry anyway);
-//! * frames made by [`Frame::control`] carry pre-encoded session output in
-//!   `wire`, type id 0 and no payload: they cannot be re-chunked or
-//!   re-stamped, and [`Frame::rechunk`] / [`Frame::restamped`] return their
-//!   wire unchanged. (A message of another type given to [`Frame::media`] is
-//!   also classed Control, for admission, but is encoded on csid 4 and
-//!   re-chunks normally.)
+//! * frames made by [`Frame::control`] carry pre-encoded session output as
+//!   [`Wire::Encoded`], type id 0 and no payload: they cannot be re-chunked
+//!   or re-stamped, and [`Frame::rechunk`] / [`Frame::restamped`] return
+//!   their wire unchanged. (A message of another type given to
+//!   [`Frame::media`] is also classed Control, for admission, but is chunked
+//!   on csid 4 and re-chunks normally.)
+//!
+//! Why an enum rather than a `wire: Bytes` beside a header field: the
+//! contiguous form is needed only by control frames and slow-path copies,
+//! and `Wire` fits in the 32 bytes of one `Bytes` (the inline headers sit in
+//! the room `Bytes` leaves beside its non-null vtable pointer), so a
+//! [`Frame`] stays at 88 bytes.
+
+use std::io::IoSlice;
 
 use bytes::Bytes;
 
 use crate::http::flv::TagFraming;
-use crate::proto::chunk::{encode_canonical, RawMessage};
+use crate::proto::chunk::{encode_canonical, CanonicalHeaders, RawMessage};
 use crate::proto::flv::{self, VideoPacket};
 
 /// Chunk stream ids of canonical audio, video and data (onMetaData) frames,
@@ -64,6 +87,17 @@ pub enum FrameClass {
     InterFrame,
 }
 
+/// A frame's RTMP form (see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Wire {
+    /// Contiguous bytes written as they are: [`Frame::control`]'s
+    /// pre-encoded output, or a slow-path copy re-chunked for another
+    /// message stream id.
+    Encoded(Bytes),
+    /// Canonical chunk headers written around the frame's shared payload.
+    Chunked(CanonicalHeaders),
+}
+
 /// One message as all subscribers receive it.
 #[derive(Debug)]
 pub struct Frame {
@@ -74,17 +108,19 @@ pub struct Frame {
     pub type_id: u8,
     /// Message body (shared with the recorder); empty for Control.
     pub payload: Bytes,
-    /// Canonical chunked form on msid 1, written unchanged to every subscriber.
-    pub wire: Bytes,
+    /// RTMP form: canonical chunk headers on msid 1 around `payload`,
+    /// written unchanged to every subscriber, or pre-encoded bytes.
+    pub wire: Wire,
     /// FLV tag header and trailer for HTTP-FLV viewers (types 8, 9, 18);
     /// `None` for [`Frame::control`] frames and other types.
     pub flv: Option<TagFraming>,
 }
 
 impl Clone for Frame {
-    /// Two refcount bumps; the rest is copied bitwise (a derived clone would
-    /// branch on `flv` and copy its 15 bytes piecewise, on the fan-out's hot
-    /// path).
+    /// A refcount bump per shared buffer (the payload's; a [`Wire::Encoded`]
+    /// frame's wire too), never an allocation; the rest, the inline chunk
+    /// headers included, is copied bitwise (a derived clone would branch on `flv` and copy its 15 bytes
+    /// piecewise, on the fan-out's hot path).
     #[inline]
     fn clone(&self) -> Frame {
         Frame {
@@ -132,15 +168,16 @@ fn flv_framing(type_id: u8, timestamp: u32, payload: &[u8]) -> Option<TagFraming
     TagFraming::new(type_id, timestamp, payload.len()).ok()
 }
 
-fn encode(type_id: u8, timestamp: u32, stream_id: u32, payload: &Bytes, chunk_size: u32) -> Bytes {
-    let msg = RawMessage {
-        csid: csid_for(type_id),
+/// The canonical headers of a message (csid by type, see [`csid_for`]).
+fn headers(type_id: u8, timestamp: u32, payload_len: usize, chunk_size: u32) -> Wire {
+    Wire::Chunked(CanonicalHeaders::new(
+        csid_for(type_id),
         timestamp,
         type_id,
-        stream_id,
-        payload: payload.clone(),
-    };
-    encode_canonical(&msg, chunk_size)
+        CANONICAL_STREAM_ID,
+        payload_len,
+        chunk_size,
+    ))
 }
 
 impl Frame {
@@ -151,15 +188,15 @@ impl Frame {
             timestamp: 0,
             type_id: 0,
             payload: Bytes::new(),
-            wire,
+            wire: Wire::Encoded(wire),
             flv: None,
         }
     }
 
     /// Classify an audio (8) / video (9) payload with `flv::classify_*` and
-    /// encode the canonical wire once (csid 6 audio, 7 video, msid 1, given
-    /// chunk size). Another type id is encoded on csid 4 (18 is classed
-    /// Metadata, the rest Control).
+    /// build the canonical chunk headers once (csid 6 audio, 7 video, msid
+    /// 1, given chunk size); the payload is kept, not copied. Another type
+    /// id is chunked on csid 4 (18 is classed Metadata, the rest Control).
     pub fn media(type_id: u8, timestamp: u32, payload: Bytes, chunk_size: u32) -> Frame {
         let class = classify(type_id, &payload);
         Frame::media_as(class, type_id, timestamp, payload, chunk_size)
@@ -174,13 +211,7 @@ impl Frame {
         payload: Bytes,
         chunk_size: u32,
     ) -> Frame {
-        let wire = encode(
-            type_id,
-            timestamp,
-            CANONICAL_STREAM_ID,
-            &payload,
-            chunk_size,
-        );
+        let wire = headers(type_id, timestamp, payload.len(), chunk_size);
         let flv = flv_framing(type_id, timestamp, &payload);
         Frame {
             class,
@@ -220,19 +251,20 @@ impl Frame {
     /// counted by the caller). A [`Frame::control`] frame's wire is returned
     /// as is.
     pub fn rechunk(&self, stream_id: u32, chunk_size: u32) -> Bytes {
-        if self.is_pre_encoded() {
-            return self.wire.clone();
+        if let (true, Wire::Encoded(wire)) = (self.is_pre_encoded(), &self.wire) {
+            return wire.clone();
         }
-        encode(
-            self.type_id,
-            self.timestamp,
+        let msg = RawMessage {
+            csid: csid_for(self.type_id),
+            timestamp: self.timestamp,
+            type_id: self.type_id,
             stream_id,
-            &self.payload,
-            chunk_size,
-        )
+            payload: self.payload.clone(),
+        };
+        encode_canonical(&msg, chunk_size)
     }
 
-    /// Same frame with another timestamp (re-encoded): used for sequence
+    /// Same frame with another timestamp (new headers): used for sequence
     /// headers and metadata sent to late joiners at the join point. A
     /// [`Frame::control`] frame only gets the new `timestamp` field; its wire
     /// is unchanged (and it still has no FLV framing).
@@ -241,13 +273,7 @@ impl Frame {
             (self.wire.clone(), None)
         } else {
             (
-                encode(
-                    self.type_id,
-                    timestamp,
-                    CANONICAL_STREAM_ID,
-                    &self.payload,
-                    chunk_size,
-                ),
+                headers(self.type_id, timestamp, self.payload.len(), chunk_size),
                 flv_framing(self.type_id, timestamp, &self.payload),
             )
         };
@@ -281,9 +307,54 @@ impl Frame {
         self.class == FrameClass::KeyFrame
     }
 
-    /// Bytes this frame puts on the wire.
+    /// Bytes this frame puts on the RTMP wire (what the fan-out's queues
+    /// and the GOP cache count).
+    #[inline]
     pub fn wire_len(&self) -> usize {
-        self.wire.len()
+        match &self.wire {
+            Wire::Encoded(wire) => wire.len(),
+            Wire::Chunked(h) => h.wire_len(self.payload.len()),
+        }
+    }
+
+    /// Fill `dst` with the frame's RTMP bytes from byte `offset` on
+    /// (headers and payload chunks of a [`Wire::Chunked`] frame, the one
+    /// buffer of a [`Wire::Encoded`] one); returns the slices filled.
+    /// Nothing is copied; see [`CanonicalHeaders::io_slices`].
+    #[inline]
+    pub fn rtmp_slices<'a>(&'a self, offset: usize, dst: &mut [IoSlice<'a>]) -> usize {
+        match &self.wire {
+            Wire::Chunked(h) => h.io_slices(&self.payload, offset, dst),
+            Wire::Encoded(wire) => match (wire.get(offset..), dst.first_mut()) {
+                (Some(rest), Some(slot)) if !rest.is_empty() => {
+                    *slot = IoSlice::new(rest);
+                    1
+                }
+                _ => 0,
+            },
+        }
+    }
+
+    /// The frame's RTMP bytes in one buffer: the pre-encoded `Bytes` itself,
+    /// or a new copy of a chunked frame (for tests and tools; the fan-out
+    /// never needs it).
+    pub fn wire_bytes(&self) -> Bytes {
+        match &self.wire {
+            Wire::Encoded(wire) => wire.clone(),
+            Wire::Chunked(_) => {
+                let mut out = Vec::with_capacity(self.wire_len());
+                let mut slices = [IoSlice::new(&[]); 64];
+                loop {
+                    let n = self.rtmp_slices(out.len(), &mut slices);
+                    if n == 0 {
+                        return Bytes::from(out);
+                    }
+                    for s in &slices[..n] {
+                        out.extend_from_slice(s);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -346,12 +417,44 @@ mod tests {
         );
         assert!(c.flv.is_some());
         assert_eq!(c.payload.as_ptr(), f.payload.as_ptr());
-        assert_eq!(c.wire.as_ptr(), f.wire.as_ptr());
+        assert_eq!(c.wire, f.wire, "the same inline headers");
+        assert!(matches!(c.wire, Wire::Chunked(_)));
+        let ctl = Frame::control(Bytes::from(vec![2u8; 40]));
+        match (&ctl.clone().wire, &ctl.wire) {
+            (Wire::Encoded(a), Wire::Encoded(b)) => assert_eq!(a.as_ptr(), b.as_ptr()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn media_frames_keep_headers_beside_the_payload() {
+        let payload = Bytes::from(vec![0x27u8; 10_000]);
+        let f = Frame::media(TYPE_VIDEO, 0x0100_0000, payload.clone(), 4096);
+        let Wire::Chunked(h) = &f.wire else {
+            panic!("{:?}", f.wire)
+        };
+        // fmt 0 with the extended timestamp, fmt 3 repeating it
+        assert_eq!(h.first().len(), 16);
+        assert_eq!(h.continuation(), [0xC7, 1, 0, 0, 0]);
+        assert_eq!(f.wire_len(), 16 + 10_000 + 2 * 5);
+        let mut slices = [IoSlice::new(&[]); 8];
+        assert_eq!(f.rtmp_slices(0, &mut slices), 6);
+        assert_eq!(slices[1].as_ptr(), payload.as_ptr(), "payload lent");
+        assert_eq!(f.rtmp_slices(f.wire_len(), &mut slices), 0);
+        assert_eq!(f.wire_bytes().len(), f.wire_len());
+        // a control frame is its one buffer, from any offset
+        let c = Frame::control(Bytes::from_static(b"\x02\x00\x00\x00"));
+        assert_eq!(c.rtmp_slices(1, &mut slices), 1);
+        assert_eq!(&*slices[0], b"\x00\x00\x00");
+        assert_eq!(c.rtmp_slices(4, &mut slices), 0);
+        assert_eq!(c.rtmp_slices(0, &mut []), 0);
     }
 
     #[test]
     fn frame_stays_small() {
-        // Two `Bytes`, the small fields and the inline framing: no box.
+        // Two `Bytes` (one holding either pre-encoded bytes or the inline
+        // chunk headers), the small fields and the inline framing: no box.
+        assert_eq!(std::mem::size_of::<Wire>(), std::mem::size_of::<Bytes>());
         assert!(
             std::mem::size_of::<Frame>() <= 88,
             "{}",

@@ -5,14 +5,18 @@
 //! * no sockets, no files, no clock: the caller passes `now_ms` (a monotonic
 //!   millisecond clock of its choice) into every function that needs time;
 //! * every published media message is turned into one [`frame::Frame`] whose
-//!   payload and canonical wire bytes are shared (`Bytes` refcounts) by every
-//!   subscriber queue and by the recorder: the per-subscriber fan-out cost is
-//!   a `Frame` clone and a ring push, with no allocation and no copy;
+//!   payload is shared (a `Bytes` refcount) by every subscriber queue, the
+//!   GOP cache and the recorder; beside it the frame keeps its canonical
+//!   RTMP chunk headers inline (24 bytes), never a chunked copy of the
+//!   payload. The per-subscriber fan-out cost is a `Frame` clone and a ring
+//!   push, with no allocation and no copy;
 //! * the caller owns the connections; the relay only stores their ids;
-//! * a subscriber queue writes either the RTMP `wire` of each frame or, for
-//!   an HTTP-FLV viewer ([`queue::OutputForm::Flv`]), the frame's FLV tag
-//!   header and trailer (built once with the frame) around its shared
-//!   payload: the same frames serve both, no per-viewer bytes are made.
+//! * a subscriber queue writes either the RTMP form of each frame (its chunk
+//!   headers between chunk-sized slices of the payload) or, for an HTTP-FLV
+//!   viewer ([`queue::OutputForm::Flv`]), the frame's FLV tag header and
+//!   trailer (built once with the frame) around its shared payload: the
+//!   same frames serve both, no per-viewer bytes are made, and the payload
+//!   is in memory once.
 //!
 //! Driving order for one published message (the server loop):
 //! 1. [`stream::StreamTable::on_media`] (or `on_metadata`) with the

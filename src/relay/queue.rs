@@ -18,11 +18,16 @@
 //!
 //! | form | a frame with FLV framing (8, 9, 18) | a [`Frame::control`] frame | any other frame |
 //! |---|---|---|---|
-//! | [`OutputForm::Rtmp`] | its `wire` | its `wire` | its `wire` |
+//! | [`OutputForm::Rtmp`] | its chunked form: fmt 0 header, `payload[..cs]`, fmt 3 header, `payload[cs..2cs]`, ... (two slices a chunk; the bodies lent from the shared `Bytes`, never copied) | its `wire`, verbatim | its chunked form (or a slow-path copy, verbatim) |
 //! | [`OutputForm::Flv`] | tag header, `payload`, trailer (three slices; the payload is the shared `Bytes`, never copied) | its `wire`, verbatim | skipped: `Offer::Dropped`, not counted as a drop |
 //!
+//! So a queue holds no bytes of its own: every slice points into a frame's
+//! payload, its inline chunk headers or FLV framing, or a pre-encoded
+//! buffer (see [`crate::relay::frame`]).
+//!
 //! A frame's *length* below is the bytes it puts out in the queue's form
-//! (`wire.len()`, or `11 + payload.len() + 4` for an FLV tag); every budget,
+//! ([`Frame::wire_len`], the same number the chunked copy the relay used to
+//! build had, or `11 + payload.len() + 4` for an FLV tag); every budget,
 //! threshold, [`SubscriberQueue::queued_bytes`] and
 //! [`SubscriberQueue::advance`] counts in it.
 //!
@@ -59,7 +64,8 @@ use crate::relay::frame::{Frame, FrameClass};
 /// What a queue writes for each frame (see the module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum OutputForm {
-    /// The frame's canonical RTMP chunked `wire` (RTMP players).
+    /// The frame's canonical RTMP chunked form (RTMP players): chunk
+    /// headers around the shared payload, see [`Frame::rtmp_slices`].
     #[default]
     Rtmp,
     /// FLV tags: header, shared payload, trailer (HTTP-FLV viewers);
@@ -110,6 +116,8 @@ pub enum Offer {
 struct Entry {
     frame: Frame,
     at_ms: u64,
+    /// The frame's length in the queue's form (computed once, at offer).
+    len: usize,
 }
 
 /// The per-subscriber ring (see the module docs for the policy).
@@ -137,24 +145,14 @@ pub struct SubscriberQueue {
 /// enough for a few live frames without reallocating.
 const RING_KEEP: usize = 64;
 
-/// Bytes a frame queued in an FLV ring puts out (an FLV ring holds tags and
-/// pre-encoded frames only).
-#[inline]
-fn flv_queued_len(frame: &Frame) -> usize {
-    match &frame.flv {
-        Some(tag) => tag.tag_len(frame.payload.len()),
-        None => frame.wire.len(),
-    }
-}
-
 /// Bytes `frame` would put out in `form`, or `None` when the form skips it.
-#[inline]
+#[inline(always)]
 fn out_len(form: OutputForm, frame: &Frame) -> Option<usize> {
     match form {
-        OutputForm::Rtmp => Some(frame.wire.len()),
+        OutputForm::Rtmp => Some(frame.wire_len()),
         OutputForm::Flv => match &frame.flv {
             Some(tag) => Some(tag.tag_len(frame.payload.len())),
-            None if frame.is_pre_encoded() => Some(frame.wire.len()),
+            None if frame.is_pre_encoded() => Some(frame.wire_len()),
             None => None,
         },
     }
@@ -305,7 +303,7 @@ impl SubscriberQueue {
     /// `len`: the frame's length in the queue's form.
     fn push(&mut self, frame: Frame, len: usize, at_ms: u64) {
         self.queued += len;
-        self.ring.push_back(Entry { frame, at_ms });
+        self.ring.push_back(Entry { frame, at_ms, len });
     }
 
     fn count_drop(&mut self, len: usize) {
@@ -346,9 +344,12 @@ impl SubscriberQueue {
 
     /// Like `bytes::Buf::chunks_vectored`: fill `dst` with the unwritten
     /// bytes of the queued frames in the queue's form, in order (head from
-    /// its offset); returns the number of slices filled. In the FLV form a
-    /// tag takes up to three slices (header, payload, trailer), the payload
-    /// slice lending the frame's shared `Bytes`. Empty slices are left out.
+    /// its offset); returns the number of slices filled. In the RTMP form a
+    /// chunked frame takes two slices per chunk (header, body lent from the
+    /// shared payload), its head offset mapped to a chunk arithmetically; in
+    /// the FLV form a tag takes up to three slices (header, payload,
+    /// trailer), the payload slice lending the frame's shared `Bytes`. Empty
+    /// slices are left out. Give it enough slots (the server gives 256).
     pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         match self.cfg.form {
             OutputForm::Rtmp => self.wire_slices(dst),
@@ -363,13 +364,9 @@ impl SubscriberQueue {
             if n == dst.len() {
                 break;
             }
-            let rest = &entry.frame.wire[offset..];
+            // A frame gives all its remaining slices unless `dst` fills up.
+            n += entry.frame.rtmp_slices(offset, &mut dst[n..]);
             offset = 0;
-            if rest.is_empty() {
-                continue;
-            }
-            dst[n] = IoSlice::new(rest);
-            n += 1;
         }
         n
     }
@@ -383,7 +380,16 @@ impl SubscriberQueue {
             let frame = &entry.frame;
             let parts: [&'a [u8]; 3] = match &frame.flv {
                 Some(tag) => tag.slices(&frame.payload),
-                None => [&frame.wire, &[], &[]],
+                None => {
+                    // a pre-encoded frame (the only other kind an FLV ring
+                    // admits): its one buffer
+                    if n == dst.len() {
+                        return n;
+                    }
+                    n += frame.rtmp_slices(offset, &mut dst[n..]);
+                    offset = 0;
+                    continue;
+                }
             };
             for part in parts {
                 if offset >= part.len() {
@@ -405,25 +411,10 @@ impl SubscriberQueue {
     /// `n` bytes were written: pop finished frames, move the head offset.
     /// `n` larger than [`SubscriberQueue::queued_bytes`] is a caller bug
     /// (debug assertion); in release the queue is emptied.
-    pub fn advance(&mut self, n: usize) {
+    pub fn advance(&mut self, mut n: usize) {
         debug_assert!(n <= self.queued, "advance {} > queued {}", n, self.queued);
-        match self.cfg.form {
-            OutputForm::Rtmp => self.pop_written(n, |f| f.wire.len()),
-            OutputForm::Flv => self.pop_written(n, flv_queued_len),
-        }
-        if self.ring.is_empty() && self.ring.capacity() > RING_KEEP {
-            self.ring.shrink_to(RING_KEEP);
-        }
-        if self.queued <= self.inter_limit && !self.last_dropped {
-            self.congested_since = None;
-        }
-    }
-
-    /// The loop of [`SubscriberQueue::advance`], one copy per form.
-    #[inline(always)]
-    fn pop_written(&mut self, mut n: usize, len_of: impl Fn(&Frame) -> usize) {
         while let Some(head) = self.ring.front() {
-            let rest = len_of(&head.frame) - self.head_offset;
+            let rest = head.len - self.head_offset;
             if n < rest {
                 self.head_offset += n;
                 self.queued -= n;
@@ -433,6 +424,12 @@ impl SubscriberQueue {
             self.queued -= rest;
             self.head_offset = 0;
             self.ring.pop_front();
+        }
+        if self.ring.is_empty() && self.ring.capacity() > RING_KEEP {
+            self.ring.shrink_to(RING_KEEP);
+        }
+        if self.queued <= self.inter_limit && !self.last_dropped {
+            self.congested_since = None;
         }
     }
 
@@ -480,6 +477,7 @@ impl SubscriberQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::relay::frame::Wire;
     use bytes::Bytes;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
@@ -499,7 +497,7 @@ mod tests {
             timestamp: 0,
             type_id,
             payload: Bytes::new(),
-            wire: Bytes::from(vec![tag; len]),
+            wire: Wire::Encoded(Bytes::from(vec![tag; len])),
             flv: None,
         }
     }
@@ -646,7 +644,7 @@ mod tests {
         let mut q = SubscriberQueue::new(cfg(1000));
         let head: Vec<u8> = (0..=255u8).cycle().take(600).collect();
         let mut key = mk(KeyFrame, 0, 0);
-        key.wire = Bytes::from(head.clone());
+        key.wire = Wire::Encoded(Bytes::from(head.clone()));
         assert_eq!(q.offer(key, 0), Offer::Queued);
         q.advance(250);
         assert_eq!(q.queued_bytes(), 350);
@@ -716,7 +714,7 @@ mod tests {
                     let len = rng.random_range(0..2000);
                     let wire: Vec<u8> = (0..len).map(|_| rng.random()).collect();
                     let mut f = mk(class, 0, 0);
-                    f.wire = Bytes::from(wire.clone());
+                    f.wire = Wire::Encoded(Bytes::from(wire.clone()));
                     counter = counter.wrapping_add(1);
                     let before = q.queued_bytes();
                     match q.offer(f, step) {
@@ -743,6 +741,58 @@ mod tests {
             }
             got.extend(drain_all(&mut q));
             assert!(got == expected, "seed {seed}: reassembled bytes differ");
+        }
+    }
+
+    #[test]
+    fn chunked_frames_write_from_any_offset() {
+        // Frames of several 128-byte chunks (fmt 3 headers of 1 byte, and of
+        // 5 with an extended timestamp) between pre-encoded ones: every cut
+        // point gives exactly the rest of the wire bytes, a few slices at a
+        // time, and the queue counts what `encode_canonical` would have.
+        use FrameClass::*;
+        let frames = [
+            Frame::media_as(KeyFrame, 9, 40, Bytes::from(vec![0x17; 300]), 128),
+            Frame::control(Bytes::from_static(b"\x02\x00\x00")),
+            Frame::media_as(Audio, 8, 0x0100_0000, Bytes::from(vec![0xaf; 257]), 128),
+            Frame::media_as(InterFrame, 9, 7, Bytes::from(vec![0x27; 128]), 128),
+            Frame::media_as(Audio, 8, 9, Bytes::new(), 128),
+        ];
+        for f in frames.iter().filter(|f| !f.is_pre_encoded()) {
+            // `rechunk` is `encode_canonical`: the bytes of before
+            assert_eq!(f.wire_bytes(), f.rechunk(1, 128));
+        }
+        let all: Vec<u8> = frames.iter().flat_map(|f| f.wire_bytes()).collect();
+        let total: usize = frames.iter().map(Frame::wire_len).sum();
+        assert_eq!(all.len(), total);
+        let mut q = SubscriberQueue::new(cfg(10_000));
+        for f in &frames {
+            assert_eq!(q.offer(f.clone(), 0), Offer::Queued);
+        }
+        // 2 + 2 x 3 slices, the control frame, 2 + 2 x 2 with 5-byte fmt 3,
+        // 2, and a lone header
+        assert_eq!(slice_lens(&q, 16).len(), 6 + 1 + 6 + 2 + 1);
+        for cut in 0..=total {
+            for k in [1, 2, 5, 16] {
+                let mut q = SubscriberQueue::new(cfg(10_000));
+                for f in &frames {
+                    q.offer(f.clone(), 0);
+                }
+                q.advance(cut);
+                assert_eq!(q.queued_bytes(), total - cut);
+                let mut out = Vec::new();
+                while !q.is_empty() {
+                    let mut slices = [IoSlice::new(&[]); 16];
+                    let n = q.io_slices(&mut slices[..k]);
+                    assert!(n > 0, "cut {cut}");
+                    let w: usize = slices[..n].iter().map(|s| s.len()).sum();
+                    for s in &slices[..n] {
+                        out.extend_from_slice(s);
+                    }
+                    q.advance(w);
+                }
+                assert_eq!(out, &all[cut..], "cut {cut} k {k}");
+            }
         }
     }
 
@@ -866,7 +916,7 @@ mod tests {
     /// (independent of `TagFraming`).
     fn flv_bytes(f: &Frame) -> Vec<u8> {
         if f.is_pre_encoded() {
-            return f.wire.to_vec();
+            return f.wire_bytes().to_vec();
         }
         let mut out = bytes::BytesMut::new();
         crate::proto::flv::write_tag(f.type_id, f.timestamp, &f.payload, &mut out);
@@ -939,7 +989,7 @@ mod tests {
             let mut q = SubscriberQueue::new(flv_cfg(100_000));
             assert_eq!(q.offer(http_head.clone(), 0), Offer::Queued);
             assert_eq!(q.offer(file_head.clone(), 0), Offer::Queued);
-            let mut expect_len = http_head.wire.len() + 13;
+            let mut expect_len = http_head.wire_len() + 13;
             for f in &tags {
                 assert_eq!(q.offer(f.clone(), 0), Offer::Queued);
                 expect_len += 11 + f.payload.len() + 4;
@@ -948,8 +998,14 @@ mod tests {
             let out = drain_random(&mut q, &mut rng);
             assert_eq!(out.len(), expect_len);
             assert_eq!(q.queued_bytes(), 0);
-            let body = out.strip_prefix(&http_head.wire[..]).expect("head first");
-            assert_eq!(body[..13], file_head.wire[..], "file header verbatim");
+            let body = out
+                .strip_prefix(&http_head.wire_bytes()[..])
+                .expect("head first");
+            assert_eq!(
+                body[..13],
+                file_head.wire_bytes()[..],
+                "file header verbatim"
+            );
             let parsed = parse_tags(&body[13..]);
             assert_eq!(parsed.len(), tags.len());
             for (p, f) in parsed.iter().zip(&tags) {
@@ -969,7 +1025,7 @@ mod tests {
         // 100-byte payload: 112 bytes on the RTMP wire (one chunk, 12-byte
         // header), 115 as an FLV tag.
         let key = real(KeyFrame, 100, 0, 1);
-        assert_eq!(key.wire.len(), 112);
+        assert_eq!(key.wire_len(), 112);
         let mut rtmp = SubscriberQueue::new(cfg(113));
         let mut flv = SubscriberQueue::new(flv_cfg(113));
         assert_eq!(rtmp.offer(key.clone(), 0), Offer::Queued);
@@ -996,7 +1052,7 @@ mod tests {
 
         // the per-class thresholds too: audio up to 90% of 1000
         let audio = real(Audio, 886, 0, 3);
-        assert_eq!(audio.wire.len(), 898);
+        assert_eq!(audio.wire_len(), 898);
         let mut rtmp = SubscriberQueue::new(cfg(1000));
         let mut flv = SubscriberQueue::new(flv_cfg(1000));
         assert_eq!(rtmp.offer(audio.clone(), 0), Offer::Queued);
@@ -1034,7 +1090,7 @@ mod tests {
         assert_eq!(q.len(), 2);
         assert!(q.waiting_for_keyframe());
         // the RTMP form counts wire bytes and queues the command frames too
-        let rtmp_bytes: usize = start.iter().map(|f| f.wire.len()).sum();
+        let rtmp_bytes: usize = start.iter().map(|f| f.wire_len()).sum();
         assert_ne!(rtmp_bytes, head_bytes + gop_bytes);
         let mut q = SubscriberQueue::new(cfg(rtmp_bytes));
         assert_eq!(q.offer_start(&start, 0), Offer::Queued);
@@ -1077,10 +1133,10 @@ mod tests {
             assert_eq!(q.io_slices(&mut slices), 5);
             assert_eq!(slices[0].as_ptr(), wire.as_ptr(), "the wire itself");
             assert_eq!(&*slices[0], &wire[..]);
-            assert_eq!(&*slices[4], &end.wire[..]);
+            assert_eq!(&*slices[4], &end.wire_bytes()[..]);
         }
         let out = drain_all(&mut q);
-        let expect = [wire.to_vec(), flv_bytes(&key), end.wire.to_vec()].concat();
+        let expect = [wire.to_vec(), flv_bytes(&key), end.wire_bytes().to_vec()].concat();
         assert_eq!(out, expect);
         assert_eq!(q.dropped_frames(), 0);
     }
@@ -1213,7 +1269,7 @@ mod tests {
                         assert_eq!(flv.dropped_frames(), dropped_before, "seed {seed}");
                     }
                     if rtmp.offer(frame.clone(), step) == Offer::Queued {
-                        expect_rtmp.extend_from_slice(&frame.wire);
+                        expect_rtmp.extend_from_slice(&frame.wire_bytes());
                     }
                 } else {
                     for (q, got) in [(&mut flv, &mut got_flv), (&mut rtmp, &mut got_rtmp)] {

@@ -59,7 +59,8 @@
 //! viewer's timestamps never go backwards after the metadata), otherwise the
 //! stream's last output timestamp. The GOP cache starts at a keyframe of the
 //! key track (track 0); it is dropped (until the next keyframe) when it
-//! exceeds `gop_max_bytes` of wire bytes or `gop_max_frames` frames, or
+//! exceeds `gop_max_bytes` of wire bytes ([`Frame::wire_len`]: the
+//! frames' RTMP form, though each frame holds only its payload) or `gop_max_frames` frames, or
 //! spans more than `gop_max_ms`, and when a track's SequenceStart changes
 //! (the cached frames belong to the old decoder configuration).
 //!
@@ -335,7 +336,7 @@ impl<Id: Copy + Eq> Stream<Id> {
     }
 
     fn push_gop(&mut self, frame: &Frame, cfg: &StreamConfig) {
-        self.gop_bytes += frame.wire.len();
+        self.gop_bytes += frame.wire_len();
         self.gop.push(frame.clone());
         let span = frame.timestamp.wrapping_sub(self.gop[0].timestamp);
         if self.gop_bytes > cfg.gop_max_bytes

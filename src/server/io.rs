@@ -59,8 +59,14 @@ pub enum WriteOutcome {
     Error(io::ErrorKind),
 }
 
-/// Most slices handed to one `writev` call.
-const MAX_IOV: usize = 64;
+/// Most slices handed to one `writev` call (Linux's `IOV_MAX` is 1024). A
+/// relayed RTMP frame takes two slices per chunk (a chunk header, then a
+/// body lent from the shared payload), so at the default chunk size of 4096
+/// a 100 KB keyframe is about 50 slices and 256 slices carry up to ~512 KB
+/// of large frames, or 128 small ones, per call: more than a socket's send
+/// buffer usually takes, so a write is rarely cut short by the slice count.
+/// 4 KB of stack.
+const MAX_IOV: usize = 256;
 
 /// Write the outbox with vectored writes until it is empty, the socket
 /// would block, or `budget` bytes went out (so one viewer's late-join burst

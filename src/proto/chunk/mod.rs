@@ -23,7 +23,8 @@
 //!   progress are still capped as a sum ([`ChunkLimits::max_partial_bytes`]).
 //! * For the writer: send Set Chunk Size to the peer first, then call
 //!   [`ChunkEncoder::set_chunk_size`]. Messages written with
-//!   [`encode_canonical`] bypass the encoder's header state: call
+//!   [`encode_canonical`] (or as [`CanonicalHeaders`] around a payload)
+//!   bypass the encoder's header state: call
 //!   [`ChunkEncoder::reset_csid`] for a csid carrying both.
 //! * Chunk stream ids given to the writer must lie in
 //!   [`MIN_CSID`]`..=`[`MAX_CSID`] and payloads must be shorter than
@@ -67,7 +68,7 @@ mod encode;
 use bytes::Bytes;
 
 pub use decode::ChunkDecoder;
-pub use encode::{encode_canonical, ChunkEncoder};
+pub use encode::{encode_canonical, CanonicalHeaders, ChunkEncoder};
 
 /// Default chunk size before any Set Chunk Size (spec).
 pub const DEFAULT_CHUNK_SIZE: u32 = 128;
