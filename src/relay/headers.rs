@@ -166,40 +166,46 @@ impl HeaderCache {
     }
 
     /// The class of a message with this parsed header (`None`: too short to
-    /// parse) and tracks; learns the tracks' FourCCs and the key track.
+    /// parse) and tracks, and whether it carries track 0 (after resolving);
+    /// learns the tracks' FourCCs and the key track. One pass over the parts.
     pub fn classify(
         &mut self,
         kind: AvKind,
         header: Option<&MediaHeader>,
         parts: &[TrackPart],
-    ) -> FrameClass {
+    ) -> (FrameClass, bool) {
         let Some(h) = header else {
-            return match kind {
+            let class = match kind {
                 AvKind::Audio => FrameClass::Audio,
                 AvKind::Video => FrameClass::InterFrame,
             };
+            return (class, true);
         };
+        let mut lowest: Option<u8> = None;
         for part in parts {
             let id = self.resolve(h, part);
             if h.packet != Packet::Config {
                 self.learn(kind, id, part.fourcc);
             }
-            if kind == AvKind::Video && self.key_track.is_none_or(|k| id < k) {
-                self.key_track = Some(id);
+            lowest = Some(lowest.map_or(id, |l| l.min(id)));
+        }
+        if kind == AvKind::Video {
+            if let Some(l) = lowest.filter(|&l| self.key_track.is_none_or(|k| l < k)) {
+                self.key_track = Some(l);
             }
         }
-        if h.is_header() {
-            return FrameClass::SequenceHeader;
-        }
-        let on_key_track = || {
-            self.track_ids(h, parts)
-                .any(|id| Some(id) == self.key_track)
-        };
-        match kind {
+        let track0 = lowest == Some(0);
+        // Every id here is at or above the key track now: the message is on
+        // it exactly when its lowest id is the key track.
+        let class = match kind {
+            _ if h.is_header() => FrameClass::SequenceHeader,
             AvKind::Audio => FrameClass::Audio,
-            AvKind::Video if h.is_keyframe() && on_key_track() => FrameClass::KeyFrame,
+            AvKind::Video if h.is_keyframe() && lowest.is_some() && lowest == self.key_track => {
+                FrameClass::KeyFrame
+            }
             AvKind::Video => FrameClass::InterFrame,
-        }
+        };
+        (class, track0)
     }
 
     /// Caches (or clears, on SequenceEnd) the headers of a message already
@@ -312,10 +318,5 @@ impl HeaderCache {
     /// Tracks known, audio and video.
     pub fn track_count(&self) -> usize {
         self.tracks.len()
-    }
-
-    /// Whether any of these parts is track 0 (after resolving).
-    pub fn has_track0(&self, header: &MediaHeader, parts: &[TrackPart]) -> bool {
-        self.track_ids(header, parts).any(|id| id == 0)
     }
 }

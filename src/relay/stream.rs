@@ -535,13 +535,9 @@ impl<Id: Copy + Eq + Hash + std::fmt::Debug> StreamTable<Id> {
                     return None;
                 }
             };
-            let class = s
+            let (class, track0) = s
                 .headers
                 .classify(kind, parsed.header.as_ref(), parsed.parts());
-            let track0 = match &parsed.header {
-                Some(h) => s.headers.has_track0(h, parsed.parts()),
-                None => true,
-            };
             let ts = s.ts.map(type_id, timestamp, cfg);
             let frame = Frame::media_as(class, type_id, ts, payload, cfg.chunk_size);
             Some((frame, Some(Parsed { track0, ..parsed })))
