@@ -51,6 +51,13 @@ impl Transport {
         }
     }
 
+    /// Whether a read that returns less than asked proves the socket empty:
+    /// true for plain TCP (the kernel hands over all it has), false for TLS,
+    /// whose reader returns one record's plaintext at a time.
+    pub fn short_read_drains(&self) -> bool {
+        matches!(self, Transport::Tcp(_))
+    }
+
     /// The TLS failure behind an I/O error, if any.
     pub fn tls_error(&self) -> Option<&str> {
         match self {
@@ -102,6 +109,9 @@ pub struct IoConn {
     pub writable: bool,
     /// On the driver's still-readable list.
     pub in_still_readable: bool,
+    /// An edge reported the peer's close (or an error): read until EOF,
+    /// never stop at a short read (no later edge would come for it).
+    pub read_closed: bool,
 }
 
 impl IoConn {
@@ -113,6 +123,7 @@ impl IoConn {
             readable: false,
             writable: false,
             in_still_readable: false,
+            read_closed: false,
         }
     }
 }

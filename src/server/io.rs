@@ -21,10 +21,19 @@ pub enum ReadOutcome {
 /// read to `sink`. Each read goes into `scratch` (one server-wide buffer,
 /// zeroed once) and only the bytes read are passed on: no zero-filling per
 /// read, and the receiver grows by what arrived, not by the read size.
+///
+/// With `short_read_drains` a read that fills less than `scratch` ends the
+/// loop as WouldBlock without asking again: the kernel gave all it had, and
+/// with edge-triggered readiness anything arriving later raises a new edge
+/// (nginx does the same). That saves the second, empty `recv` per message
+/// a publisher sends. The caller passes false for TLS (a short plaintext
+/// read says nothing about the socket) and once the peer's close was seen
+/// (that edge is not repeated, so the EOF must be read now).
 pub fn read_some<R: Read>(
     socket: &mut R,
     budget: usize,
     scratch: &mut [u8],
+    short_read_drains: bool,
     mut sink: impl FnMut(&[u8]),
 ) -> (usize, ReadOutcome) {
     let mut total = 0;
@@ -37,6 +46,9 @@ pub fn read_some<R: Read>(
             Ok(n) => {
                 sink(&scratch[..n]);
                 total += n;
+                if short_read_drains && n < scratch.len() {
+                    return (total, ReadOutcome::WouldBlock);
+                }
             }
             Err(e) => match e.kind() {
                 io::ErrorKind::WouldBlock => return (total, ReadOutcome::WouldBlock),
@@ -136,7 +148,8 @@ mod tests {
         ]);
         let mut buf = Vec::new();
         assert_eq!(
-            read_some(&mut s, 1000, &mut [0; 16], |b| buf.extend_from_slice(b)),
+            read_some(&mut s, 1000, &mut [0; 16], false, |b| buf
+                .extend_from_slice(b)),
             (5, ReadOutcome::WouldBlock)
         );
         assert_eq!(&buf[..], b"abcde");
@@ -147,14 +160,37 @@ mod tests {
         let mut s = Script(vec![Ok(vec![1; 10]), Ok(vec![2; 10]), Ok(vec![])]);
         let mut buf = Vec::new();
         assert_eq!(
-            read_some(&mut s, 10, &mut [0; 16], |b| buf.extend_from_slice(b)),
+            read_some(&mut s, 10, &mut [0; 16], false, |b| buf
+                .extend_from_slice(b)),
             (10, ReadOutcome::Budget)
         );
         assert_eq!(
-            read_some(&mut s, 100, &mut [0; 16], |b| buf.extend_from_slice(b)),
+            read_some(&mut s, 100, &mut [0; 16], false, |b| buf
+                .extend_from_slice(b)),
             (10, ReadOutcome::Closed)
         );
         assert_eq!(buf.len(), 20);
+    }
+
+    #[test]
+    fn short_read_ends_the_loop_only_when_it_proves_the_socket_empty() {
+        let script = || Script(vec![Ok(vec![1; 16]), Ok(vec![2; 5]), Ok(vec![3; 7])]);
+        // A full read asks again; the short one (5 of 16) stops there.
+        let (mut s, mut buf) = (script(), Vec::new());
+        assert_eq!(
+            read_some(&mut s, 1000, &mut [0; 16], true, |b| buf
+                .extend_from_slice(b)),
+            (21, ReadOutcome::WouldBlock)
+        );
+        assert_eq!(s.0.len(), 1, "the third read was left for the next edge");
+        // Without the rule (TLS, or the peer's close seen) it reads on.
+        let (mut s, mut buf) = (script(), Vec::new());
+        assert_eq!(
+            read_some(&mut s, 1000, &mut [0; 16], false, |b| buf
+                .extend_from_slice(b)),
+            (28, ReadOutcome::WouldBlock)
+        );
+        assert!(s.0.is_empty());
     }
 
     #[test]
@@ -162,7 +198,8 @@ mod tests {
         let mut s = Script(vec![Err(io::ErrorKind::ConnectionReset.into())]);
         let mut buf = Vec::new();
         assert_eq!(
-            read_some(&mut s, 100, &mut [0; 16], |b| buf.extend_from_slice(b)),
+            read_some(&mut s, 100, &mut [0; 16], false, |b| buf
+                .extend_from_slice(b)),
             (0, ReadOutcome::Error(io::ErrorKind::ConnectionReset))
         );
         assert!(buf.is_empty());

@@ -284,8 +284,13 @@ impl Server {
                     SIGNALS => self.on_signals(now),
                     token => {
                         if let Some(id) = token::conn_id(token) {
-                            let readable =
-                                event.is_readable() || event.is_read_closed() || event.is_error();
+                            let closed = event.is_read_closed() || event.is_error();
+                            let readable = event.is_readable() || closed;
+                            if closed {
+                                if let Some(conn) = self.lookup(id) {
+                                    conn.read_closed = true;
+                                }
+                            }
                             self.on_conn_event(id, readable, event.is_writable(), now);
                         }
                     }
@@ -385,9 +390,14 @@ impl Server {
         let Some(conn) = conns.get_mut(id.index as usize).filter(|c| c.id == id) else {
             return;
         };
-        let (n, outcome) = io::read_some(&mut conn.transport, *read_budget, read_scratch, |b| {
-            endpoint.receive(id, b, now)
-        });
+        let drains = conn.transport.short_read_drains() && !conn.read_closed;
+        let (n, outcome) = io::read_some(
+            &mut conn.transport,
+            *read_budget,
+            read_scratch,
+            drains,
+            |b| endpoint.receive(id, b, now),
+        );
         conn.readable = outcome == ReadOutcome::Budget;
         let input = if n > 0 {
             self.endpoint.process(id, now)
