@@ -157,6 +157,9 @@ pub struct Conn {
     pub wait_deadline: Option<u64>,
     /// An E-RTMP reconnect request was sent (once per connection).
     pub reconnect_requested: bool,
+    /// Messages this connection may still have handled in this loop turn
+    /// (reads decoded in place draw on it; `process` ends the turn).
+    pub turn_budget: usize,
 }
 
 impl Conn {
@@ -183,6 +186,7 @@ impl Conn {
             stats: ConnStats::default(),
             wait_deadline: None,
             reconnect_requested: false,
+            turn_budget: super::MESSAGES_PER_TURN,
         }
     }
 

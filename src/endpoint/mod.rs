@@ -28,6 +28,29 @@
 //!    the driver drops the socket. Then flush again (viewers were told).
 //! 6. Sleep until [`Endpoint::poll_timeout`] or the next readiness event.
 //!
+//! # Copies on the way in
+//!
+//! The driver reads into one server-wide buffer (a zeroed `[u8]`: safe
+//! Rust cannot hand a `BytesMut`'s uninitialised spare room to `read`), and
+//! [`Endpoint::receive`] decodes an RTMP session's bytes right there when
+//! nothing of the connection waits in `inbound` (the usual case: a
+//! publisher's read ends on a message boundary). So a message is copied
+//! once in user space, from the read buffer into a buffer of its own:
+//! - a single-chunk message: copied out whole, so that a cached frame never
+//!   pins the read buffer (64 KiB for a 300-byte audio frame) and the read
+//!   buffer is reused for the next read;
+//! - a message in several chunks: each chunk's body is appended to the
+//!   message's reassembly buffer (chunk headers sit between the bodies, so
+//!   the payload is never contiguous in the input).
+//!
+//! From then on the payload is shared (`Bytes`): the GOP cache, every
+//! viewer's queue, HTTP-FLV and the recorder hold the same buffer. What a
+//! read leaves undecoded (a chunk cut by the read, or input past
+//! [`MESSAGES_PER_TURN`]) is appended to `inbound`, and later reads are
+//! appended behind it until it is empty again: that path is a second copy.
+//! The handshake, HTTP requests and outgoing relay sessions always go
+//! through `inbound`.
+//!
 //! Connections are only forgotten in `poll_close`, so an id the driver holds
 //! stays valid through a batch; a stale id (old generation) is ignored by
 //! every call.
@@ -42,6 +65,7 @@ mod conn;
 mod hooks;
 mod http;
 mod id;
+mod input;
 mod outbox;
 mod policy;
 mod push;
@@ -55,7 +79,7 @@ mod upstream;
 use core::net::SocketAddr;
 
 use bytes::BytesMut;
-use log::{debug, info, warn};
+use log::{info, warn};
 use rand::rngs::StdRng;
 
 use crate::config::{AppMap, Config};
@@ -294,117 +318,6 @@ impl Endpoint {
             self.count_rejected("per_ip");
             self.close(id, CloseReason::PerIpLimit);
         }
-    }
-
-    /// Append bytes read from the connection (processed by [`Endpoint::process`]).
-    pub fn receive(&mut self, id: ConnId, bytes: &[u8], now: u64) {
-        if let Some(conn) = self.lookup(id) {
-            conn.inbound.extend_from_slice(bytes);
-            conn.stats.bytes_in += bytes.len() as u64;
-            conn.last_recv_ms = now;
-        }
-    }
-
-    /// `receive` then `process`.
-    pub fn handle_input(&mut self, id: ConnId, bytes: &[u8], now: u64) -> Input {
-        self.receive(id, bytes, now);
-        self.process(id, now)
-    }
-
-    /// True while complete input waits for the next turn.
-    pub fn has_pending_input(&self, id: ConnId) -> bool {
-        self.get(id).is_some_and(|c| c.lists.pending_input)
-    }
-
-    /// Step the handshake and the session over the buffered input, at most
-    /// [`MESSAGES_PER_TURN`] messages.
-    pub fn process(&mut self, id: ConnId, now: u64) -> Input {
-        self.process_limited(id, now, MESSAGES_PER_TURN)
-    }
-
-    fn process_limited(&mut self, id: ConnId, now: u64, limit: usize) -> Input {
-        match self.get(id).map(|c| &c.proto) {
-            Some(Protocol::Http(_)) => return self.process_http(id, now),
-            Some(Protocol::Relay(_)) => return self.process_relay(id, now),
-            _ => {}
-        }
-        let mut events = std::mem::take(&mut self.events);
-        let mut out = std::mem::take(&mut self.scratch_out);
-        let result = self.step_protocol(id, &mut events, &mut out, limit);
-        self.push_control(id, &mut out, now);
-        for event in events.drain(..) {
-            self.on_session_event(id, event, now);
-        }
-        self.events = events;
-        self.scratch_out = out;
-        if let Err(reason) = result {
-            self.close(id, reason);
-        }
-        match self.get(id) {
-            Some(c) if !c.is_open() => Input::Closed,
-            Some(c) if c.lists.pending_input => Input::Pending,
-            Some(_) => Input::Done,
-            None => Input::Closed,
-        }
-    }
-
-    /// The part of `process` that borrows the connection: handshake, then session.
-    fn step_protocol(
-        &mut self,
-        id: ConnId,
-        events: &mut Vec<ServerEvent>,
-        out: &mut BytesMut,
-        limit: usize,
-    ) -> Result<(), CloseReason> {
-        let Endpoint {
-            conns,
-            rng,
-            session_config,
-            ..
-        } = self;
-        let Some(conn) = conns
-            .get_mut(id.index as usize)
-            .and_then(|c| c.as_mut())
-            .filter(|c| c.id == id && c.is_open())
-        else {
-            return Ok(());
-        };
-        conn.lists.pending_input = false;
-        if let Protocol::Handshake(hs) = &mut conn.proto {
-            match hs.feed(&mut conn.inbound, out, rng) {
-                Ok(Progress::InProgress) => {}
-                Ok(Progress::Done) => {
-                    // e.g. "handshake done: digest scheme 0, C2 signed".
-                    debug!("{} {} handshake done: {}", id, conn.peer, hs.summary());
-                    conn.proto =
-                        Protocol::Rtmp(Box::new(ServerSession::new(session_config.clone())));
-                }
-                Err(e) => return Err(CloseReason::Handshake(e)),
-            }
-        }
-        if let Protocol::Rtmp(session) = &mut conn.proto {
-            if !conn.inbound.is_empty() || session.has_pending_messages() {
-                let more = session
-                    .handle_input_limited(&mut conn.inbound, events, out, limit)
-                    .map_err(CloseReason::Protocol)?;
-                // The rest of an aggregate waits in the session, not in `inbound`.
-                conn.lists.pending_input =
-                    more && (!conn.inbound.is_empty() || session.has_pending_messages());
-            }
-        }
-        // Players send little: give back a large idle read buffer.
-        if conn.inbound.is_empty() && !conn.is_publisher() && conn.inbound.capacity() > 16 * 1024 {
-            conn.inbound = BytesMut::new();
-        }
-        Ok(())
-    }
-
-    /// The peer ended its side: handle everything it sent before (a final
-    /// deleteStream is not lost), then close.
-    pub fn handle_eof(&mut self, id: ConnId, now: u64) {
-        // Bounded by what is buffered: each pass consumes input or stops.
-        while self.process_limited(id, now, usize::MAX) == Input::Pending {}
-        self.close(id, CloseReason::PeerClosed);
     }
 
     /// Close the connection at the end of the batch (first reason wins).

@@ -3,6 +3,14 @@
 //! parent module for the rules a caller keeps.
 
 use bytes::{Buf, Bytes, BytesMut};
+
+/// Input the reader decodes from: contiguous bytes, so `chunk()` is all
+/// that remains. A `BytesMut` the caller appends to, `Bytes`, or a `&[u8]`
+/// (a read buffer decoded where it lies).
+pub trait InputBuf: Buf {}
+impl InputBuf for BytesMut {}
+impl InputBuf for Bytes {}
+impl InputBuf for &[u8] {}
 use log::trace;
 
 use super::*;
@@ -74,10 +82,15 @@ impl ChunkDecoder {
         }
     }
 
-    /// Decode the next complete message, or `Ok(None)` if more bytes are needed.
-    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<RawMessage>, ChunkError> {
+    /// Decode the next complete message, or `Ok(None)` if more bytes are
+    /// needed. Consumes whole chunks from the front of `buf`: a `BytesMut`
+    /// the caller appends to, or a `&[u8]` read buffer decoded in place
+    /// (whatever is left of it is the caller's to keep for the next call).
+    pub fn decode<B: InputBuf>(&mut self, buf: &mut B) -> Result<Option<RawMessage>, ChunkError> {
         loop {
-            match self.step(buf)? {
+            let (step, used) = self.step(buf.chunk())?;
+            buf.advance(used);
+            match step {
                 Step::NeedMore => return Ok(None),
                 Step::Consumed => {}
                 Step::Message(msg) => {
@@ -143,23 +156,23 @@ impl ChunkDecoder {
         Ok(())
     }
 
-    /// Parse (from a peek) the chunk at the front of `buf`; consume it only
-    /// if it is complete.
-    fn step(&mut self, buf: &mut BytesMut) -> Result<Step, ChunkError> {
-        let data: &[u8] = buf;
+    /// Parse (from a peek) the chunk at the front of `data`; it counts as
+    /// used (the second value) only if it is complete.
+    fn step(&mut self, data: &[u8]) -> Result<(Step, usize), ChunkError> {
+        const MORE: (Step, usize) = (Step::NeedMore, 0);
         let Some((fmt, csid, mut pos)) = basic_header(data) else {
-            return Ok(Step::NeedMore);
+            return Ok(MORE);
         };
         let hlen = [11usize, 7, 3, 0][usize::from(fmt)];
         let Some(h) = data.get(pos..pos + hlen) else {
-            return Ok(Step::NeedMore);
+            return Ok(MORE);
         };
         pos += hlen;
         let idx = self.streams.iter().position(|s| s.csid == csid);
         self.check_header(fmt, csid, idx)?;
         let state = idx.map(|i| &self.streams[i]);
         let Some((head, ext_len)) = read_fields(fmt, h, &data[pos..], state) else {
-            return Ok(Step::NeedMore);
+            return Ok(MORE);
         };
         pos += ext_len;
         let in_progress = state.is_some_and(|s| s.partial.is_some());
@@ -173,7 +186,7 @@ impl ChunkDecoder {
         let remaining = head.len as usize - received;
         let take = remaining.min(self.chunk_size as usize);
         if data.len() - pos < take {
-            return Ok(Step::NeedMore);
+            return Ok(MORE);
         }
         let completes = take == remaining;
         let len = head.len as usize;
@@ -189,8 +202,7 @@ impl ChunkDecoder {
             head.type_id
         );
         let step = self.commit(csid, idx, fmt, head, &data[pos..pos + take], completes);
-        buf.advance(pos + take);
-        Ok(step)
+        Ok((step, pos + take))
     }
 
     /// fmt 1/2/3 need a previous header; only fmt 3 may continue a message;
@@ -250,7 +262,8 @@ impl ChunkDecoder {
                 // Fits in this chunk: copied into a buffer of its own, so a
                 // cached frame never keeps the caller's whole read buffer
                 // alive (a 64 KiB read buffer per 300-byte audio frame) and
-                // the caller can reuse that buffer.
+                // the caller can reuse that buffer. This is the one copy a
+                // single-chunk message gets on its way in.
                 Bytes::copy_from_slice(chunk)
             }
             Some(p) => {

@@ -5,7 +5,8 @@
 //! * One [`ChunkDecoder`] per connection direction (inbound), one
 //!   [`ChunkEncoder`] per connection direction (outbound). Neither touches a
 //!   socket or a clock.
-//! * Driving order for the reader: append received bytes to a `BytesMut`, then
+//! * Driving order for the reader: append received bytes to a `BytesMut` (or
+//!   hand over a `&[u8]` read buffer and keep what is left of it), then
 //!   call [`ChunkDecoder::decode`] in a loop until it returns `Ok(None)` (more
 //!   bytes needed). Each `Ok(Some(msg))` is one complete message. Only whole
 //!   chunks are consumed from the buffer: a partial chunk header or a partial
@@ -67,7 +68,7 @@ mod encode;
 
 use bytes::Bytes;
 
-pub use decode::ChunkDecoder;
+pub use decode::{ChunkDecoder, InputBuf};
 pub use encode::{encode_canonical, CanonicalHeaders, ChunkEncoder};
 
 /// Default chunk size before any Set Chunk Size (spec).

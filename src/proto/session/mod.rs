@@ -71,11 +71,11 @@ mod error;
 mod input;
 mod output;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use log::debug;
 
 use super::amf0::{self, Amf0Limits, Amf0Value, Strings};
-use super::chunk::{ChunkDecoder, ChunkEncoder, ChunkLimits, RawMessage};
+use super::chunk::{ChunkDecoder, ChunkEncoder, ChunkLimits, InputBuf, RawMessage};
 use super::command::{self, Command, ConnectParams, StreamName, StreamRef};
 use super::message::{
     AggregateIter, MessageError, RtmpMessage, UserControl, CSID_COMMAND, CSID_CONTROL,
@@ -272,27 +272,40 @@ impl ServerSession {
     /// session: see [`ServerSession::has_pending_messages`]), so a driver can
     /// serve other connections and come back — and must come back even if no
     /// new bytes arrive. `Ok(false)`: everything complete was handled.
-    pub fn handle_input_limited(
+    pub fn handle_input_limited<B: InputBuf>(
         &mut self,
-        input: &mut BytesMut,
+        input: &mut B,
         events: &mut Vec<ServerEvent>,
         out: &mut BytesMut,
         max_messages: usize,
     ) -> Result<bool, SessionError> {
-        let mut handled = 0;
+        let mut budget = max_messages;
+        self.handle_input_budget(input, events, out, &mut budget)
+    }
+
+    /// [`ServerSession::handle_input_limited`] drawing on a budget the caller
+    /// keeps across calls (one loop turn's, spread over several reads):
+    /// each message handled takes one from it.
+    pub fn handle_input_budget<B: InputBuf>(
+        &mut self,
+        input: &mut B,
+        events: &mut Vec<ServerEvent>,
+        out: &mut BytesMut,
+        budget: &mut usize,
+    ) -> Result<bool, SessionError> {
         loop {
-            if handled >= max_messages {
+            if *budget == 0 {
                 return Ok(true);
             }
-            handled += 1;
+            *budget -= 1;
             if let Some(sub) = self.aggregate.as_mut().and_then(Iterator::next) {
                 self.handle_raw(&sub, events, out, false)?;
                 continue;
             }
             self.aggregate = None;
-            let before = input.len();
+            let before = input.remaining();
             let decoded = self.decoder.decode(input);
-            let consumed = before - input.len();
+            let consumed = before - input.remaining();
             self.count_received(consumed, out);
             match decoded? {
                 Some(raw) => self.handle_raw(&raw, events, out, true)?,
