@@ -8,7 +8,8 @@
 #      MULTI "PxS" publishers x subscribers per stream ("20x20"; empty disables), PORT base (19741),
 #      SERVERS ("floor nginx ours"), OUT folder for raw results (target/compare),
 #      OURS server binary taking --listen ADDR (target/release/rtmp-server); "ours40" is the same binary
-#      with --write-coalesce-ms 40 (throughput mode); PIN=1 pins servers to CPU 0 and the load to CPU 1.
+#      with --write-coalesce-ms 40 (throughput mode); "ours-csN" is ours with --chunk-size N (e.g. SERVERS="ours
+#      ours-cs60000" compares chunk sizes in the same reps); PIN=1 pins servers to CPU 0 and the load to CPU 1.
 #      BASE another build of our server (e.g. from an older commit) run as server "base" when SERVERS
 #      names it: SERVERS="ours base" BASE=/path/rtmp-server NS=500 MULTI="" benches/compare.sh
 #      Every start of our server (ours, ours40, base) gets --http-listen off when the binary has that
@@ -365,6 +366,7 @@ for scen in $SCENS; do
         nginx|nginx-tls) run_nginx "$scen" "$rep" "$p" "$total" "$server" ;;
         ours) run_ours "$scen" "$rep" "$p" "$total" ours ;;
         ours40) run_ours "$scen" "$rep" "$p" "$total" ours40 --write-coalesce-ms 40 ;;
+        ours-cs[0-9]*) run_ours "$scen" "$rep" "$p" "$total" "$server" --chunk-size "${server#ours-cs}" ;;
         base) run_ours "$scen" "$rep" "$p" "$total" base ;;
         ours-flv|ours-scrape|ours-tls) run_ours "$scen" "$rep" "$p" "$total" "$server" ;;
         ours-relay*|ours-reuseport*) rs=${rs#*@*@}; run_relay "$scen" "$rep" "${rs%@*}" "${rs#*@}" "$server" ;;

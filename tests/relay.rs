@@ -14,7 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rtmp_edge::proto::chunk::{encode_canonical, ChunkDecoder, ChunkLimits, RawMessage};
 use rtmp_edge::proto::flv::{self, FlvTag, TAG_AUDIO, TAG_SCRIPT};
-use rtmp_edge::relay::frame::{CSID_AUDIO, CSID_DATA, CSID_VIDEO};
+use rtmp_edge::relay::frame::{Wire, CSID_AUDIO, CSID_DATA, CSID_VIDEO};
 use rtmp_edge::relay::{
     Frame, FrameClass, Offer, PublishClaim, QueueConfig, StreamConfig, StreamTable, SubscriberQueue,
 };
@@ -265,6 +265,11 @@ fn rechunk_and_restamp_reencode_without_copying_the_payload() {
     let f = Frame::media(9, 1234, payload.clone(), 128);
     let other = f.rechunk(3, 256);
     assert_eq!(&other[..], &spec_chunks(7, 1234, 9, 3, &payload, 256)[..]);
+    // The frame for that stream id shares the payload: only headers change.
+    let on3 = f.on_stream(3, 256);
+    assert_eq!(on3.payload.as_ptr(), f.payload.as_ptr());
+    assert!(matches!(on3.wire, Wire::Chunked(_)));
+    assert_eq!(on3.wire_bytes(), other);
     let msgs = decode_all(&other, 256);
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].stream_id, 3);

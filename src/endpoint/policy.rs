@@ -26,7 +26,7 @@ use crate::proto::command::{ConnectParams, StreamName};
 use crate::proto::message::{TYPE_AUDIO, TYPE_VIDEO};
 use crate::proto::session::{MediaKind, ServerEvent};
 use crate::proto::status::{CODE_PLAY_FAILED, CODE_PUBLISH_BAD_NAME, CODE_PUBLISH_DENIED};
-use crate::relay::frame::{Frame, FrameClass, Wire};
+use crate::relay::frame::{Frame, FrameClass};
 use crate::relay::queue::Offer;
 use crate::relay::stream::PublishClaim;
 
@@ -459,13 +459,7 @@ impl Endpoint {
         } else {
             frames
                 .iter()
-                .map(|f| {
-                    let mut copy = f.clone();
-                    if f.type_id != 0 {
-                        copy.wire = Wire::Encoded(f.rechunk(stream_id, chunk_size));
-                    }
-                    copy
-                })
+                .map(|f| f.on_stream(stream_id, chunk_size))
                 .collect()
         };
         let Some(conn) = self.lookup(id) else { return };
@@ -536,9 +530,7 @@ impl Endpoint {
             let pushed = match conn.play_stream_id() {
                 Some(sid) if sid != 1 && frame.type_id != 0 => {
                     conn.stats.slow_path_frames += 1;
-                    let mut copy = frame.clone();
-                    copy.wire = Wire::Encoded(frame.rechunk(sid, config.chunk_size));
-                    conn.out.offer(copy, now)
+                    conn.out.offer(frame.on_stream(sid, config.chunk_size), now)
                 }
                 _ => conn.out.offer(frame.clone(), now),
             };

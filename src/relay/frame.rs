@@ -23,9 +23,9 @@
 //!   with [`Frame::rtmp_slices`] from any byte offset; [`Frame::wire_len`]
 //!   is its length and [`Frame::wire_bytes`] a contiguous copy (tests and
 //!   tools, never the fan-out);
-//! * a subscriber that plays on another message stream id takes the slow
-//!   path [`Frame::rechunk`] (a new contiguous buffer per frame, kept as
-//!   [`Wire::Encoded`]; the caller counts it);
+//! * a subscriber that plays on another message stream id gets
+//!   [`Frame::on_stream`]: the same payload behind headers with its stream
+//!   id (no copy either; the caller counts these as the "slow path");
 //! * `flv` is the frame's HTTP-FLV tag header and trailer
 //!   ([`TagFraming`], 15 inline bytes, no allocation), built once beside
 //!   the chunk headers for audio (8), video (9) and data (18) frames; an
@@ -41,7 +41,7 @@
 //!   on csid 4 and re-chunks normally.)
 //!
 //! Why an enum rather than a `wire: Bytes` beside a header field: the
-//! contiguous form is needed only by control frames and slow-path copies,
+//! contiguous form is needed only by control frames (and tests),
 //! and `Wire` fits in the 32 bytes of one `Bytes` (the inline headers sit in
 //! the room `Bytes` leaves beside its non-null vtable pointer), so a
 //! [`Frame`] stays at 88 bytes.
@@ -51,7 +51,7 @@ use std::io::IoSlice;
 use bytes::Bytes;
 
 use crate::http::flv::TagFraming;
-use crate::proto::chunk::{encode_canonical, CanonicalHeaders, RawMessage};
+use crate::proto::chunk::CanonicalHeaders;
 use crate::proto::flv::{self, VideoPacket};
 
 /// Chunk stream ids of canonical audio, video and data (onMetaData) frames,
@@ -246,22 +246,32 @@ impl Frame {
         )
     }
 
-    /// Slow path for a subscriber playing on another message stream id:
-    /// re-chunk the payload canonically with that stream id (a new `Bytes`;
-    /// counted by the caller). A [`Frame::control`] frame's wire is returned
-    /// as is.
-    pub fn rechunk(&self, stream_id: u32, chunk_size: u32) -> Bytes {
-        if let (true, Wire::Encoded(wire)) = (self.is_pre_encoded(), &self.wire) {
-            return wire.clone();
+    /// The frame for a subscriber playing on another message stream id:
+    /// the same shared payload behind canonical headers that carry
+    /// `stream_id` (24 inline bytes, no copy; the caller counts these
+    /// frames as the "slow path", a name kept from when they were copied).
+    /// A [`Frame::control`] frame is returned as is.
+    pub fn on_stream(&self, stream_id: u32, chunk_size: u32) -> Frame {
+        let mut frame = self.clone();
+        if !self.is_pre_encoded() {
+            frame.wire = Wire::Chunked(CanonicalHeaders::new(
+                csid_for(self.type_id),
+                self.timestamp,
+                self.type_id,
+                stream_id,
+                self.payload.len(),
+                chunk_size,
+            ));
         }
-        let msg = RawMessage {
-            csid: csid_for(self.type_id),
-            timestamp: self.timestamp,
-            type_id: self.type_id,
-            stream_id,
-            payload: self.payload.clone(),
-        };
-        encode_canonical(&msg, chunk_size)
+        frame
+    }
+
+    /// [`Frame::on_stream`] as one contiguous buffer (tests and tools; a
+    /// [`Frame::control`] frame's wire as is): byte for byte what
+    /// [`crate::proto::chunk::encode_canonical`] writes for the message on
+    /// `stream_id`.
+    pub fn rechunk(&self, stream_id: u32, chunk_size: u32) -> Bytes {
+        self.on_stream(stream_id, chunk_size).wire_bytes()
     }
 
     /// Same frame with another timestamp (new headers): used for sequence
