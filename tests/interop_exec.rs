@@ -175,3 +175,25 @@ fn ffmpeg_publish_then_the_script_sees_the_recorded_file() {
         "{path} holds 3 s of video"
     );
 }
+
+#[test]
+fn shutdown_kills_a_running_script_after_a_bounded_wait() {
+    let dir = TempDir::new("exec-e2e-stop");
+    let (mut server, _) = start(dir.path(), 600);
+    publish_briefly(&server, "hang");
+    assert!(
+        server.wait_log(Duration::from_secs(5), |l| l.contains("done.sh (")
+            && l.contains("started"))
+    );
+    let start = Instant::now();
+    let status = server.terminate(Duration::from_secs(10));
+    let took = start.elapsed();
+    assert!(status.is_some(), "the server did not exit");
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    let log = server.log_text();
+    assert!(log.contains("killed at shutdown"), "{log}");
+    assert!(
+        log.contains("1 exec_record_done jobs still running at exit were killed"),
+        "{log}"
+    );
+}

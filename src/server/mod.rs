@@ -15,7 +15,9 @@
 //! 2. Connections that stopped on their read budget or the endpoint's
 //!    message limit are served again (they get no new edge), after every
 //!    other event of the batch.
-//! 3. The endpoint's timers run.
+//! 3. The endpoint's timers run; the hook calls and `exec_record_done` jobs
+//!    they released go to the hook pool and the exec runner, whose wakers
+//!    bring the results back as events of a later batch.
 //! 4. The connections the endpoint lists are written with vectored writes
 //!    until their outbox is empty, the socket would block or the per-turn
 //!    write budget is spent. A frame is therefore written in the same turn
