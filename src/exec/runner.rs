@@ -215,7 +215,10 @@ fn run(job: &ExecJob, shared: &Shared) -> ExecOutcome {
             return ExecOutcome::Killed;
         }
         match lines.recv_timeout(POLL_STEP) {
-            Ok(line) => output.add(line),
+            Ok(line) => {
+                output.add(line);
+                lines.try_iter().for_each(|l| output.add(l));
+            }
             Err(RecvTimeoutError::Timeout) => {}
             // Both pipes closed: only the exit is left to see.
             Err(RecvTimeoutError::Disconnected) => thread::sleep(POLL_STEP),
