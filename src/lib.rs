@@ -38,6 +38,7 @@ pub mod client;
 pub mod config;
 pub mod endpoint;
 pub mod error;
+pub mod exec;
 pub mod hooks;
 pub mod http;
 pub mod proto;

@@ -99,6 +99,13 @@ app_settings! {
     hook_timeout_ms: u64,
     /// Accept when a deciding hook fails or times out (default: refuse).
     hook_fail_open: bool,
+    /// A program run for each finished recording, without a shell:
+    /// `["program", "arg", "{path}", ...]` (see `crate::exec::template`);
+    /// empty: none (top level: `exec_record_done`).
+    exec_record_done: Vec<String>,
+    /// `exec_record_done` is killed after this many seconds (top level:
+    /// `exec_timeout_s`, default 60).
+    exec_timeout_s: u64,
     /// Origins to pull a stream from when it is played here and has no local
     /// publisher (`rtmp://host[:port]/app`, tried in order).
     pull: Vec<String>,
@@ -139,6 +146,8 @@ impl AppSettings {
             on_record_done: None,
             hook_timeout_ms: DEFAULT_HOOK_TIMEOUT_MS,
             hook_fail_open: false,
+            exec_record_done: config.exec_record_done.clone(),
+            exec_timeout_s: config.exec_timeout_s,
             pull: Vec::new(),
             pull_wait_ms: DEFAULT_PULL_WAIT_MS,
             pull_idle_ms: DEFAULT_PULL_IDLE_MS,
@@ -175,6 +184,16 @@ impl Config {
     /// then): the top-level `record_all` or any app table with `record = true`.
     pub fn any_recording(&self) -> bool {
         self.record_all || self.apps.values().any(|t| t.record == Some(true))
+    }
+
+    /// Whether any application may run `exec_record_done` (the runner is
+    /// started then).
+    pub fn any_exec(&self) -> bool {
+        !self.exec_record_done.is_empty()
+            || self
+                .apps
+                .values()
+                .any(|t| t.exec_record_done.as_ref().is_some_and(|c| !c.is_empty()))
     }
 
     /// Whether any application may cache a GOP (the subscriber budget must

@@ -91,6 +91,13 @@ pub struct Config {
     pub record_all: bool,
     /// Directory for recordings. Default `recordings`.
     pub record_dir: PathBuf,
+    /// A program run for each finished recording, without a shell
+    /// (`["program", "arg", "{path}"]`; per app: `exec_record_done`).
+    /// Default none.
+    pub exec_record_done: Vec<String>,
+    /// `exec_record_done` is killed after this many seconds (per app:
+    /// `exec_timeout_s`). Default 60.
+    pub exec_timeout_s: u64,
     /// Worker threads that call HTTP hooks. Default 4.
     pub hook_workers: usize,
     /// Hook calls that may wait for a worker; more are refused ("hook queue
@@ -176,6 +183,8 @@ impl Default for Config {
             stats_interval_ms: 30_000,
             record_all: false,
             record_dir: PathBuf::from("recordings"),
+            exec_record_done: Vec::new(),
+            exec_timeout_s: crate::exec::DEFAULT_EXEC_TIMEOUT_S,
             hook_workers: 4,
             hook_queue: 1024,
             reuse_port: false,

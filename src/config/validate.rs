@@ -32,6 +32,7 @@ impl Config {
         }
         self.check_tls()?;
         self.check_hooks()?;
+        self.check_exec()?;
         self.check_pulls()?;
         let min_budget = self.gop_max_bytes + self.gop_max_bytes / 4 + GOP_BUDGET_SLACK;
         if self.any_gop_cache() && self.subscriber_budget_bytes < min_budget {
@@ -60,6 +61,37 @@ impl Config {
                         format!("must be between 1 and {MAX_MS}"),
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// `exec_record_done` commands must be runnable and their placeholders
+    /// known; `exec_timeout_s` between 1 s and a day.
+    fn check_exec(&self) -> Result<(), ConfigError> {
+        use crate::exec::{template, MAX_EXEC_TIMEOUT_S};
+        let tables = self.apps.iter().map(|(app, t)| {
+            let prefix = format!("apps.{app}.");
+            (prefix, t.exec_record_done.as_ref(), t.exec_timeout_s)
+        });
+        let top = (
+            String::new(),
+            Some(&self.exec_record_done),
+            Some(self.exec_timeout_s),
+        );
+        for (prefix, command, timeout) in std::iter::once(top).chain(tables) {
+            if let Some(command) = command {
+                template::check(command).map_err(|why| {
+                    let key = format!("{prefix}exec_record_done");
+                    ConfigError::new(&key, format!("{command:?}"), why)
+                })?;
+            }
+            if let Some(s) = timeout.filter(|s| !(1..=MAX_EXEC_TIMEOUT_S).contains(s)) {
+                return Err(ConfigError::new(
+                    &format!("{prefix}exec_timeout_s"),
+                    s,
+                    format!("must be between 1 and {MAX_EXEC_TIMEOUT_S}"),
+                ));
             }
         }
         Ok(())

@@ -27,6 +27,7 @@ use crate::record::RecordingId;
 
 use super::access::{Action, Refusal};
 use super::conn::{Lifecycle, Role};
+use super::exec::ExecSpec;
 use super::policy::{stream_key, Ask};
 use super::{ConnId, Endpoint};
 
@@ -98,12 +99,14 @@ impl Waiter {
     }
 }
 
-/// What `on_record_done` needs when a recording's file is finished.
+/// What `on_record_done` and `exec_record_done` need when a recording's
+/// file is finished.
 #[derive(Debug, Clone)]
 pub struct RecordDone {
     session: SessionInfo,
-    url: String,
+    url: Option<String>,
     name: StreamName,
+    exec: Option<ExecSpec>,
 }
 
 impl Endpoint {
@@ -255,26 +258,34 @@ impl Endpoint {
         self.job(url, HookRequest::new(session, call, args), timeout_ms);
     }
 
-    /// Remember what `on_record_done` needs for recording `rec`.
+    /// Remember what `on_record_done` and `exec_record_done` need for
+    /// recording `rec` of `app`/`name` (nothing when the app has neither).
     pub(super) fn remember_recording(
         &mut self,
         id: ConnId,
         rec: RecordingId,
-        url: String,
+        app: &str,
+        settings: &AppSettings,
         name: &StreamName,
     ) {
+        let url = settings.on_record_done.clone();
+        let exec = ExecSpec::new(settings, app, &name.name);
+        if url.is_none() && exec.is_none() {
+            return;
+        }
         if let Some(session) = self.session_info(id) {
             let done = RecordDone {
                 session,
                 url,
                 name: name.clone(),
+                exec,
             };
             self.record_done.insert(rec, done);
         }
     }
 
-    /// Fire `on_record_done` for recordings whose file is finished (the
-    /// timer sweep calls this).
+    /// Fire `on_record_done` and queue `exec_record_done` for recordings
+    /// whose file is finished (the timer sweep calls this).
     pub(super) fn poll_recordings(&mut self) {
         let Some(recorder) = self.recorder.as_mut() else {
             return;
@@ -287,6 +298,10 @@ impl Endpoint {
             let Some(done) = self.record_done.remove(&rec) else {
                 continue;
             };
+            self.exec_record_done(done.exec.as_ref(), &path);
+            let Some(url) = done.url else {
+                continue;
+            };
             let call = HookCall::RecordDone {
                 recorder: String::new(),
                 name: done.name.name.clone(),
@@ -294,7 +309,7 @@ impl Endpoint {
             };
             let args = QueryArgs::parse(done.name.query.as_deref().unwrap_or(""));
             let request = HookRequest::new(done.session, call, args);
-            self.job(done.url, request, crate::config::DEFAULT_HOOK_TIMEOUT_MS);
+            self.job(url, request, crate::config::DEFAULT_HOOK_TIMEOUT_MS);
         }
     }
 

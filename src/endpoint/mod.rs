@@ -62,6 +62,7 @@
 
 mod access;
 mod conn;
+mod exec;
 mod hooks;
 mod http;
 mod id;
@@ -91,6 +92,7 @@ use crate::relay::stream::{StreamConfig, StreamTable};
 
 pub use access::{redact_query, Refusal};
 pub use conn::{ConnStats, Lifecycle, Role};
+pub use exec::ExecStats;
 pub use http::{StaticFiles, REJECT_REASONS};
 pub use id::ConnId;
 pub use outbox::{Outbox, Pushed, CONTROL_BUDGET};
@@ -162,6 +164,8 @@ pub struct Endpoint {
     waiting_hooks: std::collections::HashMap<u64, hooks::Waiter>,
     /// What `on_record_done` needs, by recording.
     record_done: std::collections::HashMap<crate::record::RecordingId, hooks::RecordDone>,
+    /// `exec_record_done` jobs waiting and running.
+    exec: exec::ExecQueue,
     /// The driver's reader of `/static/` files.
     static_files: Option<Box<dyn StaticFiles>>,
     /// Server-wide counters (API and metrics).
@@ -227,6 +231,7 @@ impl Endpoint {
             hook_tickets: 0,
             waiting_hooks: Default::default(),
             record_done: Default::default(),
+            exec: Default::default(),
             static_files: None,
             counters: Default::default(),
             stream_info: Default::default(),

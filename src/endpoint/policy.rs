@@ -371,8 +371,8 @@ impl Endpoint {
             Some(r) if settings.record => Some(r.start(&p.app, &name)),
             _ => None,
         };
-        if let (Some(rec), Some(url)) = (recording, settings.on_record_done.clone()) {
-            self.remember_recording(id, rec, url, &p.name);
+        if let Some(rec) = recording {
+            self.remember_recording(id, rec, &p.app, &settings, &p.name);
         }
         self.role_started(id);
         if let Some(conn) = self.lookup(id) {

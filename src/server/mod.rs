@@ -15,7 +15,9 @@
 //! 2. Connections that stopped on their read budget or the endpoint's
 //!    message limit are served again (they get no new edge), after every
 //!    other event of the batch.
-//! 3. The endpoint's timers run.
+//! 3. The endpoint's timers run; the hook calls and `exec_record_done` jobs
+//!    they released go to the hook pool and the exec runner, whose wakers
+//!    bring the results back as events of a later batch.
 //! 4. The connections the endpoint lists are written with vectored writes
 //!    until their outbox is empty, the socket would block or the per-turn
 //!    write budget is spent. A frame is therefore written in the same turn
@@ -30,6 +32,7 @@
 mod accept;
 pub mod conn;
 mod connect;
+mod exec;
 mod files;
 pub mod io;
 mod recorder;
@@ -62,7 +65,7 @@ use files::DiskFiles;
 use io::{ReadOutcome, WriteOutcome};
 use recorder::ThreadRecorder;
 use token::{
-    ConnId, HOOKS, HTTPS_LISTENER, HTTP_LISTENER, LISTENER, RESOLVER, SIGNALS, TLS_LISTENER,
+    ConnId, EXEC, HOOKS, HTTPS_LISTENER, HTTP_LISTENER, LISTENER, RESOLVER, SIGNALS, TLS_LISTENER,
 };
 
 /// How long to wait before retrying accept after EMFILE/ENFILE.
@@ -99,6 +102,9 @@ pub struct Server {
     /// wake the loop through a `mio::Waker` with results.
     hooks: Option<HookPool>,
     hook_results: Vec<HookResult>,
+    /// `exec_record_done` jobs (when any application has one); the runner
+    /// wakes the loop as each ends.
+    exec: Option<crate::exec::ExecRunner>,
     /// Name lookups for relay connections (when any application pulls).
     resolver: Option<Resolver>,
     /// Local addresses of our own outgoing relay sockets: a connection
@@ -182,6 +188,7 @@ impl Server {
         } else {
             None
         };
+        let exec = exec::runner(&config, poll.registry()).map_err(Error::Poll)?;
         let resolver = if config
             .apps
             .values()
@@ -233,6 +240,7 @@ impl Server {
             https_accept_pending: false,
             hooks,
             hook_results: Vec::new(),
+            exec,
             resolver,
             resolving: Default::default(),
             relay_locals: Default::default(),
@@ -280,6 +288,7 @@ impl Server {
                     HTTP_LISTENER => self.http_accept_pending = true,
                     HTTPS_LISTENER => self.https_accept_pending = true,
                     HOOKS => self.on_hook_results(now),
+                    EXEC => self.on_exec_results(),
                     RESOLVER => self.on_resolved(now),
                     SIGNALS => self.on_signals(now),
                     token => {
@@ -301,6 +310,7 @@ impl Server {
                 if let Some(recorder) = self.endpoint.take_recorder() {
                     recorder.finish(RECORDER_SHUTDOWN_MS);
                 }
+                self.stop_execs();
                 if let Some(pool) = self.hooks.take() {
                     let report = pool.shutdown(Duration::from_millis(HOOKS_SHUTDOWN_MS));
                     if report.abandoned_workers > 0 {
@@ -438,6 +448,7 @@ impl Server {
         }
         self.endpoint.handle_timeout(now);
         self.submit_hooks(now);
+        self.submit_execs();
         self.start_connects(now);
         self.flush(now);
         // Closing a publisher tells its viewers; a drained refusal closes.

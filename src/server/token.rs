@@ -24,6 +24,8 @@ pub const HTTP_LISTENER: Token = Token(usize::MAX - 4);
 pub const HTTPS_LISTENER: Token = Token(usize::MAX - 5);
 /// The resolver thread's waker.
 pub const RESOLVER: Token = Token(usize::MAX - 6);
+/// The `exec_record_done` runner's waker.
+pub const EXEC: Token = Token(usize::MAX - 7);
 
 /// The poll token of a connection: `generation << 32 | index`.
 pub fn token(id: ConnId) -> Token {
@@ -40,6 +42,7 @@ pub fn conn_id(token: Token) -> Option<ConnId> {
         HTTP_LISTENER,
         HTTPS_LISTENER,
         RESOLVER,
+        EXEC,
     ]
     .contains(&token)
     {
