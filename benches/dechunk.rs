@@ -4,6 +4,12 @@
 //! canonical chunk headers ([`CanonicalHeaders`], what replaced encoding a
 //! second, chunked copy of every payload), per payload byte.
 //!
+//! The `ingest_reads` group feeds the same stream as one read per message
+//! (what a publisher's socket usually yields): `appended` copies each read
+//! into a buffer and decodes from there (before issue 15), `in_place`
+//! decodes each read where it lies and keeps only what is left (the
+//! endpoint's `receive` now).
+//!
 //! `cargo bench --bench dechunk -- --warm-up-time 1 --measurement-time 3`
 //! (captures dir: `RTMP_CAPTURES`, default `../shared/captures` beside the checkout).
 
@@ -57,8 +63,75 @@ fn stream_at(msgs: &[RawMessage], size: u32) -> Bytes {
     out.freeze()
 }
 
+/// The messages at chunk size 4096, one `Bytes` per message (one read each).
+fn reads_at_4096(msgs: &[RawMessage]) -> Vec<Bytes> {
+    let mut enc = ChunkEncoder::new();
+    enc.set_chunk_size(4096);
+    msgs.iter()
+        .map(|m| {
+            let mut out = BytesMut::new();
+            enc.encode(m, &mut out);
+            out.freeze()
+        })
+        .collect()
+}
+
+/// A decoder that already read Set Chunk Size 4096.
+fn decoder_at_4096() -> ChunkDecoder {
+    let mut dec = ChunkDecoder::new(ChunkLimits::default());
+    let mut set = BytesMut::from(&stream_at(&[], 4096)[..]);
+    dec.decode(&mut set).unwrap();
+    dec
+}
+
+fn bench_reads(c: &mut Criterion, msgs: &[RawMessage]) {
+    let reads = reads_at_4096(msgs);
+    let mut g = c.benchmark_group("ingest_reads");
+    g.throughput(Throughput::Bytes(
+        reads.iter().map(|r| r.len() as u64).sum(),
+    ));
+    g.bench_function("appended", |b| {
+        let mut inbound = BytesMut::with_capacity(64 * 1024);
+        b.iter(|| {
+            let mut dec = decoder_at_4096();
+            let mut n = 0usize;
+            for read in &reads {
+                inbound.extend_from_slice(read);
+                while let Some(m) = dec.decode(&mut inbound).unwrap() {
+                    n += m.payload.len();
+                }
+            }
+            black_box(n)
+        })
+    });
+    g.bench_function("in_place", |b| {
+        let mut inbound = BytesMut::with_capacity(64 * 1024);
+        b.iter(|| {
+            let mut dec = decoder_at_4096();
+            let mut n = 0usize;
+            for read in &reads {
+                if inbound.is_empty() {
+                    let mut input: &[u8] = read;
+                    while let Some(m) = dec.decode(&mut input).unwrap() {
+                        n += m.payload.len();
+                    }
+                    inbound.extend_from_slice(input);
+                } else {
+                    inbound.extend_from_slice(read);
+                    while let Some(m) = dec.decode(&mut inbound).unwrap() {
+                        n += m.payload.len();
+                    }
+                }
+            }
+            black_box(n)
+        })
+    });
+    g.finish();
+}
+
 fn bench(c: &mut Criterion) {
     let msgs = media_messages();
+    bench_reads(c, &msgs);
     let mut g = c.benchmark_group("dechunk");
     for size in [128u32, 4096] {
         let stream = stream_at(&msgs, size);
