@@ -1,0 +1,189 @@
+//! Configuration reload through the real server process: SIGHUP (sent by
+//! PID to the server this test started) re-reads `--config FILE`. A live
+//! publisher and player keep streaming across the reload; new publishers
+//! meet the new keys; a broken file is refused with the `--check-config`
+//! message and changes nothing. Uses the in-crate client (no tools needed).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::rtmp::{avc_frame, avc_seq_header, TestClient};
+use common::{ServerProcess, TempDir};
+use rtmp_edge::proto::client::{ClientEvent, ClientMode};
+use rtmp_edge::proto::session::MediaKind;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn sighup(server: &ServerProcess) {
+    let ok = Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .expect("run kill")
+        .success();
+    assert!(ok, "kill -HUP failed");
+}
+
+/// Send SIGHUP and wait for the `n`-th line containing `needle`.
+fn reload_and_wait(server: &ServerProcess, needle: &str, n: usize) -> String {
+    sighup(server);
+    assert!(
+        server.wait_log(WAIT, |l| l.matches(needle).count() >= n),
+        "no {needle:?} after SIGHUP:\n{}",
+        server.log_text()
+    );
+    let log = server.log_text();
+    log.lines()
+        .filter(|l| l.contains(needle))
+        .nth(n - 1)
+        .unwrap()
+        .to_string()
+}
+
+/// Publish `stream`: Some(true) started, Some(false) refused.
+fn try_publish(server: &ServerProcess, stream: &str) -> bool {
+    let mut c = TestClient::connect(server.addr, "live", stream, ClientMode::Publish);
+    let e = c
+        .wait_for(WAIT, |e| {
+            matches!(e, ClientEvent::PublishStarted)
+                || matches!(e, ClientEvent::Error { code, .. } if code == "NetStream.Publish.Denied")
+        })
+        .unwrap_or_else(|| panic!("no answer to the publish of {stream}"));
+    matches!(e, ClientEvent::PublishStarted)
+}
+
+/// Send `n` frames from `first` on; returns how many the player got.
+fn stream_frames(publisher: &mut TestClient, player: &mut TestClient, first: u32, n: u32) -> usize {
+    for i in first..first + n {
+        publisher.send_media(MediaKind::Video, i * 40, &avc_frame(i % 10 == 0, i, 2_000));
+    }
+    player.collect_media(n as usize, WAIT).len()
+}
+
+fn check_config_message(file: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
+        .args(["--check-config", "--config", file.to_str().unwrap()])
+        .output()
+        .expect("run --check-config");
+    assert!(
+        !out.status.success(),
+        "--check-config accepted a broken file"
+    );
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
+#[test]
+fn sighup_swaps_publish_keys_without_dropping_the_live_stream_and_refuses_a_broken_file() {
+    let dir = TempDir::new("reload");
+    let file = dir.path().join("server.toml");
+    std::fs::write(&file, "[apps.live]\npublish_keys = [\"A\"]\n").unwrap();
+    let server = ServerProcess::start(&["--config", file.to_str().unwrap()]);
+
+    let mut publisher = TestClient::publish(server.addr, "live", "cam?key=A");
+    let mut player = TestClient::play(server.addr, "live", "cam");
+    publisher.send_media(MediaKind::Video, 0, &avc_seq_header());
+    assert_eq!(player.collect_media(1, WAIT).len(), 1, "sequence header");
+    assert_eq!(stream_frames(&mut publisher, &mut player, 0, 20), 20);
+
+    // Remove key A, add key B; the file's `listen` loses to --listen as at
+    // start-up, and max_connections needs a restart.
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:9\"\nmax_connections = 50\n[apps.live]\npublish_keys = [\"B\"]\n",
+    )
+    .unwrap();
+    let line = reload_and_wait(&server, "config reloaded from", 1);
+    assert!(
+        line.ends_with(&format!(
+            "config reloaded from {}: changed apps.live.publish_keys; needs a restart (running value kept): max_connections",
+            file.display()
+        )),
+        "{line}"
+    );
+    // The live stream goes on: every frame sent after the reload arrives.
+    assert_eq!(
+        stream_frames(&mut publisher, &mut player, 20, 30),
+        30,
+        "the player stopped receiving after the reload"
+    );
+    assert!(!try_publish(&server, "other?key=A"), "removed key accepted");
+    assert!(try_publish(&server, "third?key=B"), "added key refused");
+
+    // A broken file: refused with the --check-config message, nothing changes.
+    std::fs::write(&file, "[apps.live]\npublish_keys = [\"A\"\n").unwrap();
+    let expected = check_config_message(&file);
+    let line = reload_and_wait(&server, "config reload refused", 1);
+    assert!(
+        line.ends_with(&format!(
+            "config reload refused: {expected} (the running configuration stays)"
+        )),
+        "{line}\nexpected: {expected}"
+    );
+    assert!(try_publish(&server, "fourth?key=B"), "key B lost");
+    assert!(!try_publish(&server, "fifth?key=A"), "key A back");
+    assert_eq!(stream_frames(&mut publisher, &mut player, 50, 10), 10);
+
+    // The same file again: no changes.
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:9\"\nmax_connections = 50\n[apps.live]\npublish_keys = [\"B\"]\n",
+    )
+    .unwrap();
+    let line = reload_and_wait(&server, "config reloaded from", 2);
+    assert!(
+        line.ends_with("needs a restart (running value kept): max_connections"),
+        "{line}"
+    );
+    let log = server.log_text();
+    assert_eq!(
+        log.matches("publish stop live/cam").count(),
+        0,
+        "the live publisher was stopped:\n{log}"
+    );
+}
+
+#[test]
+fn recording_switched_on_by_a_reload_starts_the_recorder_for_new_publishes() {
+    let dir = TempDir::new("reload-rec");
+    let rec = dir.path().join("rec");
+    let file = dir.path().join("server.toml");
+    std::fs::write(&file, "").unwrap();
+    let server = ServerProcess::start(&["--config", file.to_str().unwrap()]);
+    let mut before = TestClient::publish(server.addr, "live", "before");
+
+    std::fs::write(
+        &file,
+        format!(
+            "record_all = true\nrecord_dir = {:?}\n",
+            rec.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let line = reload_and_wait(&server, "config reloaded from", 1);
+    assert!(line.ends_with(": changed record_all, record_dir"), "{line}");
+    assert!(
+        server.log_text().contains("recording into"),
+        "{}",
+        server.log_text()
+    );
+    let mut after = TestClient::publish(server.addr, "live", "after");
+    for publisher in [&mut before, &mut after] {
+        publisher.send_media(MediaKind::Video, 0, &avc_seq_header());
+        publisher.send_media(MediaKind::Video, 0, &avc_frame(true, 1, 2_000));
+        publisher.finish();
+    }
+    assert!(
+        server.wait_log(WAIT, |l| l.contains("publish stop live/after (recording")),
+        "{}",
+        server.log_text()
+    );
+    let names: Vec<String> = std::fs::read_dir(&rec)
+        .expect("record_dir created")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with("live_after_"), "{names:?}");
+}
