@@ -62,6 +62,19 @@ fn stream_frames(publisher: &mut TestClient, player: &mut TestClient, first: u32
     player.collect_media(n as usize, WAIT).len()
 }
 
+/// The server started with `--config FILE`, FILE holding `text`.
+fn start_with(dir: &TempDir, text: &str) -> (std::path::PathBuf, ServerProcess) {
+    let file = dir.path().join("server.toml");
+    std::fs::write(&file, text).unwrap();
+    let server = ServerProcess::start(&["--config", file.to_str().unwrap()]);
+    (file, server)
+}
+
+/// Key A removed, key B added; the file's `listen` loses to --listen as at
+/// start-up, and max_connections needs a restart.
+const KEY_B: &str =
+    "listen = \"127.0.0.1:9\"\nmax_connections = 50\n[apps.live]\npublish_keys = [\"B\"]\n";
+
 fn check_config_message(file: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_rtmp-server"))
         .args(["--check-config", "--config", file.to_str().unwrap()])
@@ -77,9 +90,7 @@ fn check_config_message(file: &Path) -> String {
 #[test]
 fn sighup_swaps_publish_keys_without_dropping_the_live_stream_and_refuses_a_broken_file() {
     let dir = TempDir::new("reload");
-    let file = dir.path().join("server.toml");
-    std::fs::write(&file, "[apps.live]\npublish_keys = [\"A\"]\n").unwrap();
-    let server = ServerProcess::start(&["--config", file.to_str().unwrap()]);
+    let (file, server) = start_with(&dir, "[apps.live]\npublish_keys = [\"A\"]\n");
 
     let mut publisher = TestClient::publish(server.addr, "live", "cam?key=A");
     let mut player = TestClient::play(server.addr, "live", "cam");
@@ -87,13 +98,7 @@ fn sighup_swaps_publish_keys_without_dropping_the_live_stream_and_refuses_a_brok
     assert_eq!(player.collect_media(1, WAIT).len(), 1, "sequence header");
     assert_eq!(stream_frames(&mut publisher, &mut player, 0, 20), 20);
 
-    // Remove key A, add key B; the file's `listen` loses to --listen as at
-    // start-up, and max_connections needs a restart.
-    std::fs::write(
-        &file,
-        "listen = \"127.0.0.1:9\"\nmax_connections = 50\n[apps.live]\npublish_keys = [\"B\"]\n",
-    )
-    .unwrap();
+    std::fs::write(&file, KEY_B).unwrap();
     let line = reload_and_wait(&server, "config reloaded from", 1);
     assert!(
         line.ends_with(&format!(
@@ -125,12 +130,8 @@ fn sighup_swaps_publish_keys_without_dropping_the_live_stream_and_refuses_a_brok
     assert!(!try_publish(&server, "fifth?key=A"), "key A back");
     assert_eq!(stream_frames(&mut publisher, &mut player, 50, 10), 10);
 
-    // The same file again: no changes.
-    std::fs::write(
-        &file,
-        "listen = \"127.0.0.1:9\"\nmax_connections = 50\n[apps.live]\npublish_keys = [\"B\"]\n",
-    )
-    .unwrap();
+    // The same file again: nothing but the restart-only key to report.
+    std::fs::write(&file, KEY_B).unwrap();
     let line = reload_and_wait(&server, "config reloaded from", 2);
     assert!(
         line.ends_with("needs a restart (running value kept): max_connections"),
@@ -148,9 +149,7 @@ fn sighup_swaps_publish_keys_without_dropping_the_live_stream_and_refuses_a_brok
 fn recording_switched_on_by_a_reload_starts_the_recorder_for_new_publishes() {
     let dir = TempDir::new("reload-rec");
     let rec = dir.path().join("rec");
-    let file = dir.path().join("server.toml");
-    std::fs::write(&file, "").unwrap();
-    let server = ServerProcess::start(&["--config", file.to_str().unwrap()]);
+    let (file, server) = start_with(&dir, "");
     let mut before = TestClient::publish(server.addr, "live", "before");
 
     std::fs::write(
@@ -164,7 +163,7 @@ fn recording_switched_on_by_a_reload_starts_the_recorder_for_new_publishes() {
     let line = reload_and_wait(&server, "config reloaded from", 1);
     assert!(line.ends_with(": changed record_all, record_dir"), "{line}");
     assert!(
-        server.log_text().contains("recording into"),
+        server.wait_log(WAIT, |l| l.contains("recording into")),
         "{}",
         server.log_text()
     );
