@@ -2,7 +2,8 @@
 //! PID to the server this test started) re-reads `--config FILE`. A live
 //! publisher and player keep streaming across the reload; new publishers
 //! meet the new keys; a broken file is refused with the `--check-config`
-//! message and changes nothing. Uses the in-crate client (no tools needed).
+//! message and changes nothing; recording and push targets switched on and
+//! off by a reload. Uses the in-crate client (no tools needed).
 
 mod common;
 
@@ -10,6 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::relay::{numbered_publisher, send_frames, video_numbers};
 use common::rtmp::{avc_frame, avc_seq_header, TestClient};
 use common::{ServerProcess, TempDir};
 use rtmp_edge::proto::client::{ClientEvent, ClientMode};
@@ -185,4 +187,57 @@ fn recording_switched_on_by_a_reload_starts_the_recorder_for_new_publishes() {
         .collect();
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(names[0].starts_with("live_after_"), "{names:?}");
+}
+
+#[test]
+fn a_push_added_by_a_reload_starts_for_the_live_stream_and_stops_when_removed() {
+    let dir = TempDir::new("reload-push");
+    let second = ServerProcess::start(&[]);
+    let (file, first) = start_with(&dir, "");
+    let mut publisher = numbered_publisher(first.addr, "r");
+    let mut local = TestClient::play(first.addr, "live", "r");
+    send_frames(&mut publisher, 0, 25);
+
+    let table = format!(
+        "[apps.live]\npush = [\"rtmp://{}/live/{{name}}\"]\n",
+        second.addr
+    );
+    std::fs::write(&file, table).unwrap();
+    let line = reload_and_wait(&first, "config reloaded from", 1);
+    assert!(
+        line.ends_with(": changed apps.live; pushes 1 started, 0 stopped"),
+        "{line}"
+    );
+    assert!(
+        first.wait_log(WAIT, |l| l.contains("push live/r #0: publishing")),
+        "{}",
+        first.log_text()
+    );
+    let mut remote = TestClient::play(second.addr, "live", "r");
+    send_frames(&mut publisher, 25, 75);
+    // The GOP cache (frames 0..25) first, then the new frames.
+    let pushed = video_numbers(&remote.collect_media(70, WAIT));
+    assert!(
+        pushed.iter().any(|&n| n >= 25),
+        "nothing pushed: {pushed:?}"
+    );
+
+    std::fs::write(&file, "").unwrap();
+    let line = reload_and_wait(&first, "config reloaded from", 2);
+    assert!(
+        line.ends_with(": changed apps.live; pushes 0 started, 1 stopped"),
+        "{line}"
+    );
+    assert!(
+        second.wait_log(WAIT, |l| l.contains("publish stop live/r")),
+        "the target's publish did not end:\n{}",
+        second.log_text()
+    );
+    send_frames(&mut publisher, 75, 100);
+    // The local player got every frame, in order, across both reloads.
+    let all = video_numbers(&local.collect_media(101, WAIT));
+    assert_eq!(all, (0..100).collect::<Vec<u32>>());
+    assert!(first
+        .log_text()
+        .contains("push live/r #0: stopped (removed by a reload)"));
 }
