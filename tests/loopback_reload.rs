@@ -44,6 +44,18 @@ fn reload_and_wait(server: &ServerProcess, needle: &str, n: usize) -> String {
         .to_string()
 }
 
+/// Write `text` to `file`, send SIGHUP and check that the `n`-th
+/// "config reloaded" line ends with `summary`.
+fn reload_expecting(server: &ServerProcess, file: &Path, text: &str, n: usize, summary: &str) {
+    std::fs::write(file, text).unwrap();
+    let line = reload_and_wait(server, "config reloaded from", n);
+    assert!(
+        line.ends_with(summary),
+        "{line}
+expected the end: {summary}"
+    );
+}
+
 /// Publish `stream`: Some(true) started, Some(false) refused.
 fn try_publish(server: &ServerProcess, stream: &str) -> bool {
     let mut c = TestClient::connect(server.addr, "live", stream, ClientMode::Publish);
@@ -100,15 +112,11 @@ fn sighup_swaps_publish_keys_without_dropping_the_live_stream_and_refuses_a_brok
     assert_eq!(player.collect_media(1, WAIT).len(), 1, "sequence header");
     assert_eq!(stream_frames(&mut publisher, &mut player, 0, 20), 20);
 
-    std::fs::write(&file, KEY_B).unwrap();
-    let line = reload_and_wait(&server, "config reloaded from", 1);
-    assert!(
-        line.ends_with(&format!(
-            "config reloaded from {}: changed apps.live.publish_keys; needs a restart (running value kept): max_connections",
-            file.display()
-        )),
-        "{line}"
+    let summary = format!(
+        "config reloaded from {}: changed apps.live.publish_keys; needs a restart (running value kept): max_connections",
+        file.display()
     );
+    reload_expecting(&server, &file, KEY_B, 1, &summary);
     // The live stream goes on: every frame sent after the reload arrives.
     assert_eq!(
         stream_frames(&mut publisher, &mut player, 20, 30),
@@ -133,12 +141,8 @@ fn sighup_swaps_publish_keys_without_dropping_the_live_stream_and_refuses_a_brok
     assert_eq!(stream_frames(&mut publisher, &mut player, 50, 10), 10);
 
     // The same file again: nothing but the restart-only key to report.
-    std::fs::write(&file, KEY_B).unwrap();
-    let line = reload_and_wait(&server, "config reloaded from", 2);
-    assert!(
-        line.ends_with("needs a restart (running value kept): max_connections"),
-        "{line}"
-    );
+    let again = ": needs a restart (running value kept): max_connections";
+    reload_expecting(&server, &file, KEY_B, 2, again);
     let log = server.log_text();
     assert_eq!(
         log.matches("publish stop live/cam").count(),
@@ -154,16 +158,11 @@ fn recording_switched_on_by_a_reload_starts_the_recorder_for_new_publishes() {
     let (file, server) = start_with(&dir, "");
     let mut before = TestClient::publish(server.addr, "live", "before");
 
-    std::fs::write(
-        &file,
-        format!(
-            "record_all = true\nrecord_dir = {:?}\n",
-            rec.to_str().unwrap()
-        ),
-    )
-    .unwrap();
-    let line = reload_and_wait(&server, "config reloaded from", 1);
-    assert!(line.ends_with(": changed record_all, record_dir"), "{line}");
+    let text = format!(
+        "record_all = true\nrecord_dir = {:?}\n",
+        rec.to_str().unwrap()
+    );
+    reload_expecting(&server, &file, &text, 1, ": changed record_all, record_dir");
     assert!(
         server.wait_log(WAIT, |l| l.contains("recording into")),
         "{}",
@@ -202,12 +201,8 @@ fn a_push_added_by_a_reload_starts_for_the_live_stream_and_stops_when_removed() 
         "[apps.live]\npush = [\"rtmp://{}/live/{{name}}\"]\n",
         second.addr
     );
-    std::fs::write(&file, table).unwrap();
-    let line = reload_and_wait(&first, "config reloaded from", 1);
-    assert!(
-        line.ends_with(": changed apps.live; pushes 1 started, 0 stopped"),
-        "{line}"
-    );
+    let started = ": changed apps.live; pushes 1 started, 0 stopped";
+    reload_expecting(&first, &file, &table, 1, started);
     assert!(
         first.wait_log(WAIT, |l| l.contains("push live/r #0: publishing")),
         "{}",
@@ -222,12 +217,8 @@ fn a_push_added_by_a_reload_starts_for_the_live_stream_and_stops_when_removed() 
         "nothing pushed: {pushed:?}"
     );
 
-    std::fs::write(&file, "").unwrap();
-    let line = reload_and_wait(&first, "config reloaded from", 2);
-    assert!(
-        line.ends_with(": changed apps.live; pushes 0 started, 1 stopped"),
-        "{line}"
-    );
+    let stopped = ": changed apps.live; pushes 0 started, 1 stopped";
+    reload_expecting(&first, &file, "", 2, stopped);
     assert!(
         second.wait_log(WAIT, |l| l.contains("publish stop live/r")),
         "the target's publish did not end:\n{}",
