@@ -2,8 +2,8 @@
 //! PID to the server this test started) re-reads `--config FILE`. A live
 //! publisher and player keep streaming across the reload; new publishers
 //! meet the new keys; a broken file is refused with the `--check-config`
-//! message and changes nothing; recording and push targets switched on and
-//! off by a reload. Uses the in-crate client (no tools needed).
+//! message and changes nothing; recording, push targets and hooks switched
+//! on (and pushes off) by a reload. Uses the in-crate client (no tools needed).
 
 mod common;
 
@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::hook_server::{HookServer, Reply, BOUND};
 use common::relay::{numbered_publisher, send_frames, video_numbers};
 use common::rtmp::{avc_frame, avc_seq_header, TestClient};
 use common::{ServerProcess, TempDir};
@@ -231,4 +232,28 @@ fn a_push_added_by_a_reload_starts_for_the_live_stream_and_stops_when_removed() 
     assert!(first
         .log_text()
         .contains("push live/r #0: stopped (removed by a reload)"));
+}
+
+#[test]
+fn a_hook_added_by_a_reload_starts_the_hook_workers_and_decides_new_publishes() {
+    let hooks = HookServer::start(Reply::Status(403, vec![]));
+    let dir = TempDir::new("reload-hook");
+    let (file, server) = start_with(&dir, "");
+    assert!(try_publish(&server, "open"), "no hook yet: accepted");
+
+    let text = format!(
+        "[apps.live]\non_publish = \"http://{}/on_publish\"\n",
+        hooks.addr
+    );
+    reload_expecting(&server, &file, &text, 1, ": changed apps.live");
+    assert!(
+        !try_publish(&server, "guarded"),
+        "the new hook was not asked"
+    );
+    let asked = hooks
+        .requests
+        .recv_timeout(BOUND)
+        .expect("the hook server was called");
+    assert_eq!(asked.path, "/on_publish");
+    assert!(asked.body.contains("name=guarded"), "{}", asked.body);
 }
