@@ -12,7 +12,7 @@ use log::{error, LevelFilter};
 use simplelog::{ColorChoice, ConfigBuilder, TermLogger, TerminalMode};
 
 use rtmp_edge::config::{Config, LogLevel, Overrides};
-use rtmp_edge::server::Server;
+use rtmp_edge::server::{ReloadSource, Server};
 
 /// RTMP live-streaming edge server: relay every published stream to its players.
 /// Each option overrides the top-level key of the same name (with `_` for `-`)
@@ -212,6 +212,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    server.set_reload_source(ReloadSource {
+        file: args.config.clone(),
+        flags: args.overrides(),
+    });
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Cidr, Config};
 
@@ -54,7 +54,7 @@ macro_rules! app_settings {
 
         /// One `[apps.NAME]` table as written: every key optional, unknown
         /// keys refused.
-        #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
         #[serde(deny_unknown_fields)]
         pub struct AppTable {
             $( $(#[$doc])* pub $name: Option<$ty>, )*

@@ -5,11 +5,11 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// An address block; a plain address is a block of one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Cidr {
     addr: IpAddr,
     prefix: u8,
@@ -82,6 +82,12 @@ impl TryFrom<String> for Cidr {
 
     fn try_from(s: String) -> Result<Cidr, String> {
         s.parse()
+    }
+}
+
+impl From<Cidr> for String {
+    fn from(c: Cidr) -> String {
+        c.to_string()
     }
 }
 

@@ -13,6 +13,7 @@ mod cidr;
 mod error;
 mod overrides;
 mod paths;
+mod reload;
 mod source;
 mod validate;
 
@@ -22,20 +23,21 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use apps::{AppMap, AppSettings, AppTable, ANY_APP, DEFAULT_HOOK_TIMEOUT_MS};
 pub use cidr::{address_allowed, Cidr};
 pub use error::{ConfigError, Origin};
 pub use overrides::Overrides;
 pub use paths::{NamedPath, PathUse};
+pub use reload::{ConfigChange, RESTART_ONLY};
 pub use validate::{
     is_own_address, MAX_BUDGET_BYTES, MAX_CONNECTIONS, MAX_GOP_MS, MAX_MS, MAX_READ_BUDGET_BYTES,
 };
 
 /// Everything the server needs to run. Deserialized from the TOML file with
 /// these field names as top-level keys; a missing key keeps its default.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on. Default `0.0.0.0:1935`.
@@ -151,7 +153,7 @@ fn listen_or_off<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Socket
 }
 
 /// A certificate served to clients that ask for one of `names` by SNI.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsCert {
     pub names: Vec<String>,
@@ -206,8 +208,8 @@ impl Default for Config {
 }
 
 /// How much the server logs (the binary maps it onto its logger).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum LogLevel {
     Error,
     Warn,
@@ -243,6 +245,12 @@ impl TryFrom<String> for LogLevel {
 
     fn try_from(s: String) -> Result<Self, String> {
         s.parse()
+    }
+}
+
+impl From<LogLevel> for String {
+    fn from(l: LogLevel) -> String {
+        l.to_string()
     }
 }
 

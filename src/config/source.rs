@@ -185,7 +185,7 @@ fn path_at(table: &DeTable<'_>, offset: usize, path: &mut Vec<String>) -> bool {
 }
 
 /// A key as written in a dotted path: bare when it can be, else quoted.
-fn key_segment(key: &str) -> String {
+pub(super) fn key_segment(key: &str) -> String {
     let bare = !key.is_empty()
         && key
             .bytes()

@@ -58,7 +58,9 @@
 //! Operator requests that are not I/O go through calls too: e.g.
 //! [`Endpoint::request_reconnect`] (the driver's SIGUSR1; the API's
 //! `POST /api/v1/reconnect`) queues E-RTMP reconnect requests to the
-//! publishers that announced `capsEx` Reconnect (see `reconnect`).
+//! publishers that announced `capsEx` Reconnect (see `reconnect`), and
+//! [`Endpoint::reload`] (the driver's SIGHUP) swaps the configuration for
+//! new sessions (see `reload`).
 
 mod access;
 mod conn;
@@ -73,6 +75,7 @@ mod push;
 mod reconnect;
 mod recorder;
 mod relay;
+mod reload;
 mod snapshot;
 mod timers;
 mod upstream;
@@ -99,6 +102,7 @@ pub use outbox::{Outbox, Pushed, CONTROL_BUDGET};
 pub use reconnect::{ReconnectScope, ReconnectSummary, RECONNECT_DESCRIPTION};
 pub use recorder::Recorder;
 pub use relay::{ConnectJob, RelayClient};
+pub use reload::ReloadReport;
 pub use timers::WarnLimiter;
 
 use conn::{Conn, Protocol};

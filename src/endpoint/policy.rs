@@ -81,6 +81,12 @@ pub fn stream_name(key: &str) -> &str {
     key.split_once('/').map_or(key, |(_, n)| n)
 }
 
+/// The application of a stream key (the inverse of [`stream_key`]).
+pub fn app_name(key: &str) -> String {
+    let app = key.split_once('/').map_or("", |(a, _)| a);
+    app.replace("%2F", "/")
+}
+
 impl Endpoint {
     fn peer(&self, id: ConnId) -> String {
         self.get(id).map(|c| c.peer.to_string()).unwrap_or_default()

@@ -12,6 +12,10 @@
 //!   the pull backoff (0.5 s doubling to 5 s, reset after 30 s connected),
 //!   one log line per attempt, while the key is published here.
 //! * When the local publisher stops, the targets are closed.
+//! * A reload ([`Endpoint::reload`]) compares each live publish's targets
+//!   with its application's new `push` list: a target no longer listed is
+//!   closed and not retried (its slot stays, so the other targets keep
+//!   their numbers), a new one is opened; a target listed in both goes on.
 
 use core::net::SocketAddr;
 use std::rc::Rc;
@@ -38,6 +42,8 @@ pub(super) struct Push {
     retry: Retry,
     /// Hops the target connection announces (the publisher's + 1).
     hops: u32,
+    /// Taken out of the configuration by a reload: closed, never retried.
+    removed: bool,
 }
 
 /// `template` with `{app}` and `{name}` replaced.
@@ -55,15 +61,7 @@ impl Endpoint {
         let pushes = settings
             .push
             .iter()
-            .map(|t| Push {
-                url: expand_target(t, app, name),
-                settings: settings.clone(),
-                name: name.to_string(),
-                conn: None,
-                ticket: None,
-                retry: Retry::default(),
-                hops: hops + 1,
-            })
+            .map(|t| new_push(&expand_target(t, app, name), &settings, name, hops + 1))
             .collect::<Vec<_>>();
         let n = pushes.len();
         self.pushes.insert(key.clone(), pushes);
@@ -94,6 +92,9 @@ impl Endpoint {
             return;
         };
         push.retry.at = None;
+        if push.removed {
+            return;
+        }
         let Ok(parsed) = RtmpUrl::parse(&push.url) else {
             warn!("push {key} #{n}: {} is not a usable URL", push.url);
             return;
@@ -191,6 +192,9 @@ impl Endpoint {
         };
         push.conn = None;
         push.ticket = None;
+        if push.removed {
+            return;
+        }
         let delay = push.retry.failed(now);
         self.counters.relay_reconnects += 1;
         debug!("push {key} #{n}: retry in {delay} ms");
@@ -204,6 +208,7 @@ impl Endpoint {
         pushes
             .iter()
             .enumerate()
+            .filter(|(_, p)| !p.removed)
             .map(|(n, p)| {
                 let conn = p.conn.and_then(|c| self.get(c));
                 crate::http::RelaySnapshot {
@@ -227,13 +232,99 @@ impl Endpoint {
             .flat_map(|(k, v)| {
                 v.iter()
                     .enumerate()
-                    .filter(|(_, p)| p.retry.due(now))
+                    .filter(|(_, p)| !p.removed && p.retry.due(now))
                     .map(move |(n, _)| (k.clone(), n))
             })
             .collect();
         for (key, n) in due {
             self.push_connect(&key, n);
         }
+    }
+}
+
+impl Endpoint {
+    /// After a reload: bring the targets of every live local publish in
+    /// line with its application's `push` list. Returns (started, stopped).
+    pub(super) fn reload_pushes(&mut self) -> (usize, usize) {
+        let live: Vec<(Rc<str>, ConnId)> = self
+            .conns
+            .iter()
+            .flatten()
+            .filter(|c| c.is_open() && !c.is_relay())
+            .filter_map(|c| match &c.role {
+                Role::Publisher(p) => Some((p.key.clone(), c.id)),
+                _ => None,
+            })
+            .collect();
+        let (mut started, mut stopped) = (0, 0);
+        for (key, id) in live {
+            let name = super::policy::stream_name(&key).to_string();
+            let app = super::policy::app_name(&key);
+            let settings = self.apps.get(&app);
+            let wanted: Vec<String> = settings
+                .push
+                .iter()
+                .map(|t| expand_target(t, &app, &name))
+                .collect();
+            let hops = self.hops_of(id) + 1;
+            let pushes = self.pushes.entry(key.clone()).or_default();
+            let mut to_close = Vec::new();
+            let mut to_open = Vec::new();
+            for (n, push) in pushes.iter_mut().enumerate() {
+                let listed = wanted.contains(&push.url);
+                if !listed && !push.removed {
+                    push.removed = true;
+                    push.retry.at = None;
+                    to_close.push((n, push.conn.take(), push.ticket.take()));
+                } else if listed && push.removed {
+                    *push = new_push(&push.url, &settings, &name, hops);
+                    to_open.push(n);
+                }
+            }
+            for url in wanted {
+                if !pushes.iter().any(|p| p.url == url) {
+                    pushes.push(new_push(&url, &settings, &name, hops));
+                    to_open.push(pushes.len() - 1);
+                }
+            }
+            for (n, conn, ticket) in to_close {
+                info!("push {key} #{n}: stopped (removed by a reload)");
+                if let Some(ticket) = ticket {
+                    self.pending_connects.remove(&ticket);
+                }
+                if let Some(conn) = conn {
+                    self.close(conn, CloseReason::RelayEnded);
+                }
+                stopped += 1;
+            }
+            for n in to_open {
+                info!("push {key} #{n}: added by a reload");
+                self.push_connect(&key, n);
+                started += 1;
+            }
+            if self.pushes.get(&key).is_some_and(|p| p.is_empty()) {
+                self.pushes.remove(&key);
+            }
+        }
+        (started, stopped)
+    }
+}
+
+fn new_push(
+    url: &str,
+    settings: &std::sync::Arc<crate::config::AppSettings>,
+    name: &str,
+    hops: u32,
+) -> Push {
+    Push {
+        url: url.to_string(),
+        settings: settings.clone(),
+        name: name.to_string(),
+        conn: None,
+        ticket: None,
+        retry: Retry::default(),
+        hops,
+        removed: false,
     }
 }
 

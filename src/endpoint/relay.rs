@@ -178,10 +178,9 @@ impl Endpoint {
             .map_or(0, |i| relay_hops(&i.flashver))
     }
 
-    /// Start the `static_pull` streams of every application.
-    pub fn start_static_pulls(&mut self) {
-        let wanted: Vec<(String, String)> = self
-            .config
+    /// The `static_pull` streams of every application: (app, name).
+    fn static_pull_list(&self) -> Vec<(String, String)> {
+        self.config
             .apps
             .iter()
             .flat_map(|(app, t)| {
@@ -190,16 +189,40 @@ impl Endpoint {
                     .flatten()
                     .map(move |name| (app.clone(), name.clone()))
             })
+            .collect()
+    }
+
+    /// After a reload: a static pull no longer listed ends once it has no
+    /// viewers (as a pull started by a player); a new one starts.
+    pub(super) fn reload_static_pulls(&mut self) {
+        let wanted: Vec<Rc<str>> = self
+            .static_pull_list()
+            .iter()
+            .map(|(app, name)| super::policy::stream_key(app, name))
             .collect();
-        for (app, name) in wanted {
+        for (key, pull) in self.pulls.iter_mut() {
+            if pull.pinned && !wanted.contains(key) {
+                pull.pinned = false;
+                info!("pull {key}: no longer static (removed by a reload)");
+            }
+        }
+        self.start_static_pulls();
+    }
+
+    /// Start the `static_pull` streams of every application.
+    pub fn start_static_pulls(&mut self) {
+        for (app, name) in self.static_pull_list() {
             let settings = self.apps.get(&app);
             let key = super::policy::stream_key(&app, &name);
             let stream = StreamName::parse(&name);
+            if self.pulls.get(&key).is_some_and(|p| p.pinned) {
+                continue;
+            }
             if self.want_pull(&key, &app, &stream, &settings, 0) {
                 if let Some(pull) = self.pulls.get_mut(&key) {
                     pull.pinned = true;
                 }
-                info!("pull {key}: static, kept from start-up");
+                info!("pull {key}: static, kept from now on");
             }
         }
     }

@@ -390,6 +390,14 @@ impl<Id: Copy + Eq + Hash + std::fmt::Debug> StreamTable<Id> {
         &self.cfg
     }
 
+    /// New limits (a configuration reload): the GOP caps and the
+    /// stale-publisher time apply to every stream from now on; the chunk
+    /// size must stay (every viewer was told it).
+    pub fn set_config(&mut self, cfg: StreamConfig) {
+        debug_assert_eq!(cfg.chunk_size, self.cfg.chunk_size);
+        self.cfg = cfg;
+    }
+
     /// Granted if no live publisher (or `id` already publishes this key);
     /// TakeOver if the current one has sent nothing (no media/metadata) for
     /// `stale_publisher_ms` (the caller closes `old`, whose registration is

@@ -7,7 +7,8 @@
 //!
 //! 1. `poll` returns readiness events. For each: the listener sets
 //!    `accept_pending`; the signal pipe starts the shutdown (SIGINT,
-//!    SIGTERM), re-reads the TLS certificates (SIGHUP) or has the endpoint
+//!    SIGTERM), reloads the configuration and the TLS certificates
+//!    (SIGHUP, see `reload`) or has the endpoint
 //!    ask publishers to reconnect (SIGUSR1); a connection's
 //!    token is checked against the slab (index *and* generation); a readable
 //!    edge is read at once (until WouldBlock or the per-turn budget) into the
@@ -36,7 +37,10 @@ mod exec;
 mod files;
 pub mod io;
 mod recorder;
+mod reload;
 pub mod token;
+
+pub use reload::ReloadSource;
 
 use std::io as stdio;
 use std::net::SocketAddr;
@@ -53,17 +57,15 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::config::Config;
-use crate::endpoint::{Endpoint, Input, Recorder, WarnLimiter, Written};
+use crate::endpoint::{Endpoint, Input, WarnLimiter, Written};
 use crate::error::{CloseReason, Error};
-use crate::hooks::{HookPool, HookPoolConfig, HookResult};
-use crate::record::{RecorderConfig, RecorderHandle};
+use crate::hooks::{HookPool, HookResult};
 use crate::tls;
 
 use conn::{IoConn, Transport};
 use connect::Resolver;
 use files::DiskFiles;
 use io::{ReadOutcome, WriteOutcome};
-use recorder::ThreadRecorder;
 use token::{
     ConnId, EXEC, HOOKS, HTTPS_LISTENER, HTTP_LISTENER, LISTENER, RESOLVER, SIGNALS, TLS_LISTENER,
 };
@@ -128,6 +130,8 @@ pub struct Server {
     read_scratch: Vec<u8>,
     shutdown_deadline: Option<u64>,
     accept_warn: WarnLimiter,
+    /// What SIGHUP reads again (see `reload`).
+    reload_source: Option<ReloadSource>,
 }
 
 impl Server {
@@ -178,39 +182,17 @@ impl Server {
             "HTTPS (API, metrics, pages, HTTP-FLV over TLS)",
         )?;
         let static_files = config.http_static.clone().map(|dir| DiskFiles::new(&dir));
-        let hooks = if config.apps.values().any(|t| !t.hook_urls().is_empty()) {
-            let waker = mio::Waker::new(poll.registry(), HOOKS).map_err(Error::Poll)?;
-            let pool_config = HookPoolConfig {
-                workers: config.hook_workers,
-                queue: config.hook_queue,
-            };
-            Some(HookPool::new(pool_config, Arc::new(waker)).map_err(Error::Poll)?)
-        } else {
-            None
-        };
+        let hooks = reload::hook_pool(&config, poll.registry())?;
         let exec = exec::runner(&config, poll.registry()).map_err(Error::Poll)?;
-        let resolver = if config
-            .apps
-            .values()
-            .any(|t| t.pull.as_ref().is_some_and(|p| !p.is_empty()))
-        {
-            let waker = mio::Waker::new(poll.registry(), RESOLVER).map_err(Error::Poll)?;
-            Some(Resolver::new(Arc::new(waker)).map_err(Error::Poll)?)
-        } else {
-            None
-        };
+        let resolver = reload::resolver(&config, poll.registry())?;
         let mut signals =
             Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1]).map_err(Error::Signals)?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(Error::Signals)?;
-        let recorder: Option<Box<dyn Recorder>> = if config.any_recording() {
-            let handle = RecorderHandle::spawn(RecorderConfig::new(config.record_dir.clone()))
-                .map_err(Error::RecordDir)?;
-            info!("recording into {}", config.record_dir.display());
-            Some(Box::new(ThreadRecorder::new(handle)))
-        } else {
-            None
+        let recorder = match config.any_recording() {
+            true => Some(reload::spawn_recorder(&config)?),
+            false => None,
         };
         info!(
             "listening on {} (chunk size {}, GOP cache {}, max connections {})",
@@ -258,6 +240,7 @@ impl Server {
             read_scratch: vec![0; READ_STEP],
             shutdown_deadline: None,
             accept_warn: WarnLimiter::default(),
+            reload_source: None,
         })
     }
 
@@ -534,7 +517,7 @@ impl Server {
             }
         }
         if reload {
-            self.reload_tls();
+            self.reload(now);
         }
         if reconnect {
             // E-RTMP: ask every capable publisher to reconnect; nobody is closed.
@@ -577,23 +560,6 @@ impl Server {
             self.endpoint.handle_hook_result(r.ticket, r.verdict, now);
         }
         self.hook_results = results;
-    }
-
-    /// SIGHUP: read the certificates again for new RTMPS connections; a bad
-    /// file keeps the old ones.
-    fn reload_tls(&mut self) {
-        if self.tls_config.is_none() {
-            info!("received SIGHUP: no TLS certificates to reload");
-            return;
-        }
-        match tls::server_config(self.endpoint.config()) {
-            Ok(Some(config)) => {
-                self.tls_config = Some(config);
-                info!("received SIGHUP: TLS certificates reloaded for new connections");
-            }
-            Ok(None) => {}
-            Err(e) => warn!("received SIGHUP: keeping the old TLS certificates: {e}"),
-        }
     }
 
     /// Stop accepting, tell everyone, and give the queues a short grace period.
