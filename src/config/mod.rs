@@ -13,6 +13,7 @@ mod cidr;
 mod error;
 mod overrides;
 mod paths;
+mod record;
 mod source;
 mod validate;
 
@@ -91,6 +92,18 @@ pub struct Config {
     pub record_all: bool,
     /// Directory for recordings. Default `recordings`.
     pub record_dir: PathBuf,
+    /// Cut recordings into segments at the first keyframe this many seconds
+    /// into a segment (per app too; 0 = off). Default 0.
+    pub record_segment_s: u64,
+    /// Cut recordings at the first keyframe once a segment holds this many
+    /// bytes (per app too; 0 = off). Default 0.
+    pub record_segment_bytes: u64,
+    /// Recording path template inside `record_dir` (per app too; `{app}`,
+    /// `{name}`, `{date}`, `{time}`, `{seq}`). Default
+    /// `{app}_{name}_{date}_{time}.flv`.
+    pub record_path: String,
+    /// fsync recordings at every flush interval and segment close. Default off.
+    pub record_fsync: bool,
     /// Worker threads that call HTTP hooks. Default 4.
     pub hook_workers: usize,
     /// Hook calls that may wait for a worker; more are refused ("hook queue
@@ -176,6 +189,10 @@ impl Default for Config {
             stats_interval_ms: 30_000,
             record_all: false,
             record_dir: PathBuf::from("recordings"),
+            record_segment_s: 0,
+            record_segment_bytes: 0,
+            record_path: crate::record::template::DEFAULT_TEMPLATE.to_string(),
+            record_fsync: false,
             hook_workers: 4,
             hook_queue: 1024,
             reuse_port: false,

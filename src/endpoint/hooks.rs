@@ -28,7 +28,7 @@ use crate::record::RecordingId;
 use super::access::{Action, Refusal};
 use super::conn::{Lifecycle, Role};
 use super::policy::{stream_key, Ask};
-use super::{ConnId, Endpoint};
+use super::{ConnId, Endpoint, RecordEvent};
 
 /// Margin on top of `hook_timeout_ms` before the endpoint gives up itself.
 const HOOK_DEADLINE_MARGIN_MS: u64 = 1_000;
@@ -273,29 +273,42 @@ impl Endpoint {
         }
     }
 
-    /// Fire `on_record_done` for recordings whose file is finished (the
-    /// timer sweep calls this).
+    /// Fire `on_record_done` for every finalized file (segment) of a
+    /// recording, and forget the recording once it is over (the timer
+    /// sweep calls this).
     pub(super) fn poll_recordings(&mut self) {
         let Some(recorder) = self.recorder.as_mut() else {
             return;
         };
-        let mut finished = Vec::new();
-        while let Some(done) = recorder.poll_finished() {
-            finished.push(done);
+        let mut events = Vec::new();
+        while let Some(event) = recorder.poll_finished() {
+            events.push(event);
         }
-        for (rec, path) in finished {
-            let Some(done) = self.record_done.remove(&rec) else {
-                continue;
-            };
-            let call = HookCall::RecordDone {
-                recorder: String::new(),
-                name: done.name.name.clone(),
-                path,
-            };
-            let args = QueryArgs::parse(done.name.query.as_deref().unwrap_or(""));
-            let request = HookRequest::new(done.session, call, args);
-            self.job(done.url, request, crate::config::DEFAULT_HOOK_TIMEOUT_MS);
+        for event in events {
+            match event {
+                RecordEvent::File { id, path } => self.record_file_done(id, path),
+                RecordEvent::Ended(id) => {
+                    self.record_done.remove(&id);
+                }
+            }
         }
+    }
+
+    /// One file of recording `rec` is finalized at `path`: everything that
+    /// reacts to a finished recording file is dispatched from here.
+    fn record_file_done(&mut self, rec: RecordingId, path: String) {
+        let Some(done) = self.record_done.get(&rec) else {
+            return;
+        };
+        let call = HookCall::RecordDone {
+            recorder: String::new(),
+            name: done.name.name.clone(),
+            path,
+        };
+        let args = QueryArgs::parse(done.name.query.as_deref().unwrap_or(""));
+        let request = HookRequest::new(done.session.clone(), call, args);
+        let url = done.url.clone();
+        self.job(url, request, crate::config::DEFAULT_HOOK_TIMEOUT_MS);
     }
 
     /// The next hook call for the worker pool.

@@ -47,10 +47,14 @@
 //!   frames for it are discarded cheaply on the caller's side.
 
 pub mod names;
+pub mod segment;
+pub mod template;
+pub mod thread;
 pub mod writer;
 
 use bytes::Bytes;
 use log::{debug, warn};
+use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::fs::OpenOptions;
@@ -64,10 +68,24 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::proto::flv;
 use crate::proto::flv::tracks::{self, AvKind};
+pub use segment::RecordPlan;
+use thread::Totals;
 
 /// Where the recorder writes: anything seekable. Blanket-implemented.
-pub trait RecordSink: Write + Seek + Send {}
-impl<T: Write + Seek + Send> RecordSink for T {}
+pub trait RecordSink: Write + Seek + Send {
+    /// Push written data to the disk: `File::sync_data` for a file, a no-op
+    /// for any other sink.
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+impl<T: Write + Seek + Send + 'static> RecordSink for T {
+    fn sync(&mut self) -> io::Result<()> {
+        match (self as &mut dyn Any).downcast_mut::<std::fs::File>() {
+            Some(f) => f.sync_data(),
+            None => Ok(()),
+        }
+    }
+}
 
 /// Opens the sink for a path. It must refuse an existing file with
 /// `ErrorKind::AlreadyExists` (like `create_new`), so that two recordings
@@ -92,6 +110,9 @@ pub struct RecorderConfig {
     pub channel_capacity: usize,
     /// The thread flushes every open file at least this often; default 1000.
     pub flush_interval_ms: u64,
+    /// fsync each file at every flush interval and when it is closed
+    /// (`record_fsync`); default off.
+    pub fsync: bool,
     /// How files are opened; default [`open_file_sink`]. Tests inject
     /// failing or slow writers here.
     pub opener: SinkOpener,
@@ -105,6 +126,7 @@ impl RecorderConfig {
             budget_bytes: 8 * 1024 * 1024,
             channel_capacity: 4096,
             flush_interval_ms: 1000,
+            fsync: false,
             opener: Arc::new(open_file_sink),
         }
     }
@@ -124,6 +146,7 @@ impl fmt::Debug for RecorderConfig {
             .field("budget_bytes", &self.budget_bytes)
             .field("channel_capacity", &self.channel_capacity)
             .field("flush_interval_ms", &self.flush_interval_ms)
+            .field("fsync", &self.fsync)
             .finish_non_exhaustive()
     }
 }
@@ -179,12 +202,13 @@ impl FrameKind {
 /// A command to the recorder thread.
 #[derive(Debug)]
 pub enum RecordCmd {
-    /// Open `{app}_{stream}_{YYYYMMDD}_{HHMMSS}.flv` for a new recording.
+    /// Open the first file of a new recording (named and cut by `plan`).
     Start {
         id: RecordingId,
         app: String,
         stream: String,
         started: SystemTime,
+        plan: RecordPlan,
         shared: Arc<RecordingShared>,
     },
     /// The publisher's `onMetaData` body.
@@ -215,12 +239,16 @@ pub struct RecordingShared {
     pub dropped: AtomicU64,
     /// Set by the thread when a disk error stopped the recording.
     pub failed: AtomicBool,
-    /// Set by the thread once the file is finalized and closed.
+    /// Set by the thread once the last file is finalized and closed.
     pub finished: AtomicBool,
-    /// The file's path, once opened.
+    /// The current file's path, once opened.
     pub path: Mutex<Option<PathBuf>>,
-    /// Bytes written to the file so far (as of the last flush).
+    /// Bytes written to every file so far (as of the last flush).
     pub written: AtomicU64,
+    /// Bytes written to the current file so far (as of the last flush).
+    pub segment_written: AtomicU64,
+    /// Files finalized and not yet taken by the handle, oldest first.
+    pub files: Mutex<Vec<PathBuf>>,
 }
 
 /// Per-recording state on the handle's side.
@@ -252,8 +280,8 @@ pub struct RecorderHandle {
     /// Recordings whose slot has a non-empty backlog.
     backlogged: usize,
     finished: VecDeque<(RecordingId, Arc<RecordingShared>)>,
-    /// Bytes written by every recording (the thread adds to it).
-    total: Arc<AtomicU64>,
+    /// Bytes written and fsyncs by every recording (the thread adds to them).
+    totals: Arc<Totals>,
 }
 
 impl fmt::Debug for RecorderHandle {
@@ -278,8 +306,8 @@ impl RecorderHandle {
         let (tx, rx) = sync_channel(cfg.channel_capacity.max(1));
         let hurry = Arc::new(AtomicBool::new(false));
         let budget = cfg.budget_bytes;
-        let total = Arc::new(AtomicU64::new(0));
-        let thread = writer::spawn_thread(cfg, rx, Arc::clone(&hurry), Arc::clone(&total))?;
+        let totals = Arc::new(Totals::default());
+        let thread = thread::spawn_thread(cfg, rx, Arc::clone(&hurry), Arc::clone(&totals))?;
         Ok(RecorderHandle {
             tx,
             thread,
@@ -289,12 +317,23 @@ impl RecorderHandle {
             slots: HashMap::new(),
             backlogged: 0,
             finished: VecDeque::new(),
-            total,
+            totals,
         })
     }
 
     /// A publish started: the thread creates `{app}_{stream}_{YYYYMMDD}_{HHMMSS}.flv` (UTC of `started`).
     pub fn start(&mut self, app: &str, stream: &str, started: SystemTime) -> RecordingId {
+        self.start_with(app, stream, started, RecordPlan::default())
+    }
+
+    /// A publish started, recorded as `plan` says (segments, path template).
+    pub fn start_with(
+        &mut self,
+        app: &str,
+        stream: &str,
+        started: SystemTime,
+        plan: RecordPlan,
+    ) -> RecordingId {
         let id = RecordingId(self.next_id);
         self.next_id += 1;
         let shared = Arc::new(RecordingShared::default());
@@ -318,6 +357,7 @@ impl RecorderHandle {
                 app: app.to_owned(),
                 stream: stream.to_owned(),
                 started,
+                plan,
                 shared,
             },
         );
@@ -488,12 +528,30 @@ impl RecorderHandle {
             .map_or(0, |s| s.written.load(Ordering::Relaxed))
     }
 
-    /// Bytes written by every recording since start.
-    pub fn total_written(&self) -> u64 {
-        self.total.load(Ordering::Relaxed)
+    /// Bytes written to this recording's current file (segment) so far.
+    pub fn segment_written(&self, id: RecordingId) -> u64 {
+        self.shared(id)
+            .map_or(0, |s| s.segment_written.load(Ordering::Relaxed))
     }
 
-    /// The file the thread opened for this recording, once it has.
+    /// Files of this recording finalized since the last call, oldest first.
+    pub fn take_files(&self, id: RecordingId) -> Vec<PathBuf> {
+        self.shared(id)
+            .and_then(|s| s.files.lock().ok().map(|mut f| std::mem::take(&mut *f)))
+            .unwrap_or_default()
+    }
+
+    /// Bytes written by every recording since start.
+    pub fn total_written(&self) -> u64 {
+        self.totals.written.load(Ordering::Relaxed)
+    }
+
+    /// fsync calls made so far (`fsync` on).
+    pub fn syncs(&self) -> u64 {
+        self.totals.syncs.load(Ordering::Relaxed)
+    }
+
+    /// The current file the thread opened for this recording, once it has.
     pub fn file_path(&self, id: RecordingId) -> Option<PathBuf> {
         self.shared(id)
             .and_then(|s| s.path.lock().ok().and_then(|p| p.clone()))

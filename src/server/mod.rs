@@ -198,8 +198,9 @@ impl Server {
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(Error::Signals)?;
         let recorder: Option<Box<dyn Recorder>> = if config.any_recording() {
-            let handle = RecorderHandle::spawn(RecorderConfig::new(config.record_dir.clone()))
-                .map_err(Error::RecordDir)?;
+            let mut rc = RecorderConfig::new(config.record_dir.clone());
+            rc.fsync = config.record_fsync;
+            let handle = RecorderHandle::spawn(rc).map_err(Error::RecordDir)?;
             info!("recording into {}", config.record_dir.display());
             Some(Box::new(ThreadRecorder::new(handle)))
         } else {
