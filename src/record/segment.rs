@@ -271,3 +271,198 @@ fn header_key(type_id: u8, payload: &[u8]) -> Vec<u8> {
     }
     key
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+    use std::sync::{Arc, Mutex};
+
+    type Files = Arc<Mutex<Vec<(u64, u32)>>>;
+
+    /// A segmenter over in-memory files; `opened` logs (seq, offset_ms).
+    fn segmenter(plan: RecordPlan) -> (Segmenter<Cursor<Vec<u8>>>, Files) {
+        let opened: Files = Arc::default();
+        let log = Arc::clone(&opened);
+        let open: OpenSegment<Cursor<Vec<u8>>> = Box::new(move |seq, offset| {
+            log.lock().unwrap().push((seq, offset));
+            Ok((
+                PathBuf::from(format!("seg-{seq}.flv")),
+                Cursor::new(Vec::new()),
+            ))
+        });
+        (Segmenter::new(&plan, open).unwrap(), opened)
+    }
+
+    fn plan(ms: u64, bytes: u64) -> RecordPlan {
+        RecordPlan {
+            segment_ms: ms,
+            segment_bytes: bytes,
+            ..RecordPlan::default()
+        }
+    }
+
+    const AVC_SEQ: &[u8] = &[0x17, 0x00, 0, 0, 0, 1, 0x64];
+    const AVC_SEQ2: &[u8] = &[0x17, 0x00, 0, 0, 0, 2, 0x64];
+    const AAC_SEQ: &[u8] = &[0xAF, 0x00, 0x12, 0x10];
+    /// Enhanced RTMP v2: a track-1 OneTrack HEVC SequenceStart.
+    const TRACK1_SEQ: &[u8] = b"\x96\x00hvc1\x01cfg";
+
+    /// A media frame: key/inter picture numbered `n`, or an audio frame.
+    fn picture(key: bool, n: u32) -> Bytes {
+        let mut v = vec![if key { 0x17 } else { 0x27 }, 0x01, 0, 0, 0];
+        v.extend_from_slice(&n.to_be_bytes());
+        v.resize(200, 0xAB);
+        Bytes::from(v)
+    }
+
+    fn sound(n: u32) -> Bytes {
+        let mut v = vec![0xAF, 0x01];
+        v.extend_from_slice(&n.to_be_bytes());
+        Bytes::from(v)
+    }
+
+    fn classify(type_id: u8, p: &Bytes) -> FrameKind {
+        FrameKind::classify(type_id, p).unwrap()
+    }
+
+    /// Feeds (type, ts, payload) and collects each finished file's tags.
+    fn run(
+        s: &mut Segmenter<Cursor<Vec<u8>>>,
+        frames: &[(u8, u32, Bytes)],
+    ) -> Vec<(SegmentDone<()>, Vec<flv::FlvTag>)> {
+        let mut out = Vec::new();
+        let mut take = |d: SegmentDone<Cursor<Vec<u8>>>| {
+            let (_, tags) = flv::read_all(Bytes::from(d.sink.into_inner())).unwrap();
+            let d = SegmentDone {
+                path: d.path,
+                bytes: d.bytes,
+                duration_ms: d.duration_ms,
+                sink: (),
+            };
+            out.push((d, tags));
+        };
+        for (t, ts, p) in frames {
+            if let Some(done) = s.frame(*t, classify(*t, p), *ts, p).unwrap() {
+                take(done);
+            }
+        }
+        out
+    }
+
+    fn duration_of(script: &flv::FlvTag) -> f64 {
+        let off = flv::find_number_property(&script.data, "duration").unwrap();
+        f64::from_be_bytes(script.data[off..off + 8].try_into().unwrap())
+    }
+
+    /// 10 s of 25 fps video (1 s GOP) and audio every 20 ms from ts 1000;
+    /// the headers arrive first, a second AVC header at 3 s.
+    fn av_stream() -> Vec<(u8, u32, Bytes)> {
+        let mut f = vec![
+            (9, 1000, Bytes::from_static(AVC_SEQ)),
+            (8, 1000, Bytes::from_static(AAC_SEQ)),
+            (9, 1000, Bytes::from_static(TRACK1_SEQ)),
+        ];
+        for i in 0..250u32 {
+            let ts = 1000 + i * 40;
+            if i == 75 {
+                f.push((9, ts, Bytes::from_static(AVC_SEQ2)));
+            }
+            f.push((9, ts, picture(i % 25 == 0, i)));
+            f.push((8, ts, sound(2 * i)));
+            f.push((8, ts + 20, sound(2 * i + 1)));
+        }
+        f
+    }
+
+    #[test]
+    fn cuts_at_keyframes_with_rebased_timestamps_and_repeated_headers() {
+        let (mut s, opened) = segmenter(plan(4000, 0));
+        s.metadata(
+            1000,
+            Bytes::from_static(b"\x02\x00\x0aonMetaData\x08\0\0\0\0\0\0\x09"),
+        )
+        .unwrap();
+        let sent = av_stream();
+        let mut files = run(&mut s, &sent);
+        let last = s.finish().unwrap();
+        let (_, tags) = flv::read_all(Bytes::from(last.sink.into_inner())).unwrap();
+        files.push((
+            SegmentDone {
+                path: last.path,
+                bytes: last.bytes,
+                duration_ms: last.duration_ms,
+                sink: (),
+            },
+            tags,
+        ));
+        // Cut at the keyframes at 4 s and 8 s of media time.
+        assert_eq!(*opened.lock().unwrap(), [(0, 0), (1, 4000), (2, 8000)]);
+        let durations: Vec<u32> = files.iter().map(|(d, _)| d.duration_ms).collect();
+        assert_eq!(durations, [4000, 4000, 1980]);
+        let mut media = Vec::new();
+        for (n, (done, tags)) in files.iter().enumerate() {
+            assert_eq!(done.path, PathBuf::from(format!("seg-{n}.flv")));
+            assert_eq!(tags[0].tag_type, flv::TAG_SCRIPT);
+            assert_eq!(duration_of(&tags[0]), f64::from(done.duration_ms) / 1000.0);
+            // The headers (latest per track) at ts 0, then a keyframe at 0.
+            let want: Vec<&[u8]> = match n {
+                0 => vec![AVC_SEQ, AAC_SEQ, TRACK1_SEQ],
+                _ => vec![AAC_SEQ, TRACK1_SEQ, AVC_SEQ2],
+            };
+            let heads: Vec<&[u8]> = tags[1..4].iter().map(|t| &t.data[..]).collect();
+            assert_eq!(heads, want, "segment {n}");
+            assert!(tags[1..4].iter().all(|t| t.timestamp == 0));
+            assert_eq!(tags[4].timestamp, 0);
+            assert_eq!(classify(9, &tags[4].data), FrameKind::Keyframe);
+            let offset = 1000 + 4000 * n as u32;
+            media.extend(
+                tags[4..]
+                    .iter()
+                    .map(|t| (t.tag_type, t.timestamp + offset, t.data.clone())),
+            );
+        }
+        // Every frame exactly once, in order (the mid-stream header too).
+        let sent_media: Vec<_> = sent.into_iter().skip(3).collect();
+        assert_eq!(media, sent_media);
+    }
+
+    #[test]
+    fn size_limit_cuts_at_the_next_keyframe() {
+        let (mut s, opened) = segmenter(plan(0, 5_000));
+        let files = run(&mut s, &av_stream());
+        // ~6.4 KB of video+audio per second: 5 KB is passed within a GOP, so
+        // every segment is one GOP (cut at each keyframe from the 2nd on).
+        assert_eq!(files.len(), 9);
+        assert_eq!(opened.lock().unwrap().len(), 10);
+        for (done, tags) in &files {
+            assert_eq!(done.duration_ms, 1000);
+            assert!((5_000..8_000).contains(&done.bytes), "{}", done.bytes);
+            assert_eq!(classify(9, &tags[4].data), FrameKind::Keyframe);
+        }
+    }
+
+    #[test]
+    fn audio_only_cuts_at_the_first_audio_frame_past_the_limit() {
+        let (mut s, opened) = segmenter(plan(1000, 0));
+        let mut sent = vec![(8, 500, Bytes::from_static(AAC_SEQ))];
+        sent.extend((0..200u32).map(|i| (8, 500 + i * 23, sound(i))));
+        let files = run(&mut s, &sent);
+        // 1000 / 23 = 43.5: frame 44 (1012 ms) opens segment 1.
+        assert_eq!(opened.lock().unwrap()[1], (1, 1012));
+        assert_eq!(files[0].0.duration_ms, 1012);
+        let tags = &files[1].1;
+        assert_eq!(&tags[1].data[..], AAC_SEQ);
+        assert_eq!((tags[2].timestamp, &tags[2].data), (0, &sound(44)));
+        // 44 frames per finished segment (script tag and header aside).
+        assert!(files.iter().all(|(_, t)| t.len() - 2 == 44));
+    }
+
+    #[test]
+    fn no_limits_make_one_file() {
+        let (mut s, opened) = segmenter(RecordPlan::default());
+        assert!(run(&mut s, &av_stream()).is_empty());
+        assert_eq!(opened.lock().unwrap().len(), 1);
+        assert_eq!(s.seq(), 0);
+    }
+}
