@@ -201,7 +201,12 @@ impl Server {
             let mut rc = RecorderConfig::new(config.record_dir.clone());
             rc.fsync = config.record_fsync;
             let handle = RecorderHandle::spawn(rc).map_err(Error::RecordDir)?;
-            info!("recording into {}", config.record_dir.display());
+            let fsync = if config.record_fsync {
+                " (fsync on)"
+            } else {
+                ""
+            };
+            info!("recording into {}{fsync}", config.record_dir.display());
             Some(Box::new(ThreadRecorder::new(handle)))
         } else {
             None
