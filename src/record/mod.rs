@@ -1,7 +1,9 @@
 //! FLV recording on a dedicated recorder thread.
 //!
 //! The event loop owns a [`RecorderHandle`]; all file I/O happens on one
-//! recorder thread ([`writer`]). The loop hands the thread shared frames
+//! recorder thread ([`thread`]), which cuts each recording into segments
+//! ([`segment`]) named by a path template ([`template`]) and writes each as
+//! an FLV file ([`writer`]). The loop hands the thread shared frames
 //! (`bytes::Bytes`, a refcount bump, no copy) through a bounded
 //! `std::sync::mpsc::sync_channel` with `try_send`, so it never blocks on
 //! disk.
@@ -16,7 +18,8 @@
 //!  ... ─► shutdown(max_wait) (finalizes every open recording, joins)
 //! ```
 //!
-//! * Call [`RecorderHandle::start`] once per publish and use the returned
+//! * Call [`RecorderHandle::start`] (or [`RecorderHandle::start_with`] with
+//!   a [`RecordPlan`]: segments, path template) once per publish and use the returned
 //!   [`RecordingId`] for every later call; ids are never reused. A refused
 //!   duplicate publisher must not call `start`.
 //! * [`RecorderHandle::metadata`] takes the `onMetaData` body (AMF0 values
@@ -37,6 +40,9 @@
 //!   replaces the oldest queued one of its media type and repeated metadata
 //!   is dropped. Drops are counted ([`RecorderHandle::dropped`]) and warned
 //!   about at most once per second per recording.
+//! * Each finalized file (segment) is handed over once by
+//!   [`RecorderHandle::take_files`]; [`RecorderHandle::finished`] turns true
+//!   after the last one was queued there.
 //! * After [`RecorderHandle::stop`] the thread finalizes the file at once
 //!   (flush, then `duration`/`filesize` and the header flags patched in
 //!   place). Calls with a stopped or unknown id are ignored.
@@ -46,6 +52,7 @@
 //! * A disk error stops only the recording it hit (one `warn!` line); later
 //!   frames for it are discarded cheaply on the caller's side.
 
+mod config;
 pub mod names;
 pub mod segment;
 pub mod template;
@@ -54,12 +61,10 @@ pub mod writer;
 
 use bytes::Bytes;
 use log::{debug, warn};
-use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::fs::OpenOptions;
-use std::io::{self, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -68,88 +73,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::proto::flv;
 use crate::proto::flv::tracks::{self, AvKind};
+pub use config::{open_file_sink, RecordSink, RecorderConfig, SinkOpener};
 pub use segment::RecordPlan;
 use thread::Totals;
-
-/// Where the recorder writes: anything seekable. Blanket-implemented.
-pub trait RecordSink: Write + Seek + Send {
-    /// Push written data to the disk: `File::sync_data` for a file, a no-op
-    /// for any other sink.
-    fn sync(&mut self) -> io::Result<()>;
-}
-
-impl<T: Write + Seek + Send + 'static> RecordSink for T {
-    fn sync(&mut self) -> io::Result<()> {
-        match (self as &mut dyn Any).downcast_mut::<std::fs::File>() {
-            Some(f) => f.sync_data(),
-            None => Ok(()),
-        }
-    }
-}
-
-/// Opens the sink for a path. It must refuse an existing file with
-/// `ErrorKind::AlreadyExists` (like `create_new`), so that two recordings
-/// never share a file; the recorder then tries the next `_n` name.
-pub type SinkOpener = Arc<dyn Fn(&Path) -> io::Result<Box<dyn RecordSink>> + Send + Sync>;
-
-/// The default [`SinkOpener`]: a new real file (`create_new`).
-pub fn open_file_sink(path: &Path) -> io::Result<Box<dyn RecordSink>> {
-    let f = OpenOptions::new().write(true).create_new(true).open(path)?;
-    Ok(Box::new(f))
-}
-
-/// Recorder settings.
-#[derive(Clone)]
-pub struct RecorderConfig {
-    /// Directory for the files (created if missing).
-    pub dir: PathBuf,
-    /// Bytes of frame payload in flight (queued, not yet written) allowed per
-    /// recording; default 8 MiB.
-    pub budget_bytes: usize,
-    /// Commands the channel holds; default 4096.
-    pub channel_capacity: usize,
-    /// The thread flushes every open file at least this often; default 1000.
-    pub flush_interval_ms: u64,
-    /// fsync each file at every flush interval and when it is closed
-    /// (`record_fsync`); default off.
-    pub fsync: bool,
-    /// How files are opened; default [`open_file_sink`]. Tests inject
-    /// failing or slow writers here.
-    pub opener: SinkOpener,
-}
-
-impl RecorderConfig {
-    /// Defaults with the given directory.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        RecorderConfig {
-            dir: dir.into(),
-            budget_bytes: 8 * 1024 * 1024,
-            channel_capacity: 4096,
-            flush_interval_ms: 1000,
-            fsync: false,
-            opener: Arc::new(open_file_sink),
-        }
-    }
-}
-
-impl Default for RecorderConfig {
-    /// Defaults, writing into `./recordings`.
-    fn default() -> Self {
-        RecorderConfig::new("recordings")
-    }
-}
-
-impl fmt::Debug for RecorderConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecorderConfig")
-            .field("dir", &self.dir)
-            .field("budget_bytes", &self.budget_bytes)
-            .field("channel_capacity", &self.channel_capacity)
-            .field("flush_interval_ms", &self.flush_interval_ms)
-            .field("fsync", &self.fsync)
-            .finish_non_exhaustive()
-    }
-}
 
 /// One recording (one publish).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -736,6 +662,7 @@ fn count_drop(id: RecordingId, slot: &mut Slot, what_next: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn recording_id_display() {
