@@ -88,6 +88,18 @@ struct Args {
     /// directory for recordings
     #[argh(option)]
     record_dir: Option<PathBuf>,
+    /// cut recordings at the first keyframe this many seconds into a segment (0: off)
+    #[argh(option)]
+    record_segment_s: Option<u64>,
+    /// cut recordings at the first keyframe once a segment holds this many bytes (0: off)
+    #[argh(option)]
+    record_segment_bytes: Option<u64>,
+    /// recording path template inside --record-dir ({app} {name} {date} {time} {seq})
+    #[argh(option)]
+    record_path: Option<String>,
+    /// fsync recordings at every flush interval and when a file is closed
+    #[argh(switch)]
+    record_fsync: bool,
     /// RTMPS listen address, e.g. 0.0.0.0:1936 (needs --tls-cert and --tls-key)
     #[argh(option)]
     tls_listen: Option<SocketAddr>,
@@ -139,6 +151,10 @@ impl Args {
             stats_interval_ms: self.stats_interval_ms,
             record_all: self.record_all.then_some(true),
             record_dir: self.record_dir.clone(),
+            record_segment_s: self.record_segment_s,
+            record_segment_bytes: self.record_segment_bytes,
+            record_path: self.record_path.clone(),
+            record_fsync: self.record_fsync.then_some(true),
             hook_workers: None,
             hook_queue: None,
             reuse_port: self.reuse_port.then_some(true),

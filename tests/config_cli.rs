@@ -153,3 +153,53 @@ fn missing_file_exits_2() {
     assert!(stderr.starts_with("/nonexistent/rtmp-server.toml: cannot read: "));
     assert_eq!(stderr.lines().count(), 1);
 }
+
+/// The recording keys: bad values and templates are one line naming the
+/// file, line, key and value; a good template with subdirectories passes.
+#[test]
+fn check_config_refuses_bad_recording_keys() {
+    let cases = [
+        (
+            "seg-s.toml",
+            "record_segment_s = 100000\n",
+            ":1: record_segment_s = 100000: must be between 0 (off) and 86400\n",
+        ),
+        (
+            "seg-bytes.toml",
+            "\n[apps.live]\nrecord_segment_bytes = 10\n",
+            ":3: apps.live.record_segment_bytes = 10: must be 0 (off) or between 65536 and 1099511627776\n",
+        ),
+        (
+            "tpl-abs.toml",
+            "record_path = \"/tmp/{name}.flv\"\n",
+            ":1: record_path = \"/tmp/{name}.flv\": must be relative to record_dir\n",
+        ),
+        (
+            "tpl-dots.toml",
+            "[apps.live]\nrecord_path = \"{app}/../{name}.flv\"\n",
+            ":2: apps.live.record_path = \"{app}/../{name}.flv\": path component \"..\" is not allowed\n",
+        ),
+        (
+            "tpl-unknown.toml",
+            "record_path = \"{stream}-{seq}.flv\"\n",
+            ":1: record_path = \"{stream}-{seq}.flv\": unknown placeholder {stream} (known: {app}, {name}, {date}, {time}, {seq})\n",
+        ),
+    ];
+    for (name, toml, tail) in cases {
+        let file = TempConfig::new(name, toml);
+        let out = run(&file.path, &["--check-config"]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stderr),
+            format!("{}{tail}", file.path.display()),
+            "{name}"
+        );
+    }
+    let file = TempConfig::new(
+        "tpl-ok.toml",
+        "record_fsync = true\nrecord_segment_s = 10\n[apps.live]\nrecord = true\n\
+         record_segment_bytes = 1000000\nrecord_path = \"{app}/{name}/{date}-{seq}.flv\"\n",
+    );
+    let out = run(&file.path, &["--check-config"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

@@ -14,21 +14,21 @@ use bytes::Bytes;
 
 use common::sim::*;
 use rtmp_edge::config::{Config, Overrides};
-use rtmp_edge::endpoint::{ExecStats, Recorder};
+use rtmp_edge::endpoint::{ExecStats, RecordEvent, Recorder};
 use rtmp_edge::exec::{ExecJob, MAX_QUEUED, MAX_RUNNING};
 use rtmp_edge::proto::client::ClientMode;
-use rtmp_edge::record::RecordingId;
+use rtmp_edge::record::{RecordPlan, RecordingId};
 
 /// A recorder whose stopped recordings are finished at once, each at
 /// `rec/APP_NAME_N.flv`.
 #[derive(Default)]
 struct DoneRecorder {
     paths: Vec<String>,
-    finished: Rc<RefCell<VecDeque<RecordingId>>>,
+    finished: Rc<RefCell<VecDeque<RecordEvent>>>,
 }
 
 impl Recorder for DoneRecorder {
-    fn start(&mut self, app: &str, name: &str) -> RecordingId {
+    fn start(&mut self, app: &str, name: &str, _plan: RecordPlan) -> RecordingId {
         self.paths
             .push(format!("rec/{app}_{name}_{}.flv", self.paths.len() + 1));
         RecordingId(self.paths.len() as u64)
@@ -36,12 +36,14 @@ impl Recorder for DoneRecorder {
     fn metadata(&mut self, _: RecordingId, _: u32, _: Bytes) {}
     fn frame(&mut self, _: RecordingId, _: u8, _: u32, _: Bytes) {}
     fn stop(&mut self, id: RecordingId) -> u64 {
-        self.finished.borrow_mut().push_back(id);
+        let path = self.paths[id.0 as usize - 1].clone();
+        let mut finished = self.finished.borrow_mut();
+        finished.push_back(RecordEvent::File { id, path });
+        finished.push_back(RecordEvent::Ended(id));
         0
     }
-    fn poll_finished(&mut self) -> Option<(RecordingId, String)> {
-        let id = self.finished.borrow_mut().pop_front()?;
-        Some((id, self.paths[id.0 as usize - 1].clone()))
+    fn poll_finished(&mut self) -> Option<RecordEvent> {
+        self.finished.borrow_mut().pop_front()
     }
 }
 

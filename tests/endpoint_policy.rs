@@ -290,7 +290,7 @@ fn recording_follows_the_application_setting_and_stops_with_the_publish() {
     let log: RecLog = Rc::default();
     let recorder = FakeRecorder {
         log: log.clone(),
-        next: 0,
+        ..FakeRecorder::default()
     };
     let mut sim = Sim::with_recorder(
         Config {
@@ -319,7 +319,7 @@ fn nothing_is_recorded_when_the_application_does_not_record() {
     let log: RecLog = Rc::default();
     let recorder = FakeRecorder {
         log: log.clone(),
-        next: 0,
+        ..FakeRecorder::default()
     };
     let mut sim = Sim::with_recorder(test_config(), Some(Box::new(recorder)));
     let mut publisher = sim.started(ClientMode::Publish, "norec");
@@ -392,7 +392,7 @@ fn take_over_finalizes_the_old_publishers_recording() {
     let log: RecLog = Rc::default();
     let recorder = FakeRecorder {
         log: log.clone(),
-        next: 0,
+        ..FakeRecorder::default()
     };
     let mut sim = Sim::with_recorder(
         Config {
@@ -438,7 +438,7 @@ gop_cache = false
     let log: RecLog = Rc::default();
     let recorder = FakeRecorder {
         log: log.clone(),
-        next: 0,
+        ..FakeRecorder::default()
     };
     let mut sim = Sim::with_recorder(config, Some(Box::new(recorder)));
     for app in ["live", "norec"] {
@@ -1120,4 +1120,63 @@ fn a_publisher_asked_to_reconnect_gives_way_to_its_new_connection() {
         .status_codes()
         .contains(&"NetStream.Publish.BadName".to_string()));
     assert!(sim.is_open(&new));
+}
+
+/// Each finalized segment fires `on_record_done` with its own path; the
+/// recording's hook state goes only when the recorder says it is over.
+#[test]
+fn on_record_done_fires_once_per_segment() {
+    use rtmp_edge::endpoint::RecordEvent;
+    use rtmp_edge::hooks::HookKind;
+    use rtmp_edge::record::RecordingId;
+    let toml = "[apps.live]\nrecord = true\nrecord_segment_s = 10\n\
+                record_path = \"{app}/{name}-{seq}.flv\"\n\
+                on_record_done = \"http://127.0.0.1:9/done\"\n";
+    let config = Config::from_toml(toml, "rec.toml", &Overrides::default()).expect("parses");
+    let log: RecLog = Rc::default();
+    let recorder = FakeRecorder {
+        log: log.clone(),
+        ..FakeRecorder::default()
+    };
+    let events = recorder.events.clone();
+    let mut sim = Sim::with_recorder(
+        Config {
+            stats_interval_ms: 3_600_000,
+            ..config
+        },
+        Some(Box::new(recorder)),
+    );
+    let mut publisher = sim.started(ClientMode::Publish, "cam?k=v");
+    publish_start(&mut sim, &mut publisher, &mut []);
+    assert_eq!(
+        log.borrow().first().map(String::as_str),
+        Some("start live/cam plan 10000 0 {app}/{name}-{seq}.flv")
+    );
+    let rec = RecordingId(1);
+    let file = |n: u32| RecordEvent::File {
+        id: rec,
+        path: format!("rec/live/cam-{n}.flv"),
+    };
+    events.borrow_mut().extend([file(0), file(1)]);
+    sim.advance(1_000, &mut [&mut publisher]);
+    for n in 0..2 {
+        let job = take_hook(&mut sim);
+        assert_eq!(job.request.kind(), HookKind::RecordDone);
+        let body = job.request.body();
+        assert!(body.contains(&format!("cam-{n}.flv")), "{body}");
+        assert!(body.contains("name=cam") && body.contains("k=v"), "{body}");
+    }
+    assert!(sim.ep.poll_hook().is_none());
+    publisher.session.finish(&mut publisher.outbound).unwrap();
+    sim.pump(&mut [&mut publisher]);
+    events
+        .borrow_mut()
+        .extend([file(2), RecordEvent::Ended(rec), file(3)]);
+    sim.advance(1_000, &mut [&mut publisher]);
+    let body = take_hook(&mut sim).request.body();
+    assert!(body.contains("cam-2.flv"), "{body}");
+    assert!(
+        sim.ep.poll_hook().is_none(),
+        "a file reported after the end has no hook state left"
+    );
 }

@@ -8,26 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use bytes::BytesMut;
-use common::{ffmpeg_publish, have_tool, wait_child, wait_until, ServerProcess, TempDir};
-use rtmp_edge::proto::flv::{FlvReader, TAG_VIDEO};
+use common::{
+    ffmpeg_publish, have_tool, recorded_video_secs, wait_child, wait_until, ServerProcess, TempDir,
+};
 
 /// Generous bound for waiting on an event (2 shared cores, x264 encoding).
 const EVENT_WAIT: Duration = Duration::from_secs(60);
-
-/// Seconds of video in the (possibly growing) recording, read with the
-/// crate's FLV reader up to the last complete tag.
-fn recorded_video_secs(file: &Path) -> f64 {
-    let mut buf = BytesMut::from(&std::fs::read(file).unwrap_or_default()[..]);
-    let mut reader = FlvReader::new();
-    let mut last_ms = 0;
-    while let Ok(Some(tag)) = reader.next_tag(&mut buf) {
-        if tag.tag_type == TAG_VIDEO {
-            last_ms = tag.timestamp;
-        }
-    }
-    f64::from(last_ms) / 1000.0
-}
 
 /// Wait until the one recording in `dir` holds at least `secs` of video;
 /// returns its path and the seconds seen.

@@ -4,31 +4,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::rtmp::{aac_frame, aac_seq_header, avc_frame, avc_seq_header, TestClient};
-use common::{wait_until, ServerProcess, TempDir};
+use common::{files_below, wait_until, ServerProcess, TempDir};
 use rtmp_edge::proto::client::ClientEvent;
 use rtmp_edge::proto::session::MediaKind;
-
-/// Every file below `root`, recursively.
-fn files_below(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 fn send_gop(publisher: &mut TestClient, first: u32) {
     publisher.send_media(MediaKind::Video, 0, &avc_seq_header());

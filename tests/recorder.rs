@@ -935,3 +935,65 @@ fn writer_round_trips_random_streams() {
         }
     }
 }
+
+/// A segmented recording through the handle: each finalized segment's path
+/// is handed over once, in order; the current segment's path and bytes are
+/// what the status shows; with `fsync` the thread syncs at each flush
+/// interval and each closed file.
+#[test]
+fn segments_are_reported_one_by_one_and_fsync_is_called() {
+    let dir = temp_dir("segments");
+    let mut cfg = RecorderConfig::new(&dir);
+    cfg.fsync = true;
+    cfg.flush_interval_ms = 20;
+    let mut h = RecorderHandle::spawn(cfg).unwrap();
+    let plan = rtmp_edge::record::RecordPlan {
+        segment_ms: 1000,
+        path: "{app}/{name}-{seq}.flv".into(),
+        ..Default::default()
+    };
+    let id = h.start_with("live", "seg", started(), plan);
+    h.frame(id, 9, 0, vseq(1));
+    // 2.5 s at 10 fps, a keyframe every second: segments 0, 1 and 2.
+    for n in 0..25u32 {
+        let payload = if n % 10 == 0 { key(300) } else { inter(100) };
+        h.frame(id, 9, n * 100, payload);
+        if n == 15 {
+            let path = dir.join("live/seg-1.flv");
+            wait_until("segment 1 open", Duration::from_secs(5), || {
+                h.file_path(id).as_deref() == Some(path.as_path())
+            });
+            wait_until("a flush", Duration::from_secs(5), || {
+                h.segment_written(id) > 0 && h.written(id) > h.segment_written(id)
+            });
+        }
+    }
+    wait_until("segment 2 open", Duration::from_secs(5), || {
+        h.file_path(id).is_some_and(|p| p.ends_with("seg-2.flv"))
+    });
+    let mut files = h.take_files(id);
+    assert!(h.take_files(id).is_empty(), "taken once");
+    h.stop(id);
+    wait_until("finalized", Duration::from_secs(5), || h.finished(id));
+    files.extend(h.take_files(id));
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.strip_prefix(&dir).unwrap().display().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["live/seg-0.flv", "live/seg-1.flv", "live/seg-2.flv"]
+    );
+    for (f, want) in files.iter().zip([1.0, 1.0, 0.4]) {
+        let file = fs::read(f).unwrap();
+        let len = file.len() as f64;
+        let (_, tags) = flv::read_all(Bytes::from(file)).unwrap();
+        assert_eq!(read_f64(&tags[0].data, "duration"), want, "{}", f.display());
+        assert_eq!(read_f64(&tags[0].data, "filesize"), len);
+        assert_eq!(&tags[1].data[..], &vseq(1)[..], "header repeated");
+        assert_eq!(tags[2].timestamp, 0);
+    }
+    assert!(h.syncs() >= 3, "{} fsyncs", h.syncs());
+    h.shutdown(Duration::from_secs(5));
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -72,6 +72,14 @@ macro_rules! app_settings {
 app_settings! {
     /// Record streams published on this application (top level: `record_all`).
     record: bool,
+    /// Cut recordings at the first keyframe this many seconds into a
+    /// segment (0: no time limit).
+    record_segment_s: u64,
+    /// Cut recordings at the first keyframe once a segment holds this many
+    /// bytes (0: no size limit).
+    record_segment_bytes: u64,
+    /// Recording file path template inside `record_dir`.
+    record_path: String,
     /// Cache the current GOP for late joiners (top level: `gop_cache`).
     gop_cache: bool,
     /// When set, publishing needs a `key` query parameter equal to one of these.
@@ -131,6 +139,9 @@ impl AppSettings {
     fn inherited(config: &Config) -> AppSettings {
         AppSettings {
             record: config.record_all,
+            record_segment_s: config.record_segment_s,
+            record_segment_bytes: config.record_segment_bytes,
+            record_path: config.record_path.clone(),
             gop_cache: config.gop_cache,
             publish_keys: Vec::new(),
             play_keys: Vec::new(),
@@ -155,6 +166,17 @@ impl AppSettings {
             tls_verify: true,
             static_pull: Vec::new(),
             hop_limit: DEFAULT_HOP_LIMIT,
+        }
+    }
+}
+
+impl AppSettings {
+    /// How this application's recordings are cut and named.
+    pub fn record_plan(&self) -> crate::record::RecordPlan {
+        crate::record::RecordPlan {
+            segment_ms: self.record_segment_s.saturating_mul(1000),
+            segment_bytes: self.record_segment_bytes,
+            path: self.record_path.clone(),
         }
     }
 }

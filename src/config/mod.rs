@@ -13,6 +13,7 @@ mod cidr;
 mod error;
 mod overrides;
 mod paths;
+mod record;
 mod reload;
 mod source;
 mod validate;
@@ -100,6 +101,18 @@ pub struct Config {
     /// `exec_record_done` is killed after this many seconds (per app:
     /// `exec_timeout_s`). Default 60.
     pub exec_timeout_s: u64,
+    /// Cut recordings into segments at the first keyframe this many seconds
+    /// into a segment (per app too; 0 = off). Default 0.
+    pub record_segment_s: u64,
+    /// Cut recordings at the first keyframe once a segment holds this many
+    /// bytes (per app too; 0 = off). Default 0.
+    pub record_segment_bytes: u64,
+    /// Recording path template inside `record_dir` (per app too; `{app}`,
+    /// `{name}`, `{date}`, `{time}`, `{seq}`). Default
+    /// `{app}_{name}_{date}_{time}.flv`.
+    pub record_path: String,
+    /// fsync recordings at every flush interval and segment close. Default off.
+    pub record_fsync: bool,
     /// Worker threads that call HTTP hooks. Default 4.
     pub hook_workers: usize,
     /// Hook calls that may wait for a worker; more are refused ("hook queue
@@ -187,6 +200,10 @@ impl Default for Config {
             record_dir: PathBuf::from("recordings"),
             exec_record_done: Vec::new(),
             exec_timeout_s: crate::exec::DEFAULT_EXEC_TIMEOUT_S,
+            record_segment_s: 0,
+            record_segment_bytes: 0,
+            record_path: crate::record::template::DEFAULT_TEMPLATE.to_string(),
+            record_fsync: false,
             hook_workers: 4,
             hook_queue: 1024,
             reuse_port: false,

@@ -56,6 +56,7 @@ restart_only! {
     hook_workers,
     hook_queue,
     record_dir,
+    record_fsync,
 }
 
 impl Config {

@@ -34,6 +34,7 @@ impl Config {
         self.check_hooks()?;
         self.check_exec()?;
         self.check_pulls()?;
+        self.check_recording()?;
         let min_budget = self.gop_max_bytes + self.gop_max_bytes / 4 + GOP_BUDGET_SLACK;
         if self.any_gop_cache() && self.subscriber_budget_bytes < min_budget {
             self.subscriber_budget_bytes = min_budget;

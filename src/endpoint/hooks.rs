@@ -29,7 +29,7 @@ use super::access::{Action, Refusal};
 use super::conn::{Lifecycle, Role};
 use super::exec::ExecSpec;
 use super::policy::{stream_key, Ask};
-use super::{ConnId, Endpoint};
+use super::{ConnId, Endpoint, RecordEvent};
 
 /// Margin on top of `hook_timeout_ms` before the endpoint gives up itself.
 const HOOK_DEADLINE_MARGIN_MS: u64 = 1_000;
@@ -284,31 +284,45 @@ impl Endpoint {
         }
     }
 
-    /// Fire `on_record_done` and queue `exec_record_done` for recordings
-    /// whose file is finished (the timer sweep calls this).
+    /// For every finalized file (segment) of a recording, fire
+    /// `on_record_done` and queue `exec_record_done`; forget the recording
+    /// once it is over (the timer sweep calls this).
     pub(super) fn poll_recordings(&mut self) {
         let Some(recorder) = self.recorder.as_mut() else {
             return;
         };
-        let mut finished = Vec::new();
-        while let Some(done) = recorder.poll_finished() {
-            finished.push(done);
+        let mut events = Vec::new();
+        while let Some(event) = recorder.poll_finished() {
+            events.push(event);
         }
-        for (rec, path) in finished {
-            let Some(done) = self.record_done.remove(&rec) else {
-                continue;
-            };
-            self.exec_record_done(done.exec.as_ref(), &path);
-            let Some(url) = done.url else {
-                continue;
-            };
+        for event in events {
+            match event {
+                RecordEvent::File { id, path } => self.record_file_done(id, path),
+                RecordEvent::Ended(id) => {
+                    self.record_done.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// One file of recording `rec` is finalized at `path`: everything that
+    /// reacts to a finished recording file is dispatched from here.
+    fn record_file_done(&mut self, rec: RecordingId, path: String) {
+        let Some(done) = self.record_done.get(&rec) else {
+            return;
+        };
+        let exec = done.exec.clone();
+        let hook = done.url.clone().map(|url| {
             let call = HookCall::RecordDone {
                 recorder: String::new(),
                 name: done.name.name.clone(),
-                path,
+                path: path.clone(),
             };
             let args = QueryArgs::parse(done.name.query.as_deref().unwrap_or(""));
-            let request = HookRequest::new(done.session, call, args);
+            (url, HookRequest::new(done.session.clone(), call, args))
+        });
+        self.exec_record_done(exec.as_ref(), &path);
+        if let Some((url, request)) = hook {
             self.job(url, request, crate::config::DEFAULT_HOOK_TIMEOUT_MS);
         }
     }

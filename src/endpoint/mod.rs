@@ -100,7 +100,7 @@ pub use http::{StaticFiles, REJECT_REASONS};
 pub use id::ConnId;
 pub use outbox::{Outbox, Pushed, CONTROL_BUDGET};
 pub use reconnect::{ReconnectScope, ReconnectSummary, RECONNECT_DESCRIPTION};
-pub use recorder::Recorder;
+pub use recorder::{RecordEvent, Recorder};
 pub use relay::{ConnectJob, RelayClient};
 pub use reload::ReloadReport;
 pub use timers::WarnLimiter;

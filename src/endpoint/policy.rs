@@ -374,7 +374,7 @@ impl Endpoint {
         }
         self.streams.set_gop_cache(&key, settings.gop_cache);
         let recording = match self.recorder.as_mut() {
-            Some(r) if settings.record => Some(r.start(&p.app, &name)),
+            Some(r) if settings.record => Some(r.start(&p.app, &name, settings.record_plan())),
             _ => None,
         };
         if let Some(rec) = recording {

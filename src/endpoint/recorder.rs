@@ -8,11 +8,21 @@
 
 use bytes::Bytes;
 
-use crate::record::RecordingId;
+use crate::record::{RecordPlan, RecordingId};
+
+/// What became of a recording's files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordEvent {
+    /// A file (one segment, or the whole recording) is finalized.
+    File { id: RecordingId, path: String },
+    /// The recording is over: every file of it was reported before.
+    Ended(RecordingId),
+}
 
 pub trait Recorder {
-    /// A publish on `app`/`name` starts a recording.
-    fn start(&mut self, app: &str, name: &str) -> RecordingId;
+    /// A publish on `app`/`name` starts a recording, named and cut as
+    /// `plan` says.
+    fn start(&mut self, app: &str, name: &str, plan: RecordPlan) -> RecordingId;
     /// onMetaData body of the recorded stream.
     fn metadata(&mut self, id: RecordingId, timestamp: u32, body: Bytes);
     /// An audio (8) / video (9) message of the recorded stream.
@@ -21,15 +31,16 @@ pub trait Recorder {
     fn stop(&mut self, id: RecordingId) -> u64;
     /// Called on the endpoint's timer tick (retry backlogs).
     fn tick(&mut self) {}
-    /// A stopped recording whose file is now finalized, with its path.
-    fn poll_finished(&mut self) -> Option<(RecordingId, String)> {
+    /// The next finalized file or ended recording, in order per recording.
+    fn poll_finished(&mut self) -> Option<RecordEvent> {
         None
     }
     /// Bytes written to recordings since start.
     fn recorded_bytes(&self) -> u64 {
         0
     }
-    /// A running recording's file path and bytes written so far.
+    /// A running recording's current file (segment) path and its bytes
+    /// written so far.
     fn status(&self, id: RecordingId) -> Option<(String, u64)> {
         let _ = id;
         None

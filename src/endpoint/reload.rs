@@ -13,8 +13,8 @@
 //!   the subscriber budget of new viewers, API access, write coalescing)
 //!   apply from the next use.
 //! * Keys read only at start-up ([`crate::config::RESTART_ONLY`]) keep their
-//!   running value and are reported as needing a restart; `record_dir` may
-//!   still change while no recorder runs (the driver starts one with it
+//!   running value and are reported as needing a restart; `record_dir` and
+//!   `record_fsync` may still change while no recorder runs (the driver starts one with it
 //!   when recording is switched on: [`Endpoint::needs_recorder`]).
 
 use crate::config::{Config, ConfigChange};
@@ -64,7 +64,7 @@ impl Endpoint {
     pub fn reload(&mut self, mut new: Config, _now: u64) -> ReloadReport {
         let applies_now: &[&str] = match self.recorder {
             Some(_) => &[],
-            None => &["record_dir"],
+            None => &["record_dir", "record_fsync"],
         };
         let change = self.config.reload_change(&mut new, applies_now);
         self.config = new;

@@ -1,7 +1,9 @@
 //! FLV recording on a dedicated recorder thread.
 //!
 //! The event loop owns a [`RecorderHandle`]; all file I/O happens on one
-//! recorder thread ([`writer`]). The loop hands the thread shared frames
+//! recorder thread ([`thread`]), which cuts each recording into segments
+//! ([`segment`]) named by a path template ([`template`]) and writes each as
+//! an FLV file ([`writer`]). The loop hands the thread shared frames
 //! (`bytes::Bytes`, a refcount bump, no copy) through a bounded
 //! `std::sync::mpsc::sync_channel` with `try_send`, so it never blocks on
 //! disk.
@@ -16,7 +18,8 @@
 //!  ... ─► shutdown(max_wait) (finalizes every open recording, joins)
 //! ```
 //!
-//! * Call [`RecorderHandle::start`] once per publish and use the returned
+//! * Call [`RecorderHandle::start`] (or [`RecorderHandle::start_with`] with
+//!   a [`RecordPlan`]: segments, path template) once per publish and use the returned
 //!   [`RecordingId`] for every later call; ids are never reused. A refused
 //!   duplicate publisher must not call `start`.
 //! * [`RecorderHandle::metadata`] takes the `onMetaData` body (AMF0 values
@@ -37,6 +40,9 @@
 //!   replaces the oldest queued one of its media type and repeated metadata
 //!   is dropped. Drops are counted ([`RecorderHandle::dropped`]) and warned
 //!   about at most once per second per recording.
+//! * Each finalized file (segment) is handed over once by
+//!   [`RecorderHandle::take_files`]; [`RecorderHandle::finished`] turns true
+//!   after the last one was queued there.
 //! * After [`RecorderHandle::stop`] the thread finalizes the file at once
 //!   (flush, then `duration`/`filesize` and the header flags patched in
 //!   place). Calls with a stopped or unknown id are ignored.
@@ -46,16 +52,19 @@
 //! * A disk error stops only the recording it hit (one `warn!` line); later
 //!   frames for it are discarded cheaply on the caller's side.
 
+mod config;
 pub mod names;
+pub mod segment;
+pub mod template;
+pub mod thread;
 pub mod writer;
 
 use bytes::Bytes;
 use log::{debug, warn};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::fs::OpenOptions;
-use std::io::{self, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -64,69 +73,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::proto::flv;
 use crate::proto::flv::tracks::{self, AvKind};
-
-/// Where the recorder writes: anything seekable. Blanket-implemented.
-pub trait RecordSink: Write + Seek + Send {}
-impl<T: Write + Seek + Send> RecordSink for T {}
-
-/// Opens the sink for a path. It must refuse an existing file with
-/// `ErrorKind::AlreadyExists` (like `create_new`), so that two recordings
-/// never share a file; the recorder then tries the next `_n` name.
-pub type SinkOpener = Arc<dyn Fn(&Path) -> io::Result<Box<dyn RecordSink>> + Send + Sync>;
-
-/// The default [`SinkOpener`]: a new real file (`create_new`).
-pub fn open_file_sink(path: &Path) -> io::Result<Box<dyn RecordSink>> {
-    let f = OpenOptions::new().write(true).create_new(true).open(path)?;
-    Ok(Box::new(f))
-}
-
-/// Recorder settings.
-#[derive(Clone)]
-pub struct RecorderConfig {
-    /// Directory for the files (created if missing).
-    pub dir: PathBuf,
-    /// Bytes of frame payload in flight (queued, not yet written) allowed per
-    /// recording; default 8 MiB.
-    pub budget_bytes: usize,
-    /// Commands the channel holds; default 4096.
-    pub channel_capacity: usize,
-    /// The thread flushes every open file at least this often; default 1000.
-    pub flush_interval_ms: u64,
-    /// How files are opened; default [`open_file_sink`]. Tests inject
-    /// failing or slow writers here.
-    pub opener: SinkOpener,
-}
-
-impl RecorderConfig {
-    /// Defaults with the given directory.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        RecorderConfig {
-            dir: dir.into(),
-            budget_bytes: 8 * 1024 * 1024,
-            channel_capacity: 4096,
-            flush_interval_ms: 1000,
-            opener: Arc::new(open_file_sink),
-        }
-    }
-}
-
-impl Default for RecorderConfig {
-    /// Defaults, writing into `./recordings`.
-    fn default() -> Self {
-        RecorderConfig::new("recordings")
-    }
-}
-
-impl fmt::Debug for RecorderConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecorderConfig")
-            .field("dir", &self.dir)
-            .field("budget_bytes", &self.budget_bytes)
-            .field("channel_capacity", &self.channel_capacity)
-            .field("flush_interval_ms", &self.flush_interval_ms)
-            .finish_non_exhaustive()
-    }
-}
+pub use config::{open_file_sink, RecordSink, RecorderConfig, SinkOpener};
+pub use segment::RecordPlan;
+use thread::Totals;
 
 /// One recording (one publish).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -179,12 +128,13 @@ impl FrameKind {
 /// A command to the recorder thread.
 #[derive(Debug)]
 pub enum RecordCmd {
-    /// Open `{app}_{stream}_{YYYYMMDD}_{HHMMSS}.flv` for a new recording.
+    /// Open the first file of a new recording (named and cut by `plan`).
     Start {
         id: RecordingId,
         app: String,
         stream: String,
         started: SystemTime,
+        plan: RecordPlan,
         shared: Arc<RecordingShared>,
     },
     /// The publisher's `onMetaData` body.
@@ -215,12 +165,16 @@ pub struct RecordingShared {
     pub dropped: AtomicU64,
     /// Set by the thread when a disk error stopped the recording.
     pub failed: AtomicBool,
-    /// Set by the thread once the file is finalized and closed.
+    /// Set by the thread once the last file is finalized and closed.
     pub finished: AtomicBool,
-    /// The file's path, once opened.
+    /// The current file's path, once opened.
     pub path: Mutex<Option<PathBuf>>,
-    /// Bytes written to the file so far (as of the last flush).
+    /// Bytes written to every file so far (as of the last flush).
     pub written: AtomicU64,
+    /// Bytes written to the current file so far (as of the last flush).
+    pub segment_written: AtomicU64,
+    /// Files finalized and not yet taken by the handle, oldest first.
+    pub files: Mutex<Vec<PathBuf>>,
 }
 
 /// Per-recording state on the handle's side.
@@ -252,8 +206,8 @@ pub struct RecorderHandle {
     /// Recordings whose slot has a non-empty backlog.
     backlogged: usize,
     finished: VecDeque<(RecordingId, Arc<RecordingShared>)>,
-    /// Bytes written by every recording (the thread adds to it).
-    total: Arc<AtomicU64>,
+    /// Bytes written and fsyncs by every recording (the thread adds to them).
+    totals: Arc<Totals>,
 }
 
 impl fmt::Debug for RecorderHandle {
@@ -278,8 +232,8 @@ impl RecorderHandle {
         let (tx, rx) = sync_channel(cfg.channel_capacity.max(1));
         let hurry = Arc::new(AtomicBool::new(false));
         let budget = cfg.budget_bytes;
-        let total = Arc::new(AtomicU64::new(0));
-        let thread = writer::spawn_thread(cfg, rx, Arc::clone(&hurry), Arc::clone(&total))?;
+        let totals = Arc::new(Totals::default());
+        let thread = thread::spawn_thread(cfg, rx, Arc::clone(&hurry), Arc::clone(&totals))?;
         Ok(RecorderHandle {
             tx,
             thread,
@@ -289,12 +243,23 @@ impl RecorderHandle {
             slots: HashMap::new(),
             backlogged: 0,
             finished: VecDeque::new(),
-            total,
+            totals,
         })
     }
 
     /// A publish started: the thread creates `{app}_{stream}_{YYYYMMDD}_{HHMMSS}.flv` (UTC of `started`).
     pub fn start(&mut self, app: &str, stream: &str, started: SystemTime) -> RecordingId {
+        self.start_with(app, stream, started, RecordPlan::default())
+    }
+
+    /// A publish started, recorded as `plan` says (segments, path template).
+    pub fn start_with(
+        &mut self,
+        app: &str,
+        stream: &str,
+        started: SystemTime,
+        plan: RecordPlan,
+    ) -> RecordingId {
         let id = RecordingId(self.next_id);
         self.next_id += 1;
         let shared = Arc::new(RecordingShared::default());
@@ -318,6 +283,7 @@ impl RecorderHandle {
                 app: app.to_owned(),
                 stream: stream.to_owned(),
                 started,
+                plan,
                 shared,
             },
         );
@@ -488,12 +454,30 @@ impl RecorderHandle {
             .map_or(0, |s| s.written.load(Ordering::Relaxed))
     }
 
-    /// Bytes written by every recording since start.
-    pub fn total_written(&self) -> u64 {
-        self.total.load(Ordering::Relaxed)
+    /// Bytes written to this recording's current file (segment) so far.
+    pub fn segment_written(&self, id: RecordingId) -> u64 {
+        self.shared(id)
+            .map_or(0, |s| s.segment_written.load(Ordering::Relaxed))
     }
 
-    /// The file the thread opened for this recording, once it has.
+    /// Files of this recording finalized since the last call, oldest first.
+    pub fn take_files(&self, id: RecordingId) -> Vec<PathBuf> {
+        self.shared(id)
+            .and_then(|s| s.files.lock().ok().map(|mut f| std::mem::take(&mut *f)))
+            .unwrap_or_default()
+    }
+
+    /// Bytes written by every recording since start.
+    pub fn total_written(&self) -> u64 {
+        self.totals.written.load(Ordering::Relaxed)
+    }
+
+    /// fsync calls made so far (`fsync` on).
+    pub fn syncs(&self) -> u64 {
+        self.totals.syncs.load(Ordering::Relaxed)
+    }
+
+    /// The current file the thread opened for this recording, once it has.
     pub fn file_path(&self, id: RecordingId) -> Option<PathBuf> {
         self.shared(id)
             .and_then(|s| s.path.lock().ok().and_then(|p| p.clone()))
@@ -678,6 +662,7 @@ fn count_drop(id: RecordingId, slot: &mut Slot, what_next: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn recording_id_display() {

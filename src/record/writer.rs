@@ -1,8 +1,8 @@
-//! The recorder thread and the FLV file writing.
+//! FLV file writing.
 //!
-//! [`FlvRecording`] turns one publish into one FLV file over any
-//! `Write + Seek` sink; the thread ([`spawn_thread`]) owns one per open
-//! recording and feeds it the [`RecordCmd`]s from the loop.
+//! [`FlvRecording`] turns one publish (or one segment of it) into one FLV
+//! file over any `Write + Seek` sink; the recorder thread
+//! ([`super::thread`]) owns them through a [`super::segment::Segmenter`].
 //!
 //! # Rules for a caller of [`FlvRecording`]
 //!
@@ -39,17 +39,10 @@
 //! boundary unless the crash hit a flush midway.
 
 use bytes::{Bytes, BytesMut};
-use log::{debug, info, trace, warn};
-use std::collections::HashMap;
+use log::{debug, trace, warn};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
-use super::{names, FrameKind, RecordCmd, RecorderConfig, RecordingId, RecordingShared};
+use super::FrameKind;
 use crate::proto::amf0::{self, Amf0Limits, Amf0Value};
 use crate::proto::flv::{self, FlvHeader};
 use crate::proto::status::DATA_ON_METADATA;
@@ -58,8 +51,6 @@ use crate::proto::status::DATA_ON_METADATA;
 const WRITE_BUFFER: usize = 64 * 1024;
 /// Sequence headers kept before the first picture (multitrack needs > 2).
 const MAX_PENDING_SEQ: usize = 16;
-/// `_n` suffixes tried before giving up on a name.
-const MAX_NAME_TRIES: u32 = 1000;
 
 /// One FLV file being written. See the module docs.
 pub struct FlvRecording<W: Write + Seek> {
@@ -161,9 +152,28 @@ impl<W: Write + Seek> FlvRecording<W> {
         self.last_ts
     }
 
-    /// Flushes, patches the header flags, `duration` and `filesize`, and
-    /// returns the sink positioned at the end of the file.
-    pub fn finalize(mut self) -> io::Result<W> {
+    /// Timestamp (as received) of the first recorded picture or audio
+    /// frame; `None` before it (nothing written yet).
+    pub fn base(&self) -> Option<u32> {
+        self.base
+    }
+
+    /// The sink (bytes still in the write buffer are not in it yet).
+    pub fn sink_mut(&mut self) -> &mut W {
+        self.out.get_mut()
+    }
+
+    /// Flushes, patches the header flags, `duration` (the last timestamp)
+    /// and `filesize`, and returns the sink positioned at the end of the
+    /// file.
+    pub fn finalize(self) -> io::Result<W> {
+        self.finalize_with(None)
+    }
+
+    /// [`FlvRecording::finalize`] with the `duration` in ms given (a
+    /// segment's: up to the next segment's first frame), or the last
+    /// timestamp when `None`.
+    pub fn finalize_with(mut self, duration_ms: Option<u32>) -> io::Result<W> {
         if self.base.is_none() {
             let first = self.pending_seq.first().map_or(0, |p| p.1);
             self.write_preamble(first)?;
@@ -177,7 +187,7 @@ impl<W: Write + Seek> FlvRecording<W> {
         if self.has_video {
             flags |= 0x01;
         }
-        let duration = f64::from(self.last_ts) / 1000.0;
+        let duration = f64::from(duration_ms.unwrap_or(self.last_ts)) / 1000.0;
         let sink = self.out.get_mut();
         sink.seek(SeekFrom::Start(4))?;
         sink.write_all(&[flags])?;
@@ -286,224 +296,6 @@ pub fn build_metadata(body: Option<&[u8]>) -> (BytesMut, bool, bool) {
     let mut out = BytesMut::new();
     amf0::encode_all(&[Amf0Value::string(DATA_ON_METADATA), obj], &mut out);
     (out, hint_audio, hint_video)
-}
-
-/// One open recording on the thread.
-struct Active {
-    shared: Arc<RecordingShared>,
-    path: PathBuf,
-    /// `None` once a disk error stopped it.
-    rec: Option<FlvRecording<Box<dyn super::RecordSink>>>,
-    dirty: bool,
-}
-
-/// Starts the recorder thread reading `rx`. It exits (finalizing every open
-/// recording) when every sender is gone.
-/// `total` counts the bytes every recording has written (updated at each
-/// flush and when a file is finished).
-pub fn spawn_thread(
-    cfg: RecorderConfig,
-    rx: Receiver<RecordCmd>,
-    hurry: Arc<AtomicBool>,
-    total: Arc<AtomicU64>,
-) -> io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("recorder".to_owned())
-        .spawn(move || Thread::new(cfg, hurry, total).run(rx))
-}
-
-struct Thread {
-    cfg: RecorderConfig,
-    hurry: Arc<AtomicBool>,
-    total: Arc<AtomicU64>,
-    recs: HashMap<RecordingId, Active>,
-}
-
-/// Publish a recording's written bytes (its own and the total).
-fn report_written(total: &AtomicU64, active: &Active, written: u64) {
-    let before = active.shared.written.swap(written, Ordering::Relaxed);
-    total.fetch_add(written.saturating_sub(before), Ordering::Relaxed);
-}
-
-impl Thread {
-    fn new(cfg: RecorderConfig, hurry: Arc<AtomicBool>, total: Arc<AtomicU64>) -> Self {
-        Thread {
-            cfg,
-            hurry,
-            total,
-            recs: HashMap::new(),
-        }
-    }
-
-    fn run(mut self, rx: Receiver<RecordCmd>) {
-        let interval = Duration::from_millis(self.cfg.flush_interval_ms.max(1));
-        let mut next_flush = Instant::now() + interval;
-        loop {
-            let now = Instant::now();
-            if now >= next_flush {
-                self.flush_all();
-                next_flush = now + interval;
-            }
-            match rx.recv_timeout(next_flush.saturating_duration_since(now)) {
-                Ok(cmd) => self.handle(cmd),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        let ids: Vec<RecordingId> = self.recs.keys().copied().collect();
-        for id in ids {
-            self.finish(id);
-        }
-        debug!("recorder: thread exits");
-    }
-
-    fn handle(&mut self, cmd: RecordCmd) {
-        match cmd {
-            RecordCmd::Start {
-                id,
-                app,
-                stream,
-                started,
-                shared,
-            } => self.start(id, &app, &stream, started, shared),
-            RecordCmd::Metadata {
-                id,
-                timestamp,
-                body,
-            } => {
-                let Some(active) = self.recs.get_mut(&id) else {
-                    return;
-                };
-                if let Some(rec) = active.rec.as_mut() {
-                    active.dirty = true;
-                    if let Err(e) = rec.metadata(timestamp, body) {
-                        fail(id, active, &e);
-                    }
-                }
-            }
-            RecordCmd::Frame {
-                id,
-                type_id,
-                kind,
-                timestamp,
-                payload,
-            } => {
-                let Some(active) = self.recs.get_mut(&id) else {
-                    return;
-                };
-                let res = match active.rec.as_mut() {
-                    Some(rec) if !self.hurry.load(Ordering::Relaxed) => {
-                        active.dirty = true;
-                        rec.frame(type_id, kind, timestamp, &payload)
-                    }
-                    _ => Ok(()),
-                };
-                active
-                    .shared
-                    .in_flight
-                    .fetch_sub(payload.len(), Ordering::Relaxed);
-                if let Err(e) = res {
-                    fail(id, active, &e);
-                }
-            }
-            RecordCmd::Stop { id } => self.finish(id),
-        }
-    }
-
-    fn start(
-        &mut self,
-        id: RecordingId,
-        app: &str,
-        stream: &str,
-        started: std::time::SystemTime,
-        shared: Arc<RecordingShared>,
-    ) {
-        let mut last_err = None;
-        for n in 1..=MAX_NAME_TRIES {
-            let path = self.cfg.dir.join(names::file_name(app, stream, started, n));
-            match (self.cfg.opener)(&path) {
-                Ok(sink) => {
-                    debug!("{id} recording to {}", path.display());
-                    if let Ok(mut p) = shared.path.lock() {
-                        *p = Some(path.clone());
-                    }
-                    self.recs.insert(
-                        id,
-                        Active {
-                            shared,
-                            path,
-                            rec: Some(FlvRecording::new(sink)),
-                            dirty: false,
-                        },
-                    );
-                    return;
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    last_err = Some((path, e));
-                    break;
-                }
-            }
-        }
-        match last_err {
-            Some((path, e)) => warn!(
-                "{id} recording of {app}/{stream} not started: cannot create {}: {e}",
-                path.display()
-            ),
-            None => {
-                warn!("{id} recording of {app}/{stream} not started: {MAX_NAME_TRIES} names taken")
-            }
-        }
-        shared.failed.store(true, Ordering::Relaxed);
-        shared.finished.store(true, Ordering::Release);
-    }
-
-    fn finish(&mut self, id: RecordingId) {
-        let Some(mut active) = self.recs.remove(&id) else {
-            return;
-        };
-        if let Some(rec) = active.rec.take() {
-            let (bytes, secs) = (rec.bytes_written(), rec.last_timestamp());
-            report_written(&self.total, &active, bytes);
-            match rec.finalize() {
-                Ok(_) => info!(
-                    "{id} recording {} finished: {bytes} bytes, {}.{:03} s",
-                    active.path.display(),
-                    secs / 1000,
-                    secs % 1000
-                ),
-                Err(e) => fail(id, &mut active, &e),
-            }
-        }
-        active.shared.finished.store(true, Ordering::Release);
-    }
-
-    fn flush_all(&mut self) {
-        for (id, active) in self.recs.iter_mut() {
-            if !active.dirty {
-                continue;
-            }
-            active.dirty = false;
-            if let Some(rec) = active.rec.as_mut() {
-                let flushed = rec.flush();
-                let written = rec.bytes_written();
-                report_written(&self.total, active, written);
-                if let Err(e) = flushed {
-                    fail(*id, active, &e);
-                }
-            }
-        }
-    }
-}
-
-/// A disk error: one line, then the recording discards everything.
-fn fail(id: RecordingId, active: &mut Active, e: &io::Error) {
-    warn!(
-        "{id} recording {} stopped by a write error: {e}",
-        active.path.display()
-    );
-    active.rec = None;
-    active.shared.failed.store(true, Ordering::Relaxed);
 }
 
 #[cfg(test)]

@@ -1,31 +1,55 @@
 //! The recorder thread's handle as the endpoint's [`Recorder`]: the driver's
 //! side reads the wall clock (file names) and waits for the thread at exit.
 
+use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use crate::endpoint::Recorder;
-use crate::record::{RecorderHandle, RecordingId};
+use crate::endpoint::{RecordEvent, Recorder};
+use crate::record::{RecordPlan, RecorderHandle, RecordingId};
 
 pub struct ThreadRecorder {
     pub handle: RecorderHandle,
-    /// Stopped recordings not yet finalized by the thread.
-    stopped: Vec<RecordingId>,
+    /// Recordings whose end is not reported yet, and whether they were stopped.
+    open: Vec<(RecordingId, bool)>,
+    /// Events found and not yet polled.
+    events: VecDeque<RecordEvent>,
 }
 
 impl ThreadRecorder {
     pub fn new(handle: RecorderHandle) -> ThreadRecorder {
         ThreadRecorder {
             handle,
-            stopped: Vec::new(),
+            open: Vec::new(),
+            events: VecDeque::new(),
         }
+    }
+
+    /// Collects the finalized files of every recording, and the end of
+    /// every stopped one that is finished (after its files).
+    fn collect(&mut self) {
+        let handle = &self.handle;
+        let events = &mut self.events;
+        self.open.retain(|&(id, stopped)| {
+            let over = stopped && (handle.finished(id) || handle.failed(id));
+            for path in handle.take_files(id) {
+                let path = path.display().to_string();
+                events.push_back(RecordEvent::File { id, path });
+            }
+            if over {
+                events.push_back(RecordEvent::Ended(id));
+            }
+            !over
+        });
     }
 }
 
 impl Recorder for ThreadRecorder {
-    fn start(&mut self, app: &str, name: &str) -> RecordingId {
-        self.handle.start(app, name, SystemTime::now())
+    fn start(&mut self, app: &str, name: &str, plan: RecordPlan) -> RecordingId {
+        let id = self.handle.start_with(app, name, SystemTime::now(), plan);
+        self.open.push((id, false));
+        id
     }
 
     fn metadata(&mut self, id: RecordingId, timestamp: u32, body: Bytes) {
@@ -38,18 +62,17 @@ impl Recorder for ThreadRecorder {
 
     fn stop(&mut self, id: RecordingId) -> u64 {
         self.handle.stop(id);
-        self.stopped.push(id);
+        if let Some(entry) = self.open.iter_mut().find(|(o, _)| *o == id) {
+            entry.1 = true;
+        }
         self.handle.dropped(id)
     }
 
-    fn poll_finished(&mut self) -> Option<(RecordingId, String)> {
-        let pos = self
-            .stopped
-            .iter()
-            .position(|&id| self.handle.finished(id) || self.handle.failed(id))?;
-        let id = self.stopped.swap_remove(pos);
-        let path = self.handle.file_path(id)?;
-        Some((id, path.display().to_string()))
+    fn poll_finished(&mut self) -> Option<RecordEvent> {
+        if self.events.is_empty() {
+            self.collect();
+        }
+        self.events.pop_front()
     }
 
     fn recorded_bytes(&self) -> u64 {
@@ -58,7 +81,7 @@ impl Recorder for ThreadRecorder {
 
     fn status(&self, id: RecordingId) -> Option<(String, u64)> {
         let path = self.handle.file_path(id)?;
-        Some((path.display().to_string(), self.handle.written(id)))
+        Some((path.display().to_string(), self.handle.segment_written(id)))
     }
 
     fn tick(&mut self) {

@@ -75,11 +75,18 @@ pub(super) fn resolver(config: &Config, registry: &Registry) -> Result<Option<Re
         .map_err(Error::Poll)
 }
 
-/// The recorder thread, writing into `record_dir`.
+/// The recorder thread, writing into `record_dir` (fsync as configured:
+/// both are settings of the thread, fixed while it runs).
 pub(super) fn spawn_recorder(config: &Config) -> Result<Box<dyn Recorder>, Error> {
-    let handle = RecorderHandle::spawn(RecorderConfig::new(config.record_dir.clone()))
-        .map_err(Error::RecordDir)?;
-    info!("recording into {}", config.record_dir.display());
+    let mut rc = RecorderConfig::new(config.record_dir.clone());
+    rc.fsync = config.record_fsync;
+    let handle = RecorderHandle::spawn(rc).map_err(Error::RecordDir)?;
+    let fsync = if config.record_fsync {
+        " (fsync on)"
+    } else {
+        ""
+    };
+    info!("recording into {}{fsync}", config.record_dir.display());
     Ok(Box::new(ThreadRecorder::new(handle)))
 }
 

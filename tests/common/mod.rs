@@ -382,6 +382,12 @@ pub fn ffmpeg_publish(url: &str, seconds: u32) -> Child {
 
 /// Like [`ffmpeg_publish`], with the picture size `size` (`WxH`).
 pub fn ffmpeg_publish_sized(url: &str, seconds: u32, size: &str) -> Child {
+    ffmpeg_publish_with(url, seconds, size, &[])
+}
+
+/// Like [`ffmpeg_publish_sized`], with `extra` output options (e.g.
+/// `-frames:v N` for an exact frame count).
+pub fn ffmpeg_publish_with(url: &str, seconds: u32, size: &str, extra: &[&str]) -> Child {
     Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-re"])
         .args([
@@ -402,6 +408,7 @@ pub fn ffmpeg_publish_sized(url: &str, seconds: u32, size: &str) -> Child {
             "yuv420p",
         ])
         .args(["-g", &TEST_FPS.to_string(), "-c:a", "aac", "-b:a", "64k"])
+        .args(extra)
         .args(["-t", &seconds.to_string(), "-f", "flv", url])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -483,4 +490,36 @@ pub fn decode_errors(file: &Path) -> String {
         .output()
         .expect("run ffmpeg decode");
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every file below `root`, recursively, sorted (none if it is missing).
+pub fn files_below(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Seconds of video in a (possibly growing) FLV recording, read with the
+/// crate's FLV reader up to the last complete tag.
+pub fn recorded_video_secs(file: &Path) -> f64 {
+    let mut buf = bytes::BytesMut::from(&std::fs::read(file).unwrap_or_default()[..]);
+    let mut reader = rtmp_edge::proto::flv::FlvReader::new();
+    let mut last_ms = 0;
+    while let Ok(Some(tag)) = reader.next_tag(&mut buf) {
+        if tag.tag_type == rtmp_edge::proto::flv::TAG_VIDEO {
+            last_ms = tag.timestamp;
+        }
+    }
+    f64::from(last_ms) / 1000.0
 }

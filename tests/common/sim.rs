@@ -3,7 +3,7 @@
 //! of each connection, bytes moved by hand. No sockets, no sleeps.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -14,12 +14,12 @@ use rand::SeedableRng;
 
 use super::rtmp::media_of;
 use rtmp_edge::config::Config;
-use rtmp_edge::endpoint::{ConnId, Endpoint, Input, Recorder, Written};
+use rtmp_edge::endpoint::{ConnId, Endpoint, Input, RecordEvent, Recorder, Written};
 use rtmp_edge::error::CloseReason;
 use rtmp_edge::proto::client::{ClientConfig, ClientEvent, ClientMode, ClientSession};
 use rtmp_edge::proto::handshake::{ClientHandshake, Progress};
 use rtmp_edge::proto::session::MediaKind;
-use rtmp_edge::record::RecordingId;
+use rtmp_edge::record::{RecordPlan, RecordingId};
 
 pub const VIDEO_HEADER: &[u8] = &[0x17, 0x00, 0, 0, 0, 1, 0x64, 0x00, 0x1f, 0xff];
 pub const AUDIO_HEADER: &[u8] = &[0xaf, 0x00, 0x12, 0x10];
@@ -39,16 +39,29 @@ pub fn audio(n: u8) -> Bytes {
 /// What the fake recorder was asked, in order.
 pub type RecLog = Rc<RefCell<Vec<String>>>;
 
+#[derive(Default)]
 pub struct FakeRecorder {
     pub log: RecLog,
     pub next: u64,
+    /// What `poll_finished` answers, in order (the test pushes them).
+    pub events: Rc<RefCell<VecDeque<RecordEvent>>>,
 }
 
 impl Recorder for FakeRecorder {
-    fn start(&mut self, app: &str, name: &str) -> RecordingId {
+    fn start(&mut self, app: &str, name: &str, plan: RecordPlan) -> RecordingId {
         self.next += 1;
-        self.log.borrow_mut().push(format!("start {app}/{name}"));
+        let mut line = format!("start {app}/{name}");
+        if plan != RecordPlan::default() {
+            line += &format!(
+                " plan {} {} {}",
+                plan.segment_ms, plan.segment_bytes, plan.path
+            );
+        }
+        self.log.borrow_mut().push(line);
         RecordingId(self.next)
+    }
+    fn poll_finished(&mut self) -> Option<RecordEvent> {
+        self.events.borrow_mut().pop_front()
     }
     fn metadata(&mut self, id: RecordingId, _ts: u32, _body: Bytes) {
         self.log.borrow_mut().push(format!("meta {}", id.0));
