@@ -21,6 +21,11 @@ use rtmp_edge::proto::session::MediaKind;
 /// {name}` for each finished recording; the script appends one line per
 /// run to `dir/runs.txt` (and hangs for a stream named `hang`).
 fn start(dir: &Path, timeout_s: u64) -> (ServerProcess, PathBuf) {
+    start_with(dir, timeout_s, &[])
+}
+
+/// [`start`] with more server flags.
+fn start_with(dir: &Path, timeout_s: u64, extra: &[&str]) -> (ServerProcess, PathBuf) {
     let runs = dir.join("runs.txt");
     let script = dir.join("done.sh");
     fs::write(
@@ -42,13 +47,15 @@ fn start(dir: &Path, timeout_s: u64) -> (ServerProcess, PathBuf) {
     )
     .unwrap();
     let rec = dir.join("rec");
-    let server = ServerProcess::start(&[
+    let mut args = vec![
         "--config",
         config.to_str().unwrap(),
         "--record-all",
         "--record-dir",
         rec.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let server = ServerProcess::start(&args);
     (server, runs)
 }
 
@@ -98,6 +105,57 @@ fn the_script_runs_once_per_recording_with_its_path() {
     assert!(log.contains("done.sh ("), "{log}");
     assert!(log.contains(": ran for "), "output goes to the log:\n{log}");
     assert!(log.contains(": exit status 0"), "{log}");
+}
+
+#[test]
+fn the_script_runs_once_per_segment_with_that_segment_s_path() {
+    let dir = TempDir::new("exec-seg");
+    let segments = [
+        "--record-segment-s",
+        "2",
+        "--record-path",
+        "{app}/{name}-{seq}.flv",
+    ];
+    let (server, runs_file) = start_with(dir.path(), 10, &segments);
+    // 7 s of media (a keyframe each second), sent at once: cuts at 2, 4 and
+    // 6 s of media time make four files.
+    let mut publisher = TestClient::publish(server.addr, "live", "seg");
+    publisher.send_media(MediaKind::Video, 0, &avc_seq_header());
+    for n in 0..175 {
+        let frame = avc_frame(n % 25 == 0, n, 500);
+        publisher.send_media(MediaKind::Video, n * 40, &frame);
+    }
+    publisher.finish();
+    let rec = dir.path().join("rec");
+    let want: Vec<String> = (0..4)
+        .map(|seq| {
+            rec.join(format!("live/seg-{seq}.flv"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        wait_until(Duration::from_secs(10), || runs(&runs_file).len() >= 4),
+        "runs {:?}; log:\n{}",
+        runs(&runs_file),
+        server.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let mut got: Vec<String> = runs(&runs_file)
+        .iter()
+        .map(|l| {
+            l.strip_suffix(" live seg")
+                .expect("app and name")
+                .to_string()
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, want, "one run per segment, each with its own path");
+    let files: Vec<String> = common::files_below(&rec)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    assert_eq!(files, want, "the segments on disk");
 }
 
 #[test]
