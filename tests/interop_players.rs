@@ -1,6 +1,7 @@
-//! Interop with other real clients: rtmpdump (librtmp) and GStreamer's
-//! rtmp2src play from the server while ffmpeg publishes; GStreamer's
-//! rtmp2sink publishes while ffmpeg plays. ffprobe checks what they wrote.
+//! Interop with other real clients: rtmpdump (librtmp), GStreamer's
+//! rtmp2src and VLC play from the server (at its default chunk size) while
+//! ffmpeg publishes; GStreamer's rtmp2sink publishes while ffmpeg plays.
+//! ffprobe checks what they wrote.
 
 mod common;
 
@@ -9,7 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    ffmpeg_publish, have_tool, probe_streams, wait_child, wait_until, ServerProcess, TempDir,
+    ffmpeg_publish, have_tool, probe_streams, vlc_save, wait_child, wait_until, ServerProcess,
+    TempDir,
 };
 
 /// Wait (generously: x264 and the players share 2 cores) for a server log line.
@@ -74,6 +76,32 @@ fn rtmpdump_plays_a_live_stream() {
         "{codecs:?}"
     );
     assert!(frames >= 50, "rtmpdump got {frames} video frames");
+}
+
+#[test]
+fn vlc_plays_a_live_stream() {
+    if !have_tool("ffmpeg") || !have_tool("ffprobe") {
+        return;
+    }
+    if !have_tool("cvlc") {
+        return;
+    }
+    let server = ServerProcess::start(&[]);
+    wait_for_log(&server, "chunk size 60000");
+    let url = server.url("live/vlc");
+    let mut publisher = ffmpeg_publish(&url, 30);
+    wait_for_log(&server, "publish start live/vlc");
+    let dir = TempDir::new("vlc-rtmp");
+    let out = vlc_save(&url, dir.path()).expect("cvlc");
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+    let (codecs, frames) = probe(&out);
+    assert!(
+        codecs.contains(&"h264".into()) && codecs.contains(&"aac".into()),
+        "{codecs:?}\n{}",
+        server.log_text()
+    );
+    assert!(frames >= 50, "VLC got {frames} video frames");
 }
 
 #[test]

@@ -523,3 +523,45 @@ pub fn recorded_video_secs(file: &Path) -> f64 {
     }
     f64::from(last_ms) / 1000.0
 }
+
+/// `cvlc` as a non-root user (VLC refuses to run as root), when it exists.
+pub fn vlc_command() -> Option<Command> {
+    if !have_tool("cvlc") {
+        return None;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    Some(if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "cvlc"]);
+        c
+    } else {
+        Command::new("cvlc")
+    })
+}
+
+/// Run VLC (see [`vlc_command`]) on `url` for 6 s, saving what it plays as
+/// MPEG-TS in `dir` (made writable for the unprivileged user), and wait for
+/// it (killed after 30 s). Returns the file, or None without `cvlc`.
+pub fn vlc_save(url: &str, dir: &Path) -> Option<PathBuf> {
+    let mut vlc = vlc_command()?;
+    let _ = Command::new("chmod").arg("777").arg(dir).status();
+    let out = dir.join("vlc.ts");
+    let sout = format!("#std{{access=file,mux=ts,dst={}}}", out.display());
+    let mut child = vlc
+        .args(["-I", "dummy", "--no-video-title-show", "--run-time", "6"])
+        .arg(url)
+        .args(["--sout", &sout, "vlc://quit"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn cvlc");
+    if wait_child(&mut child, Duration::from_secs(30)).is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    Some(out)
+}
