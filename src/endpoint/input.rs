@@ -18,47 +18,17 @@ impl Endpoint {
     /// is handled in the order it arrived, and a complete message is copied
     /// once on its way in (see the module docs).
     pub fn receive(&mut self, id: ConnId, bytes: &[u8], now: u64) {
-        let Some(conn) = self.lookup(id) else { return };
-        conn.stats.bytes_in += bytes.len() as u64;
-        conn.last_recv_ms = now;
-        let direct = conn.inbound.is_empty()
-            && !conn.lists.pending_input
-            && conn.is_open()
-            && matches!(&conn.proto, Protocol::Rtmp(s) if !s.has_pending_messages());
-        if !direct {
-            conn.inbound.extend_from_slice(bytes);
-            return;
-        }
         let mut events = std::mem::take(&mut self.events);
         let mut out = std::mem::take(&mut self.scratch_out);
-        let mut input = bytes;
-        let result = self.step_session_in_place(id, &mut input, &mut events, &mut out);
-        self.finish_step(id, result, &mut events, &mut out, now);
+        if let Some(conn) = self.lookup(id) {
+            conn.stats.bytes_in += bytes.len() as u64;
+            conn.last_recv_ms = now;
+            if let Some(result) = step_in_place(conn, bytes, &mut events, &mut out) {
+                self.finish_step(id, result, &mut events, &mut out, now);
+            }
+        }
         self.events = events;
         self.scratch_out = out;
-    }
-
-    /// The session step of [`Endpoint::receive`] over a read buffer: what it
-    /// leaves of `input` moves to `inbound`.
-    fn step_session_in_place(
-        &mut self,
-        id: ConnId,
-        input: &mut &[u8],
-        events: &mut Vec<ServerEvent>,
-        out: &mut BytesMut,
-    ) -> Result<(), CloseReason> {
-        let Some(conn) = self.lookup(id) else {
-            return Ok(());
-        };
-        let Protocol::Rtmp(session) = &mut conn.proto else {
-            return Ok(());
-        };
-        let result = session.handle_input_budget(input, events, out, &mut conn.turn_budget);
-        conn.inbound.extend_from_slice(input);
-        let more = result.map_err(CloseReason::Protocol)?;
-        conn.lists.pending_input =
-            more && (!conn.inbound.is_empty() || session.has_pending_messages());
-        Ok(())
     }
 
     /// `receive` then `process`.
@@ -161,9 +131,7 @@ impl Endpoint {
                 let more = session
                     .handle_input_budget(&mut conn.inbound, events, out, &mut budget)
                     .map_err(CloseReason::Protocol)?;
-                // The rest of an aggregate waits in the session, not in `inbound`.
-                conn.lists.pending_input =
-                    more && (!conn.inbound.is_empty() || session.has_pending_messages());
+                conn.lists.pending_input = work_left(more, &conn.inbound, session);
             }
         }
         // Players send little: give back a large idle read buffer.
@@ -180,4 +148,42 @@ impl Endpoint {
         while self.process_limited(id, now, usize::MAX) == Input::Pending {}
         self.close(id, CloseReason::PeerClosed);
     }
+}
+
+/// The session step of [`Endpoint::receive`]: when nothing of `conn` waits
+/// before `bytes`, decode them where they lie and keep only what is left of
+/// them in `inbound` (the step's result returned); otherwise append them
+/// for `process` (None).
+fn step_in_place(
+    conn: &mut Conn,
+    bytes: &[u8],
+    events: &mut Vec<ServerEvent>,
+    out: &mut BytesMut,
+) -> Option<Result<(), CloseReason>> {
+    let session = match &mut conn.proto {
+        Protocol::Rtmp(s)
+            if conn.inbound.is_empty()
+                && !conn.lists.pending_input
+                && !s.has_pending_messages()
+                && !matches!(conn.life, Lifecycle::Closing(_)) =>
+        {
+            s
+        }
+        _ => {
+            conn.inbound.extend_from_slice(bytes);
+            return None;
+        }
+    };
+    let mut input = bytes;
+    let result = session.handle_input_budget(&mut input, events, out, &mut conn.turn_budget);
+    conn.inbound.extend_from_slice(input);
+    Some(result.map_err(CloseReason::Protocol).map(|more| {
+        conn.lists.pending_input = work_left(more, &conn.inbound, session);
+    }))
+}
+
+/// Whether a session step that stopped on its budget (`more`) left work for
+/// the next turn: input, or the rest of an aggregate kept in the session.
+fn work_left(more: bool, inbound: &BytesMut, session: &ServerSession) -> bool {
+    more && (!inbound.is_empty() || session.has_pending_messages())
 }
