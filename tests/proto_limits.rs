@@ -10,7 +10,7 @@ use rtmp_edge::proto::chunk::{ChunkDecoder, ChunkEncoder, ChunkLimits, RawMessag
 use rtmp_edge::proto::command;
 use rtmp_edge::proto::message::{
     MessageError, CSID_COMMAND, CSID_STREAM_COMMAND, CSID_VIDEO, TYPE_AGGREGATE, TYPE_COMMAND_AMF0,
-    TYPE_VIDEO,
+    TYPE_SET_CHUNK_SIZE, TYPE_VIDEO,
 };
 use rtmp_edge::proto::session::{ServerConfig, ServerEvent, ServerSession, SessionError};
 
@@ -251,6 +251,47 @@ fn reassembly_grows_to_exactly_the_message() {
     assert_eq!(&got.expect("message").payload[..], &payload[..]);
     assert_eq!(dec.reserved_bytes(), 0);
     assert!(max_reserved <= payload.len());
+}
+
+#[test]
+fn a_message_that_has_arrived_is_reserved_whole_at_once() {
+    // 10 000 bytes at chunk size 8192: two chunks. Everything but the last
+    // byte is in the buffer, so the decoder stops inside the second chunk
+    // with the message in progress: it reserved the whole length at the
+    // first chunk (the bytes behind it were there), not that chunk's 8192
+    // bytes and then a reallocation.
+    let payload: Vec<u8> = (0..10_000u32).map(|i| (i * 13) as u8).collect();
+    let chunked = |payload: Vec<u8>| {
+        let mut enc = ChunkEncoder::new();
+        let mut out = BytesMut::new();
+        let size = Bytes::copy_from_slice(&8192u32.to_be_bytes());
+        enc.encode(&raw(2, TYPE_SET_CHUNK_SIZE, 0, size), &mut out);
+        enc.set_chunk_size(8192);
+        enc.encode(
+            &raw(CSID_VIDEO, TYPE_VIDEO, 1, Bytes::from(payload)),
+            &mut out,
+        );
+        out
+    };
+    let mut input = chunked(payload.clone());
+    let last = input.split_off(input.len() - 1);
+    let mut dec = ChunkDecoder::new(ChunkLimits::default());
+    assert_eq!(
+        dec.decode(&mut input).unwrap().map(|m| m.type_id),
+        Some(TYPE_SET_CHUNK_SIZE)
+    );
+    assert_eq!(dec.decode(&mut input), Ok(None));
+    assert_eq!(dec.reserved_bytes(), payload.len());
+    input.extend_from_slice(&last);
+    let got = dec.decode(&mut input).unwrap().expect("message");
+    assert_eq!(&got.payload[..], &payload[..]);
+    // Only the first chunk there: what arrived is reserved, not the length.
+    let mut input = chunked(payload);
+    input.truncate(16 + 12 + 8192);
+    let mut dec = ChunkDecoder::new(ChunkLimits::default());
+    assert!(dec.decode(&mut input).unwrap().is_some());
+    assert_eq!(dec.decode(&mut input), Ok(None));
+    assert_eq!(dec.reserved_bytes(), 8192);
 }
 
 // ------------------------------------------------------------ AMF0 values

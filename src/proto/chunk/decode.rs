@@ -201,7 +201,14 @@ impl ChunkDecoder {
             head.len,
             head.type_id
         );
-        let step = self.commit(csid, idx, fmt, head, &data[pos..pos + take], completes);
+        // A message that has arrived whole (`len` bytes follow its header)
+        // is reserved whole at once: within what was received.
+        let more = (!completes).then_some(if data.len() - pos >= len {
+            len
+        } else {
+            MIN_RESERVE
+        });
+        let step = self.commit(csid, idx, fmt, head, &data[pos..pos + take], more);
         Ok((step, pos + take))
     }
 
@@ -224,7 +231,9 @@ impl ChunkDecoder {
     }
 
     /// Apply a complete, valid chunk (its payload `chunk`) to the csid's
-    /// state: a finished message, or progress on one.
+    /// state: a finished message, or progress on one. `more`: `None` if
+    /// this chunk completes its message, else what a new message first
+    /// reserves (at most its length).
     fn commit(
         &mut self,
         csid: u32,
@@ -232,7 +241,7 @@ impl ChunkDecoder {
         fmt: u8,
         head: Fields,
         chunk: &[u8],
-        completes: bool,
+        more: Option<usize>,
     ) -> Step {
         let idx = idx.unwrap_or_else(|| {
             self.streams.push(InStream::new(csid));
@@ -252,8 +261,8 @@ impl ChunkDecoder {
                 st.len = head.len;
                 st.type_id = head.type_id;
                 st.stream_id = head.stream_id;
-                if !completes {
-                    let mut p = Vec::with_capacity(len.min(chunk.len().max(MIN_RESERVE)));
+                if let Some(reserve) = more {
+                    let mut p = Vec::with_capacity(len.min(chunk.len().max(reserve)));
                     p.extend_from_slice(chunk);
                     st.partial = Some(p);
                     self.partial_bytes += len;
@@ -268,7 +277,7 @@ impl ChunkDecoder {
             }
             Some(p) => {
                 append_grow(p, chunk, len);
-                if !completes {
+                if more.is_some() {
                     return Step::Consumed;
                 }
                 self.partial_bytes -= len;

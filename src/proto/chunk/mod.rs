@@ -18,7 +18,9 @@
 //! * Any `Err` is a peer protocol violation or an exceeded cap: the decoder's
 //!   state is then unspecified and the connection must be closed.
 //! * Memory: a message's reassembly buffer grows as its chunks arrive (at
-//!   most twice what arrived or 4 KiB, never past its declared length), so
+//!   most twice what arrived or 4 KiB, never past its declared length; all
+//!   of it at once when the input already holds that many bytes behind its
+//!   first chunk header, which saves the doublings and their copies), so
 //!   declaring long messages without sending them reserves next to nothing
 //!   ([`ChunkDecoder::reserved_bytes`]); the declared lengths of messages in
 //!   progress are still capped as a sum ([`ChunkLimits::max_partial_bytes`]).
