@@ -4,15 +4,18 @@
 
 mod common;
 
+use std::io::IoSlice;
+
 use bytes::{Bytes, BytesMut};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use common::captures::read_capture;
 use common::sim::*;
-use rtmp_edge::endpoint::{Input, MESSAGES_PER_TURN};
+use rtmp_edge::config::{Config, Overrides};
+use rtmp_edge::endpoint::{ConnId, Endpoint, Input, Written, MESSAGES_PER_TURN};
 use rtmp_edge::proto::chunk::{ChunkDecoder, ChunkLimits};
-use rtmp_edge::proto::client::ClientMode;
+use rtmp_edge::proto::client::{ClientEvent, ClientMode};
 use rtmp_edge::proto::session::MediaKind;
 
 /// The audio and video payloads of a client-to-server capture, in order,
@@ -121,4 +124,127 @@ fn input_past_the_message_limit_waits_and_keeps_its_order() {
         .collect();
     let want: Vec<u32> = (0..frames as u32).map(|n| 10 + n).collect();
     assert_eq!(got, want, "every frame, in order");
+}
+
+/// Take everything in connection `id`'s outbox (as the driver's write would).
+fn drain(ep: &mut Endpoint, id: ConnId) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Some(outbox) = ep.outbox_mut(id) {
+        while !outbox.is_empty() {
+            let mut slices = [IoSlice::new(&[]); 16];
+            let k = outbox.io_slices(&mut slices);
+            let before = bytes.len();
+            for s in &slices[..k] {
+                bytes.extend_from_slice(s);
+            }
+            outbox.advance(bytes.len() - before);
+        }
+        ep.handle_written(id, bytes.len(), Written::Drained);
+    }
+    bytes
+}
+
+/// An edge pulling live/cam from an origin (a second endpoint), the
+/// origin's output handed to the edge's upstream in reads of `sizes`
+/// bytes. The origin's publisher sends `frames`; returns what the edge's
+/// player got.
+fn pull_in_reads(
+    frames: &[(MediaKind, u32, Bytes)],
+    mut sizes: impl FnMut() -> usize,
+) -> Vec<(MediaKind, u32, Bytes)> {
+    let text = "[apps.live]\npull = [\"rtmp://origin.test/live\"]\n";
+    let config = Config::from_toml(text, "t.toml", &Overrides::default()).unwrap();
+    let mut edge = Sim::new(Config {
+        stats_interval_ms: 3_600_000,
+        ..config
+    });
+    let mut origin = Sim::new(test_config());
+    let mut publisher = origin.started(ClientMode::Publish, "cam");
+    assert!(publisher.has(&ClientEvent::PublishStarted));
+    let mut player = edge.started(ClientMode::Play, "cam");
+    let job = edge.ep.poll_connect().expect("the player's key is pulled");
+    let up = ConnId {
+        index: 1000,
+        generation: 1000,
+    };
+    let addr = "192.0.2.9:1935".parse().unwrap();
+    assert!(edge.ep.handle_connected(job.ticket, up, addr, edge.now));
+    let o = origin.accept();
+    let mut sent = 0;
+    for _ in 0..1000 {
+        let mut moved = false;
+        let to_origin = drain(&mut edge.ep, up);
+        if !to_origin.is_empty() {
+            moved = true;
+            let mut input = origin.ep.handle_input(o, &to_origin, origin.now);
+            while input == Input::Pending {
+                input = origin.ep.process(o, origin.now);
+            }
+        }
+        let to_edge = drain(&mut origin.ep, o);
+        let mut pos = 0;
+        while pos < to_edge.len() {
+            moved = true;
+            let n = sizes().clamp(1, to_edge.len() - pos);
+            edge.ep.receive(up, &to_edge[pos..pos + n], edge.now);
+            pos += n;
+            while edge.ep.process(up, edge.now) == Input::Pending {}
+        }
+        edge.pump(&mut [&mut player]);
+        // Once the upstream plays, the origin's publisher sends its frames.
+        if sent < frames.len() && player.has(&ClientEvent::PlayStarted) && !moved {
+            for (kind, ts, payload) in frames {
+                publisher.send(*kind, *ts, payload);
+            }
+            sent = frames.len();
+            moved = true;
+        }
+        origin.pump(&mut [&mut publisher]);
+        if !moved && sent == frames.len() {
+            break;
+        }
+    }
+    assert!(edge.ep.is_open(up), "the upstream is still connected");
+    player.media()
+}
+
+#[test]
+fn a_pulled_stream_read_in_pieces_arrives_whole_and_in_order() {
+    // A GOP of large video frames (several chunks each) and small audio.
+    let mut frames = vec![
+        (MediaKind::Video, 0, Bytes::from_static(VIDEO_HEADER)),
+        (MediaKind::Audio, 0, Bytes::from_static(AUDIO_HEADER)),
+    ];
+    for n in 0..40u32 {
+        let mut video = if n % 20 == 0 {
+            keyframe(n as u8)
+        } else {
+            inter(n as u8)
+        }
+        .to_vec();
+        video.resize(300 + 977 * (n as usize % 13), n as u8);
+        frames.push((MediaKind::Video, 40 * n, Bytes::from(video)));
+        frames.push((MediaKind::Audio, 40 * n + 3, audio(n as u8)));
+    }
+    let whole = pull_in_reads(&frames, || usize::MAX);
+    let tail = |got: &[(MediaKind, u32, Bytes)]| {
+        // The player's view past the sequence headers (packet type 0; the
+        // frames sent are packet type 1: NAL units, raw AAC).
+        got.iter()
+            .filter(|(_, _, p)| p.get(1) == Some(&1))
+            .map(|(k, _, p)| (*k, p.clone()))
+            .collect::<Vec<_>>()
+    };
+    let want: Vec<_> = frames[2..]
+        .iter()
+        .map(|(k, _, p)| (*k, p.clone()))
+        .collect();
+    assert_eq!(tail(&whole), want, "one read per write");
+    for seed in 0..6u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let max = [5, 300, 5000][seed as usize % 3];
+        let got = pull_in_reads(&frames, || rng.random_range(1..=max));
+        assert_eq!(tail(&got).len(), want.len(), "seed {seed}: frame count");
+        assert!(tail(&got) == want, "seed {seed}: frames differ");
+    }
 }

@@ -16,13 +16,21 @@ impl Endpoint {
     /// the read, or input past that limit) is kept in `inbound`; otherwise
     /// they are appended there for [`Endpoint::process`]. Either way input
     /// is handled in the order it arrived, and a complete message is copied
-    /// once on its way in (see the module docs).
+    /// once on its way in (see the module docs). An upstream relay session
+    /// is stepped the same way, without the turn's limit
+    /// ([`Endpoint::relay_receive`]).
     pub fn receive(&mut self, id: ConnId, bytes: &[u8], now: u64) {
         let mut events = std::mem::take(&mut self.events);
         let mut out = std::mem::take(&mut self.scratch_out);
         if let Some(conn) = self.lookup(id) {
             conn.stats.bytes_in += bytes.len() as u64;
             conn.last_recv_ms = now;
+            if matches!(conn.proto, Protocol::Relay(_)) {
+                self.events = events;
+                self.scratch_out = out;
+                self.relay_receive(id, bytes, now);
+                return;
+            }
             if let Some(result) = step_in_place(conn, bytes, &mut events, &mut out) {
                 self.finish_step(id, result, &mut events, &mut out, now);
             }

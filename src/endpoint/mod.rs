@@ -48,8 +48,10 @@
 //! read leaves undecoded (a chunk cut by the read, or input past
 //! [`MESSAGES_PER_TURN`]) is appended to `inbound`, and later reads are
 //! appended behind it until it is empty again: that path is a second copy.
-//! The handshake, HTTP requests and outgoing relay sessions always go
-//! through `inbound`.
+//! Outgoing relay sessions (a pull's upstream, a push target) are decoded
+//! in place the same way once their handshake is done, so a pulled stream
+//! is copied once too. The handshake and HTTP requests always go through
+//! `inbound`.
 //!
 //! Connections are only forgotten in `poll_close`, so an id the driver holds
 //! stays valid through a batch; a stale id (old generation) is ignored by

@@ -33,13 +33,68 @@ impl Endpoint {
                 .and_then(|c| c.as_mut())
                 .filter(|c| c.id == id && c.is_open())
             else {
+                self.relay_events = events;
+                self.scratch_out = out;
                 return Input::Closed;
             };
             let Protocol::Relay(relay) = &mut conn.proto else {
+                self.relay_events = events;
+                self.scratch_out = out;
                 return Input::Done;
             };
             step_relay(relay, &mut conn.inbound, &mut events, &mut out)
         };
+        self.finish_relay(id, result, events, out, now)
+    }
+
+    /// [`Endpoint::receive`] for an upstream: past its handshake with
+    /// nothing buffered, `bytes` are decoded where they lie and only what
+    /// is left (a chunk cut by the read) is kept in `inbound`, so a pulled
+    /// stream's media is copied once on its way in, as a local publisher's
+    /// is; otherwise they are appended for [`Endpoint::process`].
+    pub(super) fn relay_receive(&mut self, id: ConnId, bytes: &[u8], now: u64) {
+        let Endpoint {
+            conns,
+            relay_events,
+            scratch_out,
+            ..
+        } = self;
+        let Some(conn) = conns
+            .get_mut(id.index as usize)
+            .and_then(|c| c.as_mut())
+            .filter(|c| c.id == id)
+        else {
+            return;
+        };
+        let open = conn.is_open();
+        let Protocol::Relay(relay) = &mut conn.proto else {
+            return;
+        };
+        if relay.handshake.is_some() || !conn.inbound.is_empty() || !open {
+            conn.inbound.extend_from_slice(bytes);
+            return;
+        }
+        let mut events = std::mem::take(relay_events);
+        let mut out = std::mem::take(scratch_out);
+        let mut input = bytes;
+        let result = relay
+            .session
+            .handle_input(&mut input, &mut events, &mut out)
+            .map_err(|e| format!("protocol: {e}"));
+        conn.inbound.extend_from_slice(input);
+        self.finish_relay(id, result, events, out, now);
+    }
+
+    /// After a step: send what the session wrote, end the upstream on an
+    /// error, and act on its events.
+    fn finish_relay(
+        &mut self,
+        id: ConnId,
+        result: Result<(), String>,
+        mut events: Vec<ClientEvent>,
+        mut out: BytesMut,
+        now: u64,
+    ) -> Input {
         self.push_control(id, &mut out, now);
         self.scratch_out = out;
         if let Err(why) = result {

@@ -46,12 +46,12 @@ pub use input::resolve_tc_url;
 
 use std::fmt;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use log::{debug, trace};
 
 use super::amf0::{self, Amf0Limits, Amf0Value, Strings};
 use super::chunk::{
-    ChunkDecoder, ChunkEncoder, ChunkError, ChunkLimits, RawMessage, DEFAULT_CHUNK_SIZE,
+    ChunkDecoder, ChunkEncoder, ChunkError, ChunkLimits, InputBuf, RawMessage, DEFAULT_CHUNK_SIZE,
 };
 use super::command::{self, Command, CommandError, EnhancedCaps};
 use super::message::{
@@ -310,17 +310,20 @@ impl ClientSession {
         self.state = State::Connecting;
     }
 
-    /// Decode everything complete in `input`; see the module docs.
-    pub fn handle_input(
+    /// Decode everything complete in `input`: a `BytesMut` the caller
+    /// appends to, or a read buffer decoded where it lies (what is left of
+    /// it, a chunk cut by the read, is the caller's to keep); see the
+    /// module docs.
+    pub fn handle_input<B: InputBuf>(
         &mut self,
-        input: &mut BytesMut,
+        input: &mut B,
         events: &mut Vec<ClientEvent>,
         out: &mut BytesMut,
     ) -> Result<(), ClientError> {
         loop {
-            let before = input.len();
+            let before = input.remaining();
             let decoded = self.decoder.decode(input);
-            let consumed = before - input.len();
+            let consumed = before - input.remaining();
             self.count_received(consumed, out);
             match decoded? {
                 Some(raw) => self.handle_raw(&raw, events, out)?,
