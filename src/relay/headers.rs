@@ -98,6 +98,10 @@ pub struct Stored {
 #[derive(Debug, Default)]
 pub struct HeaderCache {
     tracks: Vec<Track>,
+    /// The last track and FourCC learned, per kind (video, audio): learning
+    /// them again changes nothing, so the next frame of that track skips the
+    /// search of `tracks` (every frame of a single-track stream).
+    learned: [Option<(u8, Option<[u8; 4]>)>; 2],
     bytes: usize,
     key_track: Option<u8>,
     warned: bool,
@@ -151,6 +155,10 @@ impl HeaderCache {
 
     /// Notes the FourCC a track uses (it decides the unwrapped-FourCC rule).
     fn learn(&mut self, kind: AvKind, id: u8, fourcc: Option<[u8; 4]>) {
+        let k = usize::from(kind == AvKind::Audio);
+        if self.learned[k] == Some((id, fourcc)) {
+            return;
+        }
         match self.find(kind, id) {
             Some(i) if fourcc.is_some() => self.tracks[i].fourcc = fourcc,
             Some(_) => {}
@@ -161,8 +169,9 @@ impl HeaderCache {
                 start: None,
                 config: None,
             }),
-            None => {}
+            None => return,
         }
+        self.learned[k] = Some((id, fourcc));
     }
 
     /// The class of a message with this parsed header (`None`: too short to

@@ -73,12 +73,18 @@ pub enum WriteOutcome {
 
 /// Most slices handed to one `writev` call (Linux's `IOV_MAX` is 1024). A
 /// relayed RTMP frame takes two slices per chunk (a chunk header, then a
-/// body lent from the shared payload), so at the default chunk size of 4096
-/// a 100 KB keyframe is about 50 slices and 256 slices carry up to ~512 KB
-/// of large frames, or 128 small ones, per call: more than a socket's send
-/// buffer usually takes, so a write is rarely cut short by the slice count.
-/// 4 KB of stack.
+/// body lent from the shared payload), so at a chunk size of 4096 a 100 KB
+/// keyframe is about 50 slices and 256 slices carry up to ~512 KB of large
+/// frames, or 128 small ones, per call: more than a socket's send buffer
+/// usually takes, so a write is rarely cut short by the slice count.
 const MAX_IOV: usize = 256;
+
+/// Slices of a first `writev`: a live viewer usually has a frame or two
+/// waiting (at the default chunk size of 60000, 2 slices per frame up to
+/// 60 KB), and the array is filled on every call, so it is kept small;
+/// only a write that used them all (a late joiner's burst) goes on with
+/// [`MAX_IOV`].
+const FIRST_IOV: usize = 32;
 
 /// Write the outbox with vectored writes until it is empty, the socket
 /// would block, or `budget` bytes went out (so one viewer's late-join burst
@@ -90,23 +96,28 @@ pub fn write_outbox<W: Write>(
     budget: usize,
 ) -> (usize, WriteOutcome) {
     let mut total = 0;
+    let mut wide = false;
     loop {
         if total >= budget {
             return (total, WriteOutcome::Budget);
         }
-        let res = {
-            let mut slices = [IoSlice::new(&[]); MAX_IOV];
-            let n = queue.io_slices(&mut slices);
-            if n == 0 {
-                return (total, WriteOutcome::Drained);
-            }
-            socket.write_vectored(&slices[..n])
+        let step = if wide {
+            write_once::<W, MAX_IOV>(socket, queue)
+        } else {
+            write_once::<W, FIRST_IOV>(socket, queue)
         };
+        let Some((res, full)) = step else {
+            return (total, WriteOutcome::Drained);
+        };
+        wide |= full;
         match res {
             Ok(0) => return (total, WriteOutcome::Error(io::ErrorKind::WriteZero)),
             Ok(n) => {
                 queue.advance(n);
                 total += n;
+                if queue.is_empty() {
+                    return (total, WriteOutcome::Drained);
+                }
             }
             Err(e) => match e.kind() {
                 io::ErrorKind::WouldBlock => return (total, WriteOutcome::WouldBlock),
@@ -115,6 +126,18 @@ pub fn write_outbox<W: Write>(
             },
         }
     }
+}
+
+/// One vectored write of what `queue` holds, in at most `N` slices: `None`
+/// if nothing is queued, else the result and whether all `N` slices were
+/// used (so more may wait).
+fn write_once<W: Write, const N: usize>(
+    socket: &mut W,
+    queue: &Outbox,
+) -> Option<(io::Result<usize>, bool)> {
+    let mut slices = [IoSlice::new(&[]); N];
+    let n = queue.io_slices(&mut slices);
+    (n > 0).then(|| (socket.write_vectored(&slices[..n]), n == N))
 }
 
 #[cfg(test)]
@@ -191,6 +214,104 @@ mod tests {
             (28, ReadOutcome::WouldBlock)
         );
         assert!(s.0.is_empty());
+    }
+
+    /// A writer that takes up to `room` bytes per call and records the
+    /// number of slices of each call.
+    struct Sink {
+        room: usize,
+        got: Vec<u8>,
+        calls: Vec<usize>,
+    }
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.write_vectored(&[IoSlice::new(buf)])
+        }
+
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            self.calls.push(bufs.len());
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(self.room - n);
+                self.got.extend_from_slice(&b[..take]);
+                n += take;
+            }
+            if n == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn outbox_of(pieces: usize) -> (Outbox, Vec<u8>) {
+        let mut out = Outbox::default();
+        let mut all = Vec::new();
+        for i in 0..pieces {
+            let piece = vec![i as u8; 3];
+            all.extend_from_slice(&piece);
+            assert_eq!(
+                out.push_control(piece.into(), 0),
+                crate::endpoint::Pushed::Queued
+            );
+        }
+        (out, all)
+    }
+
+    #[test]
+    fn a_write_that_takes_everything_is_the_only_call() {
+        let (mut out, all) = outbox_of(3);
+        let mut sink = Sink {
+            room: usize::MAX,
+            got: Vec::new(),
+            calls: Vec::new(),
+        };
+        assert_eq!(
+            write_outbox(&mut sink, &mut out, 1 << 20),
+            (9, WriteOutcome::Drained)
+        );
+        assert_eq!(
+            sink.calls,
+            [3],
+            "one writev, no second look at an empty queue"
+        );
+        assert_eq!(sink.got, all);
+    }
+
+    #[test]
+    fn a_long_queue_starts_small_then_writes_wide() {
+        let (mut out, all) = outbox_of(600);
+        let mut sink = Sink {
+            room: usize::MAX,
+            got: Vec::new(),
+            calls: Vec::new(),
+        };
+        assert_eq!(
+            write_outbox(&mut sink, &mut out, 1 << 20),
+            (1800, WriteOutcome::Drained)
+        );
+        assert_eq!(
+            sink.calls,
+            [FIRST_IOV, MAX_IOV, MAX_IOV, 600 - FIRST_IOV - 2 * MAX_IOV]
+        );
+        assert_eq!(sink.got, all);
+        // A short write resumes mid-slice, in order, until the socket is full.
+        let (mut out, all) = outbox_of(10);
+        let mut sink = Sink {
+            room: 7,
+            got: Vec::new(),
+            calls: Vec::new(),
+        };
+        assert_eq!(
+            write_outbox(&mut sink, &mut out, 1 << 20),
+            (30, WriteOutcome::Drained)
+        );
+        assert_eq!(sink.got, all);
+        assert_eq!(sink.calls.len(), 5, "7 bytes a call: 30 bytes in 5");
     }
 
     #[test]
