@@ -262,56 +262,41 @@ mod tests {
         (out, all)
     }
 
-    #[test]
-    fn a_write_that_takes_everything_is_the_only_call() {
-        let (mut out, all) = outbox_of(3);
+    /// Write all of an outbox of `pieces` 3-byte slices into a sink taking
+    /// `room` bytes a call; checks the bytes and their order, returns the
+    /// slice count of each call.
+    fn write_all(pieces: usize, room: usize) -> Vec<usize> {
+        let (mut out, all) = outbox_of(pieces);
         let mut sink = Sink {
-            room: usize::MAX,
+            room,
             got: Vec::new(),
             calls: Vec::new(),
         };
         assert_eq!(
             write_outbox(&mut sink, &mut out, 1 << 20),
-            (9, WriteOutcome::Drained)
+            (all.len(), WriteOutcome::Drained)
         );
+        assert_eq!(sink.got, all, "every byte, in order");
+        sink.calls
+    }
+
+    #[test]
+    fn a_write_that_takes_everything_is_the_only_call() {
         assert_eq!(
-            sink.calls,
+            write_all(3, usize::MAX),
             [3],
             "one writev, no second look at an empty queue"
         );
-        assert_eq!(sink.got, all);
     }
 
     #[test]
     fn a_long_queue_starts_small_then_writes_wide() {
-        let (mut out, all) = outbox_of(600);
-        let mut sink = Sink {
-            room: usize::MAX,
-            got: Vec::new(),
-            calls: Vec::new(),
-        };
         assert_eq!(
-            write_outbox(&mut sink, &mut out, 1 << 20),
-            (1800, WriteOutcome::Drained)
-        );
-        assert_eq!(
-            sink.calls,
+            write_all(600, usize::MAX),
             [FIRST_IOV, MAX_IOV, MAX_IOV, 600 - FIRST_IOV - 2 * MAX_IOV]
         );
-        assert_eq!(sink.got, all);
-        // A short write resumes mid-slice, in order, until the socket is full.
-        let (mut out, all) = outbox_of(10);
-        let mut sink = Sink {
-            room: 7,
-            got: Vec::new(),
-            calls: Vec::new(),
-        };
-        assert_eq!(
-            write_outbox(&mut sink, &mut out, 1 << 20),
-            (30, WriteOutcome::Drained)
-        );
-        assert_eq!(sink.got, all);
-        assert_eq!(sink.calls.len(), 5, "7 bytes a call: 30 bytes in 5");
+        // A short write resumes mid-slice until everything is out.
+        assert_eq!(write_all(10, 7).len(), 5, "7 bytes a call: 30 bytes in 5");
     }
 
     #[test]
