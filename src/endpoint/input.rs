@@ -109,11 +109,7 @@ impl Endpoint {
             session_config,
             ..
         } = self;
-        let Some(conn) = conns
-            .get_mut(id.index as usize)
-            .and_then(|c| c.as_mut())
-            .filter(|c| c.id == id && c.is_open())
-        else {
+        let Some(conn) = conn_mut(conns, id).filter(|c| c.is_open()) else {
             return Ok(());
         };
         conn.lists.pending_input = false;

@@ -263,10 +263,7 @@ impl Endpoint {
     }
 
     fn lookup(&mut self, id: ConnId) -> Option<&mut Conn> {
-        self.conns
-            .get_mut(id.index as usize)
-            .and_then(|c| c.as_mut())
-            .filter(|c| c.id == id)
+        conn_mut(&mut self.conns, id)
     }
 
     fn get(&self, id: ConnId) -> Option<&Conn> {
@@ -543,4 +540,13 @@ impl Endpoint {
     pub fn take_recorder(&mut self) -> Option<Box<dyn Recorder>> {
         self.recorder.take()
     }
+}
+
+/// Connection `id` in `conns` (its slot holds this generation): for code
+/// that borrows other fields of the endpoint beside it.
+fn conn_mut(conns: &mut [Option<Conn>], id: ConnId) -> Option<&mut Conn> {
+    conns
+        .get_mut(id.index as usize)
+        .and_then(|c| c.as_mut())
+        .filter(|c| c.id == id)
 }

@@ -81,12 +81,6 @@ pub fn stream_name(key: &str) -> &str {
     key.split_once('/').map_or(key, |(_, n)| n)
 }
 
-/// The application of a stream key (the inverse of [`stream_key`]).
-pub fn app_name(key: &str) -> String {
-    let app = key.split_once('/').map_or("", |(a, _)| a);
-    app.replace("%2F", "/")
-}
-
 impl Endpoint {
     fn peer(&self, id: ConnId) -> String {
         self.get(id).map(|c| c.peer.to_string()).unwrap_or_default()
@@ -526,11 +520,7 @@ impl Endpoint {
             }
         }
         for &viewer in viewers {
-            let Some(conn) = conns
-                .get_mut(viewer.index as usize)
-                .and_then(|c| c.as_mut())
-                .filter(|c| c.id == viewer && c.is_open())
-            else {
+            let Some(conn) = super::conn_mut(conns, viewer).filter(|c| c.is_open()) else {
                 continue;
             };
             let pushed = match conn.play_stream_id() {

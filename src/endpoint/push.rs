@@ -258,8 +258,8 @@ impl Endpoint {
             .collect();
         let (mut started, mut stopped) = (0, 0);
         for (key, id) in live {
-            let name = super::policy::stream_name(&key).to_string();
-            let app = super::policy::app_name(&key);
+            let (app, name) = super::snapshot::split_key(&key);
+            let (app, name) = (app.unwrap_or_default(), name.unwrap_or_default());
             let settings = self.apps.get(&app);
             let wanted: Vec<String> = settings
                 .push

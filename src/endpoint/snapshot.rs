@@ -280,7 +280,6 @@ impl Endpoint {
     }
 }
 
-/// `app/name` → (app, name), with the `%2F` of an app's `/` restored.
 /// What the API shows of a client's E-RTMP capabilities (`None` when it
 /// announced none).
 fn caps_snapshot(caps: &EnhancedCaps) -> Option<EnhancedCapsSnapshot> {
@@ -296,6 +295,7 @@ fn caps_snapshot(caps: &EnhancedCaps) -> Option<EnhancedCapsSnapshot> {
     })
 }
 
+/// `app/name` → (app, name), with the `%2F` of an app's `/` restored.
 pub(super) fn split_key(key: &str) -> (Option<String>, Option<String>) {
     match key.split_once('/') {
         Some((app, name)) => (Some(app.replace("%2F", "/")), Some(name.to_string())),

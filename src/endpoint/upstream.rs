@@ -18,32 +18,27 @@ use super::conn::{Protocol, Role};
 use super::hooks::{Pending, Request};
 use super::policy::Inbound;
 use super::relay::RelayClient;
-use super::{ConnId, Endpoint, Input};
+use super::{conn_mut, ConnId, Endpoint, Input};
 
 impl Endpoint {
     /// Step an upstream connection over its input.
     pub(super) fn process_relay(&mut self, id: ConnId, now: u64) -> Input {
-        // The buffers are reused: a pulled stream's media comes through here.
-        let mut events = std::mem::take(&mut self.relay_events);
-        let mut out = std::mem::take(&mut self.scratch_out);
-        let result = {
-            let Endpoint { conns, .. } = self;
-            let Some(conn) = conns
-                .get_mut(id.index as usize)
-                .and_then(|c| c.as_mut())
-                .filter(|c| c.id == id && c.is_open())
-            else {
-                self.relay_events = events;
-                self.scratch_out = out;
-                return Input::Closed;
-            };
-            let Protocol::Relay(relay) = &mut conn.proto else {
-                self.relay_events = events;
-                self.scratch_out = out;
-                return Input::Done;
-            };
-            step_relay(relay, &mut conn.inbound, &mut events, &mut out)
+        let Endpoint {
+            conns,
+            relay_events,
+            scratch_out,
+            ..
+        } = self;
+        let Some(conn) = conn_mut(conns, id).filter(|c| c.is_open()) else {
+            return Input::Closed;
         };
+        let Protocol::Relay(relay) = &mut conn.proto else {
+            return Input::Done;
+        };
+        // The buffers are reused: a pulled stream's media comes through here.
+        let mut events = std::mem::take(relay_events);
+        let mut out = std::mem::take(scratch_out);
+        let result = step_relay(relay, &mut conn.inbound, &mut events, &mut out);
         self.finish_relay(id, result, events, out, now)
     }
 
@@ -59,11 +54,7 @@ impl Endpoint {
             scratch_out,
             ..
         } = self;
-        let Some(conn) = conns
-            .get_mut(id.index as usize)
-            .and_then(|c| c.as_mut())
-            .filter(|c| c.id == id)
-        else {
+        let Some(conn) = conn_mut(conns, id) else {
             return;
         };
         let open = conn.is_open();

@@ -56,6 +56,16 @@ impl RecordVars {
     }
 }
 
+/// The error for `{name}` when only `known` are placeholders (also the
+/// recording path template's).
+pub fn unknown_placeholder(name: &str, known: &[&str]) -> String {
+    let known: Vec<String> = known.iter().map(|p| format!("{{{p}}}")).collect();
+    format!(
+        "unknown placeholder {{{name}}} (known: {})",
+        known.join(", ")
+    )
+}
+
 /// A piece of a parsed argument.
 enum Piece<'a> {
     Text(&'a str),
@@ -83,11 +93,7 @@ fn parse(arg: &str) -> Result<Vec<Piece<'_>>, String> {
             };
             let name = &tail[1..end];
             if !PLACEHOLDERS.contains(&name) {
-                let known: Vec<String> = PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect();
-                return Err(format!(
-                    "unknown placeholder {{{name}}} (known: {})",
-                    known.join(", ")
-                ));
+                return Err(unknown_placeholder(name, &PLACEHOLDERS));
             }
             pieces.push(Piece::Var(name));
             rest = &tail[end + 1..];

@@ -222,11 +222,6 @@ impl<W: Write + Seek> Segmenter<W> {
         self.done_bytes + self.cur.bytes_written()
     }
 
-    /// Largest rebased timestamp of the current segment, in ms.
-    pub fn last_timestamp(&self) -> u32 {
-        self.cur.last_timestamp()
-    }
-
     fn cut_due(&self, type_id: u8, kind: FrameKind, timestamp: u32) -> bool {
         let Some(base) = self.cur.base() else {
             return false;

@@ -24,6 +24,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
 
 use super::names;
+use crate::exec::template::unknown_placeholder;
 
 /// The default template: one flat file per recording (or segment).
 pub const DEFAULT_TEMPLATE: &str = "{app}_{name}_{date}_{time}.flv";
@@ -61,9 +62,7 @@ fn pieces(template: &str) -> Result<Vec<Piece<'_>>, String> {
                 let end = after.find('}').ok_or_else(|| "unclosed '{'".to_string())?;
                 let field = &after[..end];
                 if !PLACEHOLDERS.contains(&field) {
-                    return Err(format!(
-                        "unknown placeholder {{{field}}} (known: {{app}}, {{name}}, {{date}}, {{time}}, {{seq}})"
-                    ));
+                    return Err(unknown_placeholder(field, &PLACEHOLDERS));
                 }
                 out.push(Piece::Field(field));
                 rest = &after[end + 1..];

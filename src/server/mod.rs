@@ -190,9 +190,10 @@ impl Server {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(Error::Signals)?;
-        let recorder = match config.any_recording() {
-            true => Some(reload::spawn_recorder(&config)?),
-            false => None,
+        let recorder = if config.any_recording() {
+            Some(reload::spawn_recorder(&config)?)
+        } else {
+            None
         };
         info!(
             "listening on {} (chunk size {}, GOP cache {}, max connections {})",
