@@ -167,29 +167,15 @@ impl<W: Write + Seek> Segmenter<W> {
         let old_path = std::mem::replace(&mut self.path, path);
         self.seq += 1;
         let duration_ms = rebase(timestamp, old.base().unwrap_or(timestamp));
-        let bytes = old.bytes_written();
-        self.done_bytes += bytes;
-        let sink = old.finalize_with(Some(duration_ms))?;
-        Ok(Some(SegmentDone {
-            path: old_path,
-            bytes,
-            duration_ms,
-            sink,
-        }))
+        let done = close(old, old_path, duration_ms)?;
+        self.done_bytes += done.bytes;
+        Ok(Some(done))
     }
 
     /// Finalizes the current (last) segment.
     pub fn finish(self) -> io::Result<SegmentDone<W>> {
         let duration_ms = self.cur.last_timestamp();
-        // A file without pictures gets its preamble only now.
-        let mut sink = self.cur.finalize()?;
-        let bytes = sink.stream_position()?;
-        Ok(SegmentDone {
-            path: self.path,
-            bytes,
-            duration_ms,
-            sink,
-        })
+        close(self.cur, self.path, duration_ms)
     }
 
     /// Hands every buffered byte of the current segment to its sink.
@@ -245,6 +231,24 @@ impl<W: Write + Seek> Segmenter<W> {
         }
         self.headers.push((key, type_id, payload.clone()));
     }
+}
+
+/// Finalizes `rec` with its `duration_ms` into the record of the file at
+/// `path`; its length is read after finalizing (a file without pictures
+/// gets its preamble only then).
+fn close<W: Write + Seek>(
+    rec: FlvRecording<W>,
+    path: PathBuf,
+    duration_ms: u32,
+) -> io::Result<SegmentDone<W>> {
+    let mut sink = rec.finalize_with(Some(duration_ms))?;
+    let bytes = sink.stream_position()?;
+    Ok(SegmentDone {
+        path,
+        bytes,
+        duration_ms,
+        sink,
+    })
 }
 
 /// What a sequence header configures: media type, packet kind (sequence

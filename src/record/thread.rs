@@ -14,7 +14,7 @@
 use log::{debug, info, warn};
 use std::collections::HashMap;
 use std::io;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -42,8 +42,6 @@ type Sink = Box<dyn RecordSink>;
 /// One open recording on the thread.
 struct Active {
     shared: Arc<RecordingShared>,
-    /// The current file (for log lines).
-    path: PathBuf,
     /// `None` once a disk error stopped it.
     rec: Option<Segmenter<Sink>>,
     dirty: bool,
@@ -213,13 +211,9 @@ impl Thread {
                     Ok(None) => {}
                     Ok(Some(done)) => {
                         let rec = active.rec.as_ref().expect("a segment was cut");
-                        let next = rec.path().to_path_buf();
                         report_written(&self.totals, &active.shared, rec);
-                        if let Ok(mut p) = active.shared.path.lock() {
-                            *p = Some(next.clone());
-                        }
-                        info!("{id} recording continues in {}", next.display());
-                        active.path = next;
+                        set_current(&active.shared, rec.path());
+                        info!("{id} recording continues in {}", rec.path().display());
                         closed(id, &self.cfg, &self.totals, &active.shared, done);
                     }
                     Err(e) => fail(id, active, &e),
@@ -241,14 +235,10 @@ impl Thread {
         let open = segment_opener(&self.cfg, plan, app, stream, started);
         match Segmenter::new(plan, open) {
             Ok(rec) => {
-                let path = rec.path().to_path_buf();
-                debug!("{id} recording to {}", path.display());
-                if let Ok(mut p) = shared.path.lock() {
-                    *p = Some(path.clone());
-                }
+                debug!("{id} recording to {}", rec.path().display());
+                set_current(&shared, rec.path());
                 let active = Active {
                     shared,
-                    path,
                     rec: Some(rec),
                     dirty: false,
                 };
@@ -324,10 +314,18 @@ fn closed(
 }
 
 /// A disk error: one line, then the recording discards everything.
+/// The file `shared` writes now (what the handle shows, and log lines).
+fn set_current(shared: &RecordingShared, path: &Path) {
+    if let Ok(mut p) = shared.path.lock() {
+        *p = Some(path.to_path_buf());
+    }
+}
+
 fn fail(id: RecordingId, active: &mut Active, e: &io::Error) {
+    let path = active.shared.path.lock().ok().and_then(|p| p.clone());
     warn!(
         "{id} recording {} stopped by a write error: {e}",
-        active.path.display()
+        path.unwrap_or_default().display()
     );
     active.rec = None;
     active.shared.failed.store(true, Ordering::Relaxed);
