@@ -90,6 +90,22 @@ pub(super) fn spawn_recorder(config: &Config) -> Result<Box<dyn Recorder>, Error
     Ok(Box::new(ThreadRecorder::new(handle)))
 }
 
+/// After a reload: start a helper thread that was not running, if the new
+/// configuration needs it (`start` gives `None` when it does not); a failure
+/// is logged and the server goes on without it.
+fn start_if_missing<T, E: std::fmt::Display>(
+    slot: &mut Option<T>,
+    what: &str,
+    start: impl FnOnce() -> Result<Option<T>, E>,
+) {
+    if slot.is_none() {
+        match start() {
+            Ok(helper) => *slot = helper,
+            Err(e) => warn!("config reload: cannot start {what}: {e}"),
+        }
+    }
+}
+
 impl Server {
     /// Read the configuration from `source` again on SIGHUP (without it,
     /// SIGHUP only re-reads the TLS certificates).
@@ -125,24 +141,15 @@ impl Server {
                 .set_static_files(Box::new(DiskFiles::new(dir)));
         }
         let registry = self.poll.registry();
-        if self.hooks.is_none() {
-            match hook_pool(&config, registry) {
-                Ok(pool) => self.hooks = pool,
-                Err(e) => warn!("config reload: cannot start the hook workers: {e}"),
-            }
-        }
-        if self.exec.is_none() {
-            match super::exec::runner(&config, registry) {
-                Ok(runner) => self.exec = runner,
-                Err(e) => warn!("config reload: cannot start the exec_record_done runner: {e}"),
-            }
-        }
-        if self.resolver.is_none() {
-            match resolver(&config, registry) {
-                Ok(r) => self.resolver = r,
-                Err(e) => warn!("config reload: cannot start the resolver: {e}"),
-            }
-        }
+        start_if_missing(&mut self.hooks, "the hook workers", || {
+            hook_pool(&config, registry)
+        });
+        start_if_missing(&mut self.exec, "the exec_record_done runner", || {
+            super::exec::runner(&config, registry)
+        });
+        start_if_missing(&mut self.resolver, "the resolver", || {
+            resolver(&config, registry)
+        });
         if self.endpoint.needs_recorder() {
             match spawn_recorder(&config) {
                 Ok(recorder) => self.endpoint.set_recorder(recorder),
